@@ -1,0 +1,143 @@
+"""Feature extraction throughput and memory, measured against baselines in the same run.
+
+(a) the seed's path, one process, file by file: librosa.load(sr=22050) + melspectrogram + power_to_db
+(b) moodscape's feature store build with default workers (every core)
+(c) decode only: soundfile.read of every file over every core -- the floor
+
+Each variant runs in its own subprocess; wall time is measured inside it (interpreter start-up
+excluded, worker start-up included) and peak RSS is the peak of the summed RSS of its process tree.
+Usage: python benchmarks/features.py --cache DIR [--files 64] [--deam-size]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+SEED_PATH = """
+import glob, sys, time, librosa
+files = sorted(glob.glob(sys.argv[1] + "/DEAM_audio/MEMD_audio/*.mp3"))
+start = time.perf_counter()
+for f in files:
+    y, sr = librosa.load(f, sr=22050)
+    librosa.power_to_db(librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=2048, hop_length=512, n_mels=128, fmin=20, fmax=8000), ref=1.0, amin=1e-10, top_db=None)
+print(len(files), time.perf_counter() - start)
+"""
+
+MOODSCAPE = """
+import sys, time, logging
+from moodscape.audio.store import build_feature_store
+from moodscape.config import load_config
+from moodscape.data.dataset import load_dataset
+config = load_config(None, ["features.mode=" + sys.argv[3]])
+dataset = load_dataset(sys.argv[1])
+start = time.perf_counter()
+build_feature_store(dataset, sys.argv[2], config=config, progress=False)
+print(len(dataset.records), time.perf_counter() - start)
+"""
+
+DECODE_ONLY = """
+import glob, os, sys, time, soundfile as sf
+from multiprocessing import get_context
+def read(f):
+    return sf.read(f, dtype="float32")[0].size
+if __name__ == "__main__":
+    files = sorted(glob.glob(sys.argv[1] + "/DEAM_audio/MEMD_audio/*.mp3"))
+    start = time.perf_counter()
+    with get_context("fork").Pool(os.cpu_count()) as pool:
+        list(pool.imap(read, files, chunksize=2))
+    print(len(files), time.perf_counter() - start)
+"""
+
+
+def run_measured(code: str, *args: str) -> dict:
+    """Run a snippet in a subprocess; return files, seconds, files/s and peak tree RSS in MiB."""
+    proc = psutil.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    out, _ = proc.communicate()
+    done.set()
+    thread.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed with exit code {proc.returncode}")
+    files, seconds = out.split()[-2:]
+    files, seconds = int(files), float(seconds)
+    return {"files": files, "seconds": seconds, "files_per_s": files / seconds, "peak_rss_mib": peak / 2**20}
+
+
+def ensure_dataset(root: Path, songs: int) -> Path:
+    """Generated 45 s, 44.1 kHz MP3s in DEAM layout, made once and cached."""
+    marker = root / ".complete"
+    if not marker.exists():
+        from moodscape.data.demo import generate_demo_dataset
+
+        print(f"generating {songs} demo clips of 45 s in {root} (once) ...", flush=True)
+        generate_demo_dataset(root, songs=songs, seconds=45.0, seed=1, progress=True)
+        marker.write_text("ok\n")
+    return root
+
+
+def row(name: str, result: dict) -> str:
+    return f"| {name} | {result['files']} | {result['seconds']:.2f} | {result['files_per_s']:.1f} | {result['peak_rss_mib']:.0f} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, required=True, help="where generated audio is kept between runs")
+    parser.add_argument("--files", type=int, default=64)
+    parser.add_argument("--deam-size", action="store_true", help="also measure peak RSS of (b) on 1,802 clips")
+    args = parser.parse_args()
+
+    small = ensure_dataset(args.cache / f"bench-{args.files}", args.files)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["a"] = run_measured(SEED_PATH, str(small))
+        results["b"] = run_measured(MOODSCAPE, str(small), f"{tmp}/fast", "fast")
+        results["b_exact"] = run_measured(MOODSCAPE, str(small), f"{tmp}/exact", "exact")
+        results["c"] = run_measured(DECODE_ONLY, str(small))
+        results["b_noop"] = run_measured(MOODSCAPE, str(small), f"{tmp}/fast", "fast")
+        if args.deam_size:
+            big = ensure_dataset(args.cache / "bench-1802", 1802)
+            results["b_deam"] = run_measured(MOODSCAPE, str(big), f"{tmp}/deam", "fast")
+
+    print(f"\ncores: {os.cpu_count()}; {args.files} generated 45 s MP3s at 44.1 kHz\n")
+    print("| variant | files | seconds | files/s | peak RSS (MiB) |")
+    print("|---|---|---|---|---|")
+    print(row("(a) seed path: librosa, one process", results["a"]))
+    print(row("(b) moodscape features (fast mode)", results["b"]))
+    print(row("(b') moodscape features (exact mode)", results["b_exact"]))
+    print(row("(c) decode only, every core", results["c"]))
+    print(row("(b) again, store complete (no-op)", results["b_noop"]))
+    if "b_deam" in results:
+        print(row("(b) on a DEAM-sized set, 1,802 clips", results["b_deam"]))
+    a, b, be, c = (results[k]["files_per_s"] for k in ("a", "b", "b_exact", "c"))
+    print(f"\n(b)/(a) = {b / a:.2f}x   (b')/(a) = {be / a:.2f}x   (b)/(c) = {100 * b / c:.0f}%   (b')/(c) = {100 * be / c:.0f}%")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

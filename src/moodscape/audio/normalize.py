@@ -1,0 +1,60 @@
+"""Normalisation statistics of a feature store, fitted on the training songs only.
+
+Per-band mean/std rather than a per-clip z-score: loudness is an arousal cue, and a per-clip
+z-score would erase it. Per-clip normalisation stays available as an option of the features config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from .store import FeatureStore
+
+NORMALIZATION_FILE = "normalization.json"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-band statistics: ``mean`` and ``std`` of shape (n_mels,), in dB."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    songs: int
+    splits_hash: str
+
+    def apply(self, logmel: np.ndarray) -> np.ndarray:
+        """(n_mels, frames) dB -> z-scores per band, float32."""
+        return ((logmel - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
+
+
+def fit_normalization(store: FeatureStore, train_ids: Sequence[str], *, splits_hash: str) -> Normalization:
+    """Statistics over every frame of the training songs, written to ``normalization.json``."""
+    if not train_ids:
+        raise DataError(f"{store.directory}: no training songs to fit normalisation statistics on")
+    mean, std = store.band_statistics(train_ids)
+    result = Normalization(mean=mean, std=std, songs=len(train_ids), splits_hash=splits_hash)
+    payload = {"mean": mean.tolist(), "std": std.tolist(), "songs": len(train_ids), "splits_hash": splits_hash}
+    target = store.directory / NORMALIZATION_FILE
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(payload) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return result
+
+
+def load_normalization(store_dir: str | Path) -> Normalization:
+    """Read ``normalization.json``; it exists once the store has been split."""
+    path = Path(store_dir) / NORMALIZATION_FILE
+    if not path.exists():
+        raise DataError(f"{path} not found; run `moodscape split {store_dir}` first")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    return Normalization(
+        mean=np.asarray(payload["mean"]), std=np.asarray(payload["std"]),
+        songs=int(payload["songs"]), splits_hash=str(payload["splits_hash"]),
+    )  # fmt: skip

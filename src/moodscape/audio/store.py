@@ -1,0 +1,375 @@
+"""The on-disk feature store: every whole clip's log-mel in one float16 file, read memory-mapped.
+
+Layout of a store folder (named ``<dataset>-<settings hash>``):
+
+- ``features.f16``: raw float16, each clip a C-ordered (n_mels, frames) block, one after another;
+- ``index.csv``: song_id, path, labels, offset (in values), frames, status, one row per song;
+- ``errors.csv``: song_id, path, error, for every file that could not be used;
+- ``settings.json``: dataset, audio and feature settings, their hash, and ``complete``;
+- ``config.yaml``: the resolved configuration that built it.
+
+Building streams each clip to disk as soon as it is computed (memory stays flat) and appends a
+line to ``journal.csv`` only after the clip's bytes are flushed, so a killed build resumes where it
+stopped: clips in the journal are never recomputed, and the result equals an uninterrupted build.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_hash
+from ..data.dataset import Dataset
+from ..errors import AudioError, DataError
+from .frontend import LogMel
+from .io import load_audio
+
+log = logging.getLogger(__name__)
+
+FEATURES_FILE = "features.f16"
+INDEX_FILE = "index.csv"
+ERRORS_FILE = "errors.csv"
+JOURNAL_FILE = "journal.csv"
+SETTINGS_FILE = "settings.json"
+INDEX_COLUMNS = ("song_id", "path", "valence", "arousal", "valence_std", "arousal_std", "offset", "frames", "status")
+ERROR_COLUMNS = ("song_id", "path", "error")
+RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _parse(value: str) -> float | None:
+    return float(value) if value != "" else None
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    """One row of ``index.csv``: labels on [-1, 1]; ``offset`` counts float16 values."""
+
+    song_id: str
+    path: str
+    valence: float | None
+    arousal: float | None
+    valence_std: float | None
+    arousal_std: float | None
+    offset: int
+    frames: int
+    status: str
+
+    def row(self) -> list[str]:
+        return [
+            self.song_id, self.path, _fmt(self.valence), _fmt(self.arousal),
+            _fmt(self.valence_std), _fmt(self.arousal_std), str(self.offset), str(self.frames), self.status,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> StoreEntry:
+        return cls(
+            song_id=row["song_id"], path=row["path"], valence=_parse(row["valence"]), arousal=_parse(row["arousal"]),
+            valence_std=_parse(row["valence_std"]), arousal_std=_parse(row["arousal_std"]),
+            offset=int(row["offset"]), frames=int(row["frames"]), status=row["status"],
+        )  # fmt: skip
+
+
+def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) -> str:
+    """Folder name for a dataset under given front-end settings."""
+    return f"{dataset_name}-{settings_hash(audio, features)}"
+
+
+def _atomic_write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --- extraction (runs in worker processes) -------------------------------------------------
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(audio: AudioConfig, features: FeaturesConfig) -> None:
+    torch.set_num_threads(1)
+    _WORKER["audio"], _WORKER["features"] = audio, features
+    _WORKER["frontend"] = LogMel.from_config(features, audio).eval()
+
+
+def _extract(path: str) -> tuple[np.ndarray | None, str]:
+    """Log-mel of one file as float16 (n_mels, frames), or (None, reason)."""
+    audio: AudioConfig = _WORKER["audio"]  # type: ignore[assignment]
+    features: FeaturesConfig = _WORKER["features"]  # type: ignore[assignment]
+    try:
+        samples, _ = load_audio(
+            path,
+            sample_rate=audio.sample_rate,
+            offset=audio.offset,
+            duration=audio.duration,
+            min_seconds=audio.min_seconds,
+            short_policy=audio.short_policy,
+            quality=RESAMPLER_QUALITY[features.mode],
+        )
+        with torch.inference_mode():
+            logmel = _WORKER["frontend"](torch.from_numpy(samples))  # type: ignore[operator]
+        return logmel.numpy().astype(np.float16), ""
+    except AudioError as exc:
+        return None, str(exc)
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _read_journal(path: Path, data_bytes: int, n_mels: int) -> list[StoreEntry]:
+    """Finished rows of a journal. A torn last line, or a row whose bytes never fully reached
+    ``features.f16`` (killed mid-write), ends the list: that song is simply done again.
+    """
+    entries: list[StoreEntry] = []
+    end = 0
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                entry = StoreEntry.from_row(row)
+            except (KeyError, TypeError, ValueError):
+                break
+            if entry.status not in ("ok", "error") or (entry.status == "ok" and entry.offset != end):
+                break
+            stop = end + entry.frames * n_mels
+            if stop * 2 > data_bytes:
+                break
+            end = stop
+            entries.append(entry)
+    return entries
+
+
+def build_feature_store(
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    config: Config,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Compute and store the log-mel of every song in ``dataset``; returns the store folder.
+
+    Resumes an interrupted build, and returns at once when the store is already complete.
+    Files that cannot be used are listed in ``errors.csv`` and never stop the build.
+    """
+    audio, features = config.audio, config.features
+    store_dir = Path(out_dir) / store_name(dataset.name, audio, features)
+    store_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "dataset": dataset.name,
+        "layout": dataset.layout,
+        "root": str(dataset.root),
+        "audio": audio.model_dump(mode="json"),
+        "features": features.model_dump(mode="json"),
+        "hash": settings_hash(audio, features),
+        "dtype": "float16",
+        "moodscape_version": __version__,
+    }
+    settings_path = store_dir / SETTINGS_FILE
+    wanted = {r.song_id for r in dataset.records}
+    if settings_path.exists():
+        previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        if previous.get("complete") and wanted <= {e.song_id for e in FeatureStore(store_dir).entries}:
+            log.info("%s is complete for these settings; nothing to do", store_dir)
+            return store_dir
+    _atomic_write_json(settings_path, {**settings, "complete": False})
+    save_config(config, store_dir)
+
+    journal_path = store_dir / JOURNAL_FILE
+    data_path = store_dir / FEATURES_FILE
+    done = _resume_state(store_dir, features.n_mels)
+    done_ids = {e.song_id for e in done}
+    offset = sum(e.frames for e in done if e.status == "ok") * features.n_mels
+    with data_path.open("ab") as data:
+        data.truncate(offset * 2)
+    # Rewrite the journal clean, so that appending never continues a torn line.
+    _atomic_write_rows(journal_path, INDEX_COLUMNS, [e.row() for e in done])
+    errors: dict[str, str] = _read_errors(store_dir / ERRORS_FILE)
+    todo = [r for r in dataset.records if r.song_id not in done_ids]
+    if done:
+        log.info("resuming %s: %d songs done, %d to go", store_dir, len(done), len(todo))
+
+    with data_path.open("ab") as data, journal_path.open("a", newline="") as journal:
+        writer = csv.writer(journal)
+        bar = tqdm(total=len(todo), desc="features", unit="song", disable=not progress)
+        for record, (logmel, error) in zip(todo, _run_extraction([str(r.path) for r in todo], audio, features, workers)):
+            if logmel is None:
+                entry = _entry(record, offset=offset, frames=0, status="error")
+                errors[record.song_id] = error
+                log.warning("skipped %s", error)
+            else:
+                data.write(logmel.tobytes())
+                data.flush()
+                os.fsync(data.fileno())
+                entry = _entry(record, offset=offset, frames=logmel.shape[1], status="ok")
+                offset += logmel.size
+            writer.writerow(entry.row())
+            journal.flush()
+            os.fsync(journal.fileno())
+            done.append(entry)
+            if logmel is None:
+                _write_errors(store_dir / ERRORS_FILE, done, errors)
+            bar.update(1)
+        bar.close()
+
+    _write_errors(store_dir / ERRORS_FILE, done, errors)
+    _atomic_write_rows(store_dir / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in done])
+    journal_path.unlink()
+    _atomic_write_json(settings_path, {**settings, "complete": True})
+    ok = sum(e.status == "ok" for e in done)
+    log.info("feature store %s: %d songs, %d errors (see %s)", store_dir, ok, len(done) - ok, ERRORS_FILE)
+    return store_dir
+
+
+def _resume_state(store_dir: Path, n_mels: int) -> list[StoreEntry]:
+    """Entries already finished: the journal of a killed build, else the index of a finished one
+    (a dataset that grew is appended to its finished store).
+    """
+    data_path = store_dir / FEATURES_FILE
+    data_bytes = data_path.stat().st_size if data_path.exists() else 0
+    for name in (JOURNAL_FILE, INDEX_FILE):
+        if (store_dir / name).exists():
+            return _read_journal(store_dir / name, data_bytes, n_mels)
+    return []
+
+
+def _entry(record, *, offset: int, frames: int, status: str) -> StoreEntry:
+    return StoreEntry(
+        song_id=record.song_id,
+        path=str(record.path),
+        valence=record.valence,
+        arousal=record.arousal,
+        valence_std=record.valence_std,
+        arousal_std=record.arousal_std,
+        offset=offset,
+        frames=frames,
+        status=status,
+    )
+
+
+def _read_errors(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["song_id"]: row["error"] for row in csv.DictReader(handle)}
+
+
+def _write_errors(path: Path, entries: list[StoreEntry], errors: dict[str, str]) -> None:
+    rows = [[e.song_id, e.path, errors.get(e.song_id, "")] for e in entries if e.status != "ok"]
+    _atomic_write_rows(path, ERROR_COLUMNS, rows)
+
+
+def _run_extraction(
+    paths: list[str], audio: AudioConfig, features: FeaturesConfig, workers: int | None
+) -> Iterator[tuple[np.ndarray | None, str]]:
+    """Results in input order, so that a resumed build writes what an uninterrupted one would."""
+    workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
+    if workers == 1:
+        previous = torch.get_num_threads()
+        _init_worker(audio, features)
+        try:
+            yield from map(_extract, paths)
+        finally:
+            torch.set_num_threads(previous)
+        return
+    # fork starts workers in milliseconds (no re-import of torch); they run single-threaded.
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(audio, features)) as pool:
+        yield from pool.imap(_extract, paths, chunksize=2)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+class FeatureStore:
+    """Read access to a built store. ``get`` returns a memory-mapped (n_mels, frames) float16 view."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        settings_path = self.directory / SETTINGS_FILE
+        index_path = self.directory / INDEX_FILE
+        if not settings_path.exists() or not index_path.exists():
+            raise DataError(
+                f"{self.directory}: not a finished feature store (no {SETTINGS_FILE} or {INDEX_FILE}); "
+                "build it with `moodscape features ROOT --out DIR`"
+            )
+        self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        with index_path.open(newline="", encoding="utf-8") as handle:
+            self.entries = tuple(StoreEntry.from_row(row) for row in csv.DictReader(handle))
+        self.n_mels = int(self.settings["features"]["n_mels"])
+        self._by_id = {e.song_id: e for e in self.entries if e.status == "ok"}
+        data_path = self.directory / FEATURES_FILE
+        size = data_path.stat().st_size if data_path.exists() else 0
+        self._data = np.memmap(data_path, dtype=np.float16, mode="r") if size else np.zeros(0, np.float16)
+
+    @property
+    def audio(self) -> AudioConfig:
+        return AudioConfig.model_validate(self.settings["audio"])
+
+    @property
+    def features(self) -> FeaturesConfig:
+        return FeaturesConfig.model_validate(self.settings["features"])
+
+    @property
+    def song_ids(self) -> list[str]:
+        """Songs with usable features, in store order."""
+        return list(self._by_id)
+
+    def entry(self, song_id: str) -> StoreEntry:
+        try:
+            return self._by_id[song_id]
+        except KeyError:
+            raise DataError(f"song '{song_id}' has no features in {self.directory}") from None
+
+    def get(self, song_id: str) -> np.ndarray:
+        entry = self.entry(song_id)
+        block = self._data[entry.offset : entry.offset + entry.frames * self.n_mels]
+        return block.reshape(self.n_mels, entry.frames)
+
+    def labels(self, song_ids: Sequence[str]) -> np.ndarray:
+        """(N, 2) array of (valence, arousal) on [-1, 1]."""
+        rows = [self.entry(s) for s in song_ids]
+        missing = [e.song_id for e in rows if e.valence is None or e.arousal is None]
+        if missing:
+            raise DataError(f"{self.directory}: songs without labels: {', '.join(missing[:10])}")
+        return np.array([[e.valence, e.arousal] for e in rows], dtype=np.float64)
+
+    def band_statistics(self, song_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band mean and std (n_mels,) over every frame of the given songs, in float64."""
+        total = np.zeros(self.n_mels)
+        squares = np.zeros(self.n_mels)
+        count = 0
+        for song_id in song_ids:
+            block = self.get(song_id).astype(np.float64)
+            total += block.sum(axis=1)
+            squares += np.square(block).sum(axis=1)
+            count += block.shape[1]
+        if count == 0:
+            raise DataError(f"{self.directory}: no frames to compute statistics from")
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+        return mean, np.maximum(std, 1e-6)

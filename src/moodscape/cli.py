@@ -1,0 +1,196 @@
+"""The ``moodscape`` command line. Each subcommand parses arguments and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import MoodscapeError
+
+log = logging.getLogger("moodscape")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML config file (see configs/); defaults apply when omitted")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set features.n_mels=64 (repeatable)",
+    )
+
+
+def _config(args: argparse.Namespace):
+    from .config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from .data.demo import generate_demo_dataset
+
+    summary = generate_demo_dataset(
+        args.out, songs=args.songs, seconds=args.seconds, seed=args.seed, workers=args.workers, progress=not args.quiet
+    )
+    print(f"wrote {summary.songs} demo songs in DEAM layout to {summary.root}")
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from .data.check import check_dataset, format_check
+    from .data.dataset import load_dataset
+
+    dataset = load_dataset(args.root, layout=args.layout, csv_scale=args.csv_scale)
+    report = check_dataset(dataset, probe=not args.no_probe)
+    print(format_check(report))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from .audio.store import build_feature_store
+    from .data.dataset import load_dataset
+
+    config = _config(args)
+    dataset = load_dataset(args.root, layout=args.layout or config.data.layout, csv_scale=config.data.csv_scale)
+    out = args.out or config.store.out_dir
+    store_dir = build_feature_store(
+        dataset, out, config=config, workers=args.workers or config.store.workers, progress=not args.quiet
+    )
+    print(store_dir)
+    return 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from .audio.normalize import fit_normalization
+    from .audio.store import FeatureStore
+    from .data.splits import load_or_create_splits
+
+    config = _config(args)
+    store = FeatureStore(args.store)
+    splits = load_or_create_splits(
+        store.directory / "splits.json",
+        store.song_ids,
+        store.labels(store.song_ids),
+        config.split,
+        force=args.force,
+    )
+    fit_normalization(store, splits.train, splits_hash=splits.songs_hash)
+    print(f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} songs -> {store.directory / 'splits.json'}")
+    return 0
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from .eval.baseline import format_baseline, run_baseline
+
+    config = _config(args)
+    result = run_baseline(args.store, out_dir=args.out, config=config)
+    print(format_baseline(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moodscape",
+        description="Predict how music feels: valence (negative to positive) and arousal (calm to energetic).",
+        epilog="Typical flow: demo-data (or your DEAM copy) -> features -> split -> baseline. "
+        "Run `moodscape COMMAND --help` for each command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"moodscape {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress bars")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo-data",
+        help="write a synthetic dataset in DEAM's layout",
+        description="Synthesise music whose sound follows hidden valence/arousal targets, written as MP3s "
+        "plus DEAM-format static and dynamic annotation CSVs. For tests, demos and benchmarks.",
+    )
+    demo.add_argument("out", type=Path, help="output folder (becomes a DEAM root)")
+    demo.add_argument("--songs", type=int, default=60, help="number of songs (default 60)")
+    demo.add_argument("--seconds", type=float, default=30.0, help="clip length in seconds (default 30; DEAM uses 45)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
+    demo.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    demo.set_defaults(func=_cmd_demo_data)
+
+    data = commands.add_parser("data", help="inspect a dataset", description="Inspect a dataset on disk.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    check = data_commands.add_parser(
+        "check",
+        help="counts, label statistics, unreadable files, swapped-column check",
+        description="Load a dataset (DEAM, emoMusic or a CSV of your own) and report: songs usable, labels "
+        "without audio and audio without labels, label statistics per dimension, unreadable files, and, "
+        "where static and time-continuous annotations both exist, which static column tracks which curve.",
+    )
+    check.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
+    check.add_argument("--layout", default="auto", choices=["auto", "deam", "emomusic", "csv"])
+    check.add_argument("--csv-scale", default="1-9", choices=["1-9", "0-1", "-1-1"], help="scale of a CSV's labels")
+    check.add_argument("--no-probe", action="store_true", help="do not open the audio files")
+    check.add_argument("--json", type=Path, help="also write the report as JSON here")
+    check.set_defaults(func=_cmd_data_check)
+
+    features = commands.add_parser(
+        "features",
+        help="compute and cache log-mel spectrograms",
+        description="Decode every song, compute its log-mel spectrogram and store it (float16, memory-mapped) "
+        "in OUT/<dataset>-<settings hash>/. Parallel, resumable after a kill, and a no-op when run again "
+        "with the same settings. Unusable files are listed in errors.csv and skipped. Prints the store folder.",
+    )
+    features.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
+    features.add_argument("--out", type=Path, help="folder holding feature stores (default: store.out_dir)")
+    features.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    features.add_argument("--layout", choices=["auto", "deam", "emomusic", "csv"], help="dataset layout")
+    _add_config_options(features)
+    features.set_defaults(func=_cmd_features)
+
+    split = commands.add_parser(
+        "split",
+        help="split a feature store by song; fit normalisation on train songs",
+        description="Draw a song-level train/val/test split (seeded, stratified by quadrant; optional k folds), "
+        "write STORE/splits.json, and fit per-band normalisation on the training songs only. An existing "
+        "splits.json is reused; if its settings or songs differ the command stops (use --force to redraw).",
+    )
+    split.add_argument("store", type=Path, help="feature store folder printed by `moodscape features`")
+    split.add_argument("--force", action="store_true", help="redraw even if splits.json exists with other settings")
+    _add_config_options(split)
+    split.set_defaults(func=_cmd_split)
+
+    baseline = commands.add_parser(
+        "baseline",
+        help="ridge regressor on pooled log-mel statistics: the floor",
+        description="Fit a ridge regressor on per-band mean/std of each song's log-mel (train songs; alpha "
+        "chosen on val) and report its CCC, Pearson, R2, MSE, MAE, RMSE on the test songs.",
+    )
+    baseline.add_argument("store", type=Path, help="feature store folder, already split")
+    baseline.add_argument("--out", type=Path, help="output folder (default: runs/baseline-<store name>)")
+    _add_config_options(baseline)
+    baseline.set_defaults(func=_cmd_baseline)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except MoodscapeError as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; work already finished is kept (feature builds resume where they stopped)")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The one typed configuration schema: YAML files, ``--set a.b=value`` overrides, saved resolved.
+
+Classes elsewhere take plain typed arguments; only builders read these models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    """Where the dataset lives and how its labels read."""
+
+    root: Path | None = None
+    layout: Literal["auto", "deam", "emomusic", "csv"] = "auto"
+    csv_scale: Literal["1-9", "0-1", "-1-1"] = Field(
+        "1-9", description="Scale of valence/arousal columns in a user CSV."
+    )
+
+
+class AudioConfig(_Section):
+    """Decoding: target rate, optional excerpt, and what to do with short clips."""
+
+    sample_rate: int = Field(22050, gt=0)
+    offset: float = Field(0.0, ge=0.0, description="Seconds skipped at the start of each file.")
+    duration: float | None = Field(None, gt=0.0, description="Seconds read; None reads to the end.")
+    min_seconds: float = Field(5.0, ge=0.0, description="Clips shorter than this follow short_policy.")
+    short_policy: Literal["skip", "pad", "loop"] = "skip"
+
+
+class FeaturesConfig(_Section):
+    """Log-mel front end. Saved with every store and checkpoint so that all stages agree."""
+
+    n_fft: int = Field(2048, gt=0)
+    hop_length: int = Field(512, gt=0)
+    n_mels: int = Field(128, gt=0)
+    fmin: float = Field(20.0, ge=0.0)
+    fmax: float = Field(8000.0, gt=0.0)
+    power: float = Field(2.0, gt=0.0)
+    amin: float = Field(1e-10, gt=0.0)
+    top_db: float | None = Field(None, description="Per-clip dynamic range clip in dB; None keeps levels absolute.")
+    mode: Literal["fast", "exact"] = Field(
+        "fast",
+        description="exact: soxr HQ resampling then librosa-identical STFT; "
+        "fast: STFT at the file's own rate when it is an integer multiple of sample_rate.",
+    )
+    normalization: Literal["global", "per_clip", "none"] = Field(
+        "global", description="global: mean/std per mel band from training songs only."
+    )
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> FeaturesConfig:
+        if self.fmax <= self.fmin:
+            raise ValueError(f"features.fmax ({self.fmax}) must be above features.fmin ({self.fmin})")
+        return self
+
+
+class SplitConfig(_Section):
+    """Song-level split, drawn once before anything is trained."""
+
+    train: float = Field(0.70, gt=0.0, lt=1.0)
+    val: float = Field(0.15, ge=0.0, lt=1.0)
+    test: float = Field(0.15, gt=0.0, lt=1.0)
+    seed: int = 42
+    folds: int | None = Field(None, ge=2, description="Also draw k folds over train+val.")
+
+    @model_validator(mode="after")
+    def _check_sum(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split.train + split.val + split.test must be 1.0, got {total:.4f}")
+        return self
+
+
+class StoreConfig(_Section):
+    """Feature store location and parallelism."""
+
+    out_dir: Path = Path("features")
+    workers: int | None = Field(None, ge=1, description="Worker processes; None uses every core.")
+
+
+class BaselineConfig(_Section):
+    """Ridge regressor on pooled log-mel statistics: the floor every model must beat."""
+
+    alphas: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
+
+
+class Config(_Section):
+    """The whole resolved configuration of a run."""
+
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: '{key}' is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``a.b=value`` and parse the value as YAML (so numbers, lists and null work)."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. features.n_mels=64), got '{text}'")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set '{text}' has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: cannot parse value '{raw}': {exc}") from exc
+    return key, value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML file (or the defaults), apply ``--set`` overrides, validate."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (see configs/ for examples)")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        tree = loaded or {}
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        where = f" in {path}" if path is not None else ""
+        raise ConfigError(f"invalid configuration{where}:\n{exc}") from exc
+
+
+def config_to_dict(section: BaseModel) -> dict[str, Any]:
+    """Plain JSON-able dict of a config section."""
+    return section.model_dump(mode="json")
+
+
+def settings_hash(*sections: BaseModel, length: int = 10) -> str:
+    """Stable short hash of config sections, used to name caches and detect stale outputs."""
+    payload = json.dumps([config_to_dict(s) for s in sections], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:length]
+
+
+def save_config(config: Config, directory: str | Path) -> Path:
+    """Write the resolved configuration as ``config.yaml`` into an output directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "config.yaml"
+    target.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+    return target

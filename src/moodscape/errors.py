@@ -1,0 +1,21 @@
+"""Typed errors. Each message names the file or setting at fault and what to do about it."""
+
+
+class MoodscapeError(Exception):
+    """Base class for every error moodscape raises on purpose."""
+
+
+class ConfigError(MoodscapeError):
+    """A configuration file or override is invalid."""
+
+
+class DataError(MoodscapeError):
+    """A dataset layout or annotation file cannot be used."""
+
+
+class AudioError(MoodscapeError):
+    """An audio file cannot be decoded or fails validation (silent, too short, NaN...)."""
+
+
+class CheckpointError(MoodscapeError):
+    """A checkpoint or pretrained weight cannot be found or loaded."""
