@@ -17,6 +17,9 @@ AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
 # Peak below this (about -100 dBFS) counts as silence: nothing to learn from, log-mel all floor.
 SILENCE_PEAK = 1e-5
 
+# MP3 headers estimate the length; real files decode within 0.1% of it, truncated ones far less.
+TRUNCATION_TOLERANCE = 0.98
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -60,6 +63,12 @@ def decode(path: str | Path, *, offset: float = 0.0, duration: float | None = No
         data, rate = sf.read(str(info.path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioError(f"{info.path}: decoding failed ({exc}); the file is probably truncated or corrupt") from exc
+    expected = (info.frames if stop is None else min(stop, info.frames)) - start
+    if expected > 0 and data.shape[0] < TRUNCATION_TOLERANCE * expected:
+        raise AudioError(
+            f"{info.path}: truncated: the header promises {expected / rate:.1f} s from offset {offset:g} s "
+            f"but only {data.shape[0] / rate:.1f} s decode; re-download or re-encode the file"
+        )
     samples = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
     return np.ascontiguousarray(samples), int(rate)
 
