@@ -111,10 +111,16 @@ def _atomic_write_json(path: Path, payload: dict) -> None:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(audio: AudioConfig, features: FeaturesConfig) -> None:
-    torch.set_num_threads(1)
+def _prepare(audio: AudioConfig, features: FeaturesConfig) -> None:
+    """Build the front end once in the parent: forked workers inherit it (and librosa's imports)."""
     _WORKER["audio"], _WORKER["features"] = audio, features
     _WORKER["frontend"] = LogMel.from_config(features, audio).eval()
+
+
+def _init_worker(audio: AudioConfig, features: FeaturesConfig) -> None:
+    torch.set_num_threads(1)
+    if _WORKER.get("audio") != audio or _WORKER.get("features") != features:
+        _prepare(audio, features)
 
 
 def _extract(path: str) -> tuple[np.ndarray | None, str]:
@@ -288,6 +294,7 @@ def _run_extraction(
 ) -> Iterator[tuple[np.ndarray | None, str]]:
     """Results in input order, so that a resumed build writes what an uninterrupted one would."""
     workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
+    _prepare(audio, features)
     if workers == 1:
         previous = torch.get_num_threads()
         _init_worker(audio, features)
