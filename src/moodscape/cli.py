@@ -46,7 +46,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     from .data.check import check_dataset, format_check
     from .data.dataset import load_dataset
 
-    dataset = load_dataset(args.root, layout=args.layout, csv_scale=args.csv_scale)
+    dataset = load_dataset(args.root, layout=args.layout, csv_scale=args.csv_scale, annotations=args.annotations)
     report = check_dataset(dataset, probe=not args.no_probe)
     print(format_check(report))
     if args.json:
@@ -59,7 +59,12 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from .data.dataset import load_dataset
 
     config = _config(args)
-    dataset = load_dataset(args.root, layout=args.layout or config.data.layout, csv_scale=config.data.csv_scale)
+    dataset = load_dataset(
+        args.root,
+        layout=args.layout or config.data.layout,
+        csv_scale=config.data.csv_scale,
+        annotations=args.annotations or config.data.annotations,
+    )
     out = args.out or config.store.out_dir
     store_dir = build_feature_store(
         dataset, out, config=config, workers=args.workers or config.store.workers, progress=not args.quiet
@@ -134,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
     check.add_argument("--layout", default="auto", choices=["auto", "deam", "emomusic", "csv"])
     check.add_argument("--csv-scale", default="1-9", choices=["1-9", "0-1", "-1-1"], help="scale of a CSV's labels")
+    check.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
     check.add_argument("--no-probe", action="store_true", help="do not open the audio files")
     check.add_argument("--json", type=Path, help="also write the report as JSON here")
     check.set_defaults(func=_cmd_data_check)
@@ -149,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--out", type=Path, help="folder holding feature stores (default: store.out_dir)")
     features.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     features.add_argument("--layout", choices=["auto", "deam", "emomusic", "csv"], help="dataset layout")
+    features.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
     _add_config_options(features)
     features.set_defaults(func=_cmd_features)
 

@@ -25,6 +25,7 @@ class DataConfig(_Section):
 
     root: Path | None = None
     layout: Literal["auto", "deam", "emomusic", "csv"] = "auto"
+    annotations: Path | None = Field(None, description="DEAM annotations folder when not next to the audio.")
     csv_scale: Literal["1-9", "0-1", "-1-1"] = Field(
         "1-9", description="Scale of valence/arousal columns in a user CSV."
     )

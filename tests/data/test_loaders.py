@@ -142,7 +142,7 @@ def test_deam_without_annotations_names_expected_path_and_fix(tmp_path):
     message = str(err.value)
     assert "static_annotations_averaged_songs_1_2000.csv" in message
     assert str(tmp_path / "deam" / "DEAM_Annotations") in message
-    assert "Fix:" in message and "annotations=" in message
+    assert "Fix:" in message and "--annotations" in message
 
 
 def test_deam_annotations_elsewhere(tmp_path):

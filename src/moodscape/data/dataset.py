@@ -142,7 +142,7 @@ def load_dataset(
     if layout == "auto":
         layout = detect_layout(root)
     if annotations is not None and layout != "deam":
-        raise DataError(f"annotations= is only used by the DEAM layout, not by '{layout}'")
+        raise DataError(f"--annotations (data.annotations) is only used by the DEAM layout, not by '{layout}'")
     # Imported here: the loader modules import this module for the shared helpers.
     if layout == "deam":
         from .deam import load_deam

@@ -92,7 +92,7 @@ def _find_annotations(dataset_root: Path, audio_root: bool, annotations: Path | 
         f"{dataset_root}: DEAM annotations not found. Expected {expected / STATIC_FILES[0]} "
         f"(and {STATIC_FILES[1]}); looked in {', '.join(str(b) for b in bases)}. "
         f"Fix: unpack DEAM_Annotations.zip into {where} next to DEAM_audio/, "
-        "or pass the annotations folder explicitly (load_deam(..., annotations=PATH))."
+        "or pass the annotations folder with --annotations PATH (config: data.annotations)."
     )
 
 
