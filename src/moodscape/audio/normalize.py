@@ -34,6 +34,24 @@ class Normalization:
         return ((logmel - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
 
 
+def normalize(logmel: np.ndarray, *, mode: str, stats: Normalization | None = None) -> np.ndarray:
+    """Apply the configured normalisation to one clip or window, (n_mels, frames) dB -> float32.
+
+    ``global`` uses the training-song statistics; ``per_clip`` z-scores each band of this input
+    on its own (loses loudness); ``none`` leaves dB values as they are.
+    """
+    if mode == "global":
+        if stats is None:
+            raise DataError("features.normalization=global needs the training statistics (normalization.json)")
+        return stats.apply(logmel)
+    if mode == "per_clip":
+        x = np.asarray(logmel, dtype=np.float32)
+        return (x - x.mean(axis=1, keepdims=True)) / np.maximum(x.std(axis=1, keepdims=True), 1e-6)
+    if mode == "none":
+        return np.asarray(logmel, dtype=np.float32)
+    raise DataError(f"unknown features.normalization '{mode}'; valid: global, per_clip, none")
+
+
 def fit_normalization(store: FeatureStore, train_ids: Sequence[str], *, splits_hash: str) -> Normalization:
     """Statistics over every frame of the training songs, written to ``normalization.json``."""
     if not train_ids:
