@@ -74,21 +74,12 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from .audio.normalize import fit_normalization
     from .audio.store import FeatureStore
-    from .data.splits import load_or_create_splits
+    from .prepare import split_store
 
-    config = _config(args)
-    store = FeatureStore(args.store)
-    splits = load_or_create_splits(
-        store.directory / "splits.json",
-        store.song_ids,
-        store.labels(store.song_ids),
-        config.split,
-        force=args.force,
-    )
-    fit_normalization(store, splits.train, splits_hash=splits.songs_hash)
-    print(f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} songs -> {store.directory / 'splits.json'}")
+    prepared = split_store(FeatureStore(args.store), _config(args), force=args.force)
+    splits = prepared.splits
+    print(f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} songs -> {args.store / 'splits.json'}")
     return 0
 
 

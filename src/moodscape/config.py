@@ -98,6 +98,63 @@ class BaselineConfig(_Section):
     alphas: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
 
 
+class ModelConfig(_Section):
+    """The teacher network. Builders in moodscape.models turn this into a module."""
+
+    kind: Literal["vit", "ast"] = "vit"
+    preset: Literal["tiny", "small", "base"] = "tiny"
+    pretrained: str = Field(
+        "none",
+        description="A local folder/file, a Hugging Face Hub name, or 'none' for random initialisation.",
+    )
+    patch_size: tuple[int, int] = Field((16, 16), description="(mel bins, frames) per patch.")
+    freeze_blocks: int = Field(0, ge=0, description="Freeze the patch embedding and the first K blocks.")
+    head_hidden: int = Field(128, gt=0)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class AugmentConfig(_Section):
+    """Training-time augmentation; runs only on training windows."""
+
+    time_masks: int = Field(0, ge=0)
+    time_mask_frames: int = Field(20, ge=1)
+    freq_masks: int = Field(0, ge=0)
+    freq_mask_bins: int = Field(12, ge=1)
+    gain_db: float = Field(0.0, ge=0.0, description="Random gain in +-dB before normalisation.")
+    mixup_alpha: float = Field(0.0, ge=0.0, description="0 disables mixup.")
+
+
+class TrainConfig(_Section):
+    """Teacher training: windows, optimisation, early stopping, checkpoints."""
+
+    window_seconds: float = Field(5.0, gt=0.0)
+    eval_hop_seconds: float = Field(2.5, gt=0.0, description="Hop between evaluation windows of a song.")
+    windows_per_song: int = Field(4, ge=1, description="Random windows cropped from each training song per epoch.")
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr_backbone: float = Field(3e-4, gt=0.0)
+    lr_head: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.05, ge=0.0)
+    warmup_epochs: float = Field(1.0, ge=0.0)
+    loss: Literal["mse", "ccc", "mse+ccc"] = "mse+ccc"
+    grad_accum: int = Field(1, ge=1)
+    grad_clip: float | None = Field(1.0, gt=0.0)
+    patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables.")
+    amp: Literal["auto", "off", "bf16", "fp16"] = Field("auto", description="Autocast on CUDA only.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; None keeps torch's default.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
+class EvaluateConfig(_Section):
+    """Evaluation and reports."""
+
+    split: Literal["val", "test"] = "test"
+    quadrant_threshold: float = Field(0.0, description="Boundary between negative and positive, on [-1, 1].")
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples of songs for 95% intervals; 0 disables.")
+    worst_songs: int = Field(10, ge=0)
+
+
 class Config(_Section):
     """The whole resolved configuration of a run."""
 
@@ -108,6 +165,9 @@ class Config(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
