@@ -11,7 +11,7 @@ import numpy as np
 
 from ..audio.store import FeatureStore
 from ..config import Config, save_config
-from ..data.splits import load_splits
+from ..data.splits import Splits, load_splits
 from ..errors import DataError
 from ..models.ridge import RidgeBaseline, pooled_stats
 from .metrics import regression_metrics
@@ -29,6 +29,19 @@ class BaselineResult:
     out_dir: Path
 
 
+def fit_floor(store: FeatureStore, splits: Splits, *, alphas: list[float], seed: int) -> RidgeBaseline:
+    """The ridge floor fitted on the training songs, alpha chosen on the validation songs."""
+    model = RidgeBaseline(seed=seed)
+    val = (pooled_matrix(store, splits.val), store.labels(splits.val)) if splits.val else (None, None)
+    model.fit(pooled_matrix(store, splits.train), store.labels(splits.train), *val, alphas=alphas)
+    return model
+
+
+def pooled_matrix(store: FeatureStore, song_ids: tuple[str, ...]) -> np.ndarray:
+    """(N, 2 * n_mels) pooled statistics of the given songs."""
+    return np.stack([pooled_stats(store.get(song_id)) for song_id in song_ids])
+
+
 def run_baseline(store_dir: str | Path, *, out_dir: str | Path | None, config: Config) -> BaselineResult:
     """Fit and score the ridge floor; write metrics.json, predictions.csv and config.yaml to ``out_dir``."""
     store = FeatureStore(store_dir)
@@ -38,14 +51,9 @@ def run_baseline(store_dir: str | Path, *, out_dir: str | Path | None, config: C
     splits = load_splits(splits_path)
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"baseline-{store.directory.name}"
 
-    def matrix(ids: tuple[str, ...]) -> np.ndarray:
-        return np.stack([pooled_stats(store.get(song_id)) for song_id in ids])
-
-    model = RidgeBaseline(seed=config.seed)
-    val = (matrix(splits.val), store.labels(splits.val)) if splits.val else (None, None)
-    model.fit(matrix(splits.train), store.labels(splits.train), *val, alphas=config.baseline.alphas)
+    model = fit_floor(store, splits, alphas=config.baseline.alphas, seed=config.seed)
     truth = store.labels(splits.test)
-    predicted = model.predict(matrix(splits.test))
+    predicted = model.predict(pooled_matrix(store, splits.test))
     metrics = regression_metrics(truth, predicted, names=DIMENSIONS)
 
     out.mkdir(parents=True, exist_ok=True)
