@@ -1,0 +1,81 @@
+"""Fixed-size windows of normalised log-mel: random crops for training, full coverage for evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio.normalize import Normalization, normalize
+from ..audio.store import FeatureStore
+
+
+def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, multiple: int = 1) -> int:
+    """Frames in a window of ``window_seconds``, rounded to a multiple of the patch width."""
+    frames = window_seconds * sample_rate / hop_length
+    return max(multiple, int(round(frames / multiple)) * multiple)
+
+
+def fit_frames(logmel: np.ndarray, frames: int) -> np.ndarray:
+    """Clips shorter than one window are repeated to fill it (no artificial silence)."""
+    if logmel.shape[1] >= frames:
+        return logmel
+    return np.pad(logmel, ((0, 0), (0, frames - logmel.shape[1])), mode="wrap")
+
+
+def window_starts(total: int, frames: int, hop: int) -> np.ndarray:
+    """Starts of windows covering ``total`` frames; the last window ends at the clip's end."""
+    if total <= frames:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, total - frames + 1, max(hop, 1))
+    if starts[-1] != total - frames:
+        starts = np.append(starts, total - frames)
+    return starts
+
+
+def song_windows(logmel: np.ndarray, frames: int, hop: int) -> np.ndarray:
+    """(n_mels, T) -> (W, n_mels, frames) windows covering the whole clip."""
+    logmel = fit_frames(logmel, frames)
+    starts = window_starts(logmel.shape[1], frames, hop)
+    return np.stack([logmel[:, s : s + frames] for s in starts])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Training windows (batch, n_mels, frames) and their labels (batch, 2)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+class SongFeatures:
+    """Normalised log-mel and labels of a set of songs, held in memory as float32.
+
+    Clip-level arrays for a few thousand songs fit easily (DEAM: ~1 GB at float32); windows are
+    views, so an epoch allocates only its batches.
+    """
+
+    def __init__(
+        self, store: FeatureStore, song_ids: Sequence[str], *, normalization: Normalization | None, mode: str
+    ) -> None:
+        self.song_ids = list(song_ids)
+        self.labels = store.labels(self.song_ids).astype(np.float32)
+        self.clips = [normalize(store.get(s), mode=mode, stats=normalization) for s in self.song_ids]
+
+    def __len__(self) -> int:
+        return len(self.song_ids)
+
+    def random_batches(
+        self, rng: np.random.Generator, *, frames: int, windows_per_song: int, batch_size: int
+    ) -> Iterator[Batch]:
+        """One epoch: ``windows_per_song`` random crops of every song, shuffled, in batches."""
+        order = rng.permutation(np.repeat(np.arange(len(self)), windows_per_song))
+        for first in range(0, order.size, batch_size):
+            picked = order[first : first + batch_size]
+            windows = []
+            for index in picked:
+                clip = fit_frames(self.clips[index], frames)
+                start = int(rng.integers(0, clip.shape[1] - frames + 1))
+                windows.append(clip[:, start : start + frames])
+            yield Batch(inputs=np.stack(windows), targets=self.labels[picked])
