@@ -92,6 +92,45 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_evaluation(metrics: dict) -> str:
+    lines = [f"{metrics['split']} split, {metrics['songs']} songs (song level, 95% bootstrap intervals)"]
+    floor = metrics.get("floor") or {}
+    for name in ("valence", "arousal"):
+        m = metrics["metrics"][name]
+        low, high = m.get("ccc_ci95_low"), m.get("ccc_ci95_high")
+        interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
+        floor_ccc = (floor.get("metrics") or floor).get(name, {}).get("ccc") if floor else None
+        beside = f"   ridge floor {floor_ccc:.3f}" if floor_ccc is not None else ""
+        lines.append(f"  {name:8} CCC {m['ccc']:.3f}{interval}  RMSE {m['rmse']:.3f}{beside}")
+    quadrants = metrics.get("quadrants") or {}
+    if quadrants:
+        lines.append(f"  quadrants: accuracy {quadrants.get('accuracy', float('nan')):.3f}, macro-F1 {quadrants.get('macro_f1', float('nan')):.3f}")
+    files = metrics.get("files") or {}
+    if "report_html" in files:
+        lines.append(f"  report: {files['report_html']}")
+    return "\n".join(lines)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .eval.run import evaluate_run
+    from .training.teacher import train_teacher
+
+    config = _config(args)
+    out = args.out or config.train.out_dir
+    run_dir = train_teacher(config, out_dir=out, resume=args.resume, progress=not args.quiet)
+    print(f"run folder: {run_dir}")
+    if not args.no_evaluate:
+        print(_format_evaluation(evaluate_run(run_dir, progress=not args.quiet)))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .eval.run import evaluate_run
+
+    print(_format_evaluation(evaluate_run(args.run_dir, split=args.split, progress=not args.quiet)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moodscape",
@@ -172,6 +211,31 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--out", type=Path, help="output folder (default: runs/baseline-<store name>)")
     _add_config_options(baseline)
     baseline.set_defaults(func=_cmd_baseline)
+
+    train = commands.add_parser(
+        "train",
+        help="train the ViT teacher",
+        description="Build (or reuse) the feature store and split of data.root, then train the teacher on random "
+        "windows of the training songs, validating per song (mean over windows) and keeping the best epoch by "
+        "mean validation CCC. Writes OUT/config.yaml, history.csv, best/ and last/ (safetensors + JSON), then "
+        "evaluates best/ on evaluate.split (unless --no-evaluate). --resume continues a killed run exactly.",
+    )
+    train.add_argument("--out", type=Path, help="run folder (default: train.out_dir)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
+    train.add_argument("--no-evaluate", action="store_true", help="skip the evaluation after training")
+    _add_config_options(train)
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="metrics, quadrant analysis, plots and report of a trained run",
+        description="Score RUN_DIR/best per song on a split: CCC with a bootstrap 95%% interval, Pearson, R2, MSE, "
+        "MAE, RMSE (on [-1, 1] and 1-9), quadrant confusion matrix, the ridge floor on the same songs, plots, "
+        "report.html and report.md, in RUN_DIR/evaluation/SPLIT/.",
+    )
+    evaluate.add_argument("run_dir", type=Path, help="run folder written by `moodscape train`")
+    evaluate.add_argument("--split", choices=["val", "test"], help="split to score (default: evaluate.split)")
+    evaluate.set_defaults(func=_cmd_evaluate)
     return parser
 
 

@@ -127,6 +127,7 @@ class AugmentConfig(_Section):
 class TrainConfig(_Section):
     """Teacher training: windows, optimisation, early stopping, checkpoints."""
 
+    out_dir: Path = Field(Path("runs/teacher"), description="Run folder: checkpoints, history, evaluation.")
     window_seconds: float = Field(5.0, gt=0.0)
     eval_hop_seconds: float = Field(2.5, gt=0.0, description="Hop between evaluation windows of a song.")
     windows_per_song: int = Field(4, ge=1, description="Random windows cropped from each training song per epoch.")

@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["QUADRANTS", "QUADRANT_NAMES", "quadrant"]
 
 QUADRANTS = (1, 2, 3, 4)
-QUADRANT_NAMES = {1: "happy/excited", 2: "angry/tense", 3: "sad/bored", 4: "calm/content"}
+QUADRANT_NAMES = {1: "happy/excited", 2: "angry/tense", 3: "sad/depressed", 4: "calm/relaxed"}
 
 
 @overload

@@ -1,0 +1,208 @@
+"""One small training loop shared by every trainer: epochs, warm-up + cosine schedule, gradient
+accumulation and clipping, best-by-validation-CCC, early stopping, checkpoints and exact resume.
+
+Trainers implement only what differs: the model, one epoch's batches, the loss of a batch, the
+validation metrics, and what goes into ``moodscape.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..config import TrainConfig
+from ..errors import CheckpointError
+from .checkpoint import read_training_state, recover, write_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; an unavailable device is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError(f"train.device={name} but CUDA is not available here; use train.device=cpu or auto")
+    return device
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """Mixed precision on CUDA only (CPU runs stay exact and deterministic)."""
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "fp16":
+        return torch.float16
+    if amp == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    """LR multiplier: linear warm-up, then cosine decay to zero."""
+
+    def factor(step: int) -> float:
+        if warmup_steps > 0 and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+class Trainer(ABC):
+    """Subclasses set ``self.model`` and implement the abstract methods."""
+
+    model: nn.Module
+
+    def __init__(self, train: TrainConfig, *, seed: int, out_dir: str | Path, progress: bool = True) -> None:
+        self.cfg, self.seed, self.progress = train, seed, progress
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(train.device)
+        self.amp_dtype = autocast_dtype(train.amp, self.device)
+        if train.threads is not None:
+            torch.set_num_threads(train.threads)
+
+    # --- what a trainer provides ---------------------------------------------------------------
+    @abstractmethod
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """AdamW parameter groups with their learning rates and weight decay."""
+
+    @abstractmethod
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
+        """One epoch of training batches; ``rng`` is seeded from (seed, epoch)."""
+
+    @abstractmethod
+    def batches_per_epoch(self) -> int:
+        """Number of batches :meth:`batches` yields."""
+
+    @abstractmethod
+    def loss(self, batch: Any) -> torch.Tensor:
+        """Loss of one batch, model in train mode."""
+
+    @abstractmethod
+    def validate(self) -> dict[str, float]:
+        """Validation metrics; must include ``val_ccc_mean`` (higher is better)."""
+
+    @abstractmethod
+    def checkpoint_meta(self) -> dict[str, Any]:
+        """What ``moodscape.json`` holds besides metrics: front end, normalisation, config."""
+
+    # --- the loop --------------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> list[dict[str, float]]:
+        """Train; returns the history. ``resume`` continues from ``last/`` with identical results."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.model.to(self.device)
+        optimizer = torch.optim.AdamW(self.parameter_groups())
+        steps_per_epoch = math.ceil(self.batches_per_epoch() / self.cfg.grad_accum)
+        schedule = warmup_cosine(self.cfg.epochs * steps_per_epoch, round(self.cfg.warmup_epochs * steps_per_epoch))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        history: list[dict[str, float]] = []
+        best, stale, start = -math.inf, 0, 0
+        last_dir = recover(self.out_dir / "last")
+        if resume:
+            if not last_dir.exists():
+                raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
+            self.load_weights(last_dir)
+            state = read_training_state(last_dir, optimizer)
+            scheduler.load_state_dict(state["scheduler"])
+            history, best, stale, start = state["history"], state["best"], state["stale"], state["epoch"]
+            log.info("resuming %s at epoch %d of %d", self.out_dir, start + 1, self.cfg.epochs)
+            if start >= self.cfg.epochs or (self.cfg.patience is not None and stale >= self.cfg.patience):
+                log.info("%s already finished", self.out_dir)
+                return history
+
+        for epoch in range(start, self.cfg.epochs):
+            began = time.perf_counter()
+            torch.manual_seed(self.seed * 100_003 + epoch)
+            rng = np.random.default_rng([self.seed, epoch])
+            train_loss = self._train_epoch(epoch, rng, optimizer, scheduler, scaler)
+            metrics = self.validate()
+            record = {"epoch": epoch + 1, "train_loss": train_loss, **metrics,
+                      "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - began}  # fmt: skip
+            history.append(record)
+            improved = metrics["val_ccc_mean"] > best
+            best, stale = (metrics["val_ccc_mean"], 0) if improved else (best, stale + 1)
+            log.info(
+                "epoch %d/%d  loss %.4f  val CCC valence %.3f arousal %.3f%s",
+                epoch + 1, self.cfg.epochs, train_loss, metrics.get("val_ccc_valence", math.nan),
+                metrics.get("val_ccc_arousal", math.nan), "  (best)" if improved else "",
+            )  # fmt: skip
+            meta = {**self.checkpoint_meta(), "epoch": epoch + 1, "metrics": metrics}
+            if improved:
+                write_checkpoint(self.out_dir / "best", self.model, meta=meta)
+            state = {"epoch": epoch + 1, "history": history, "best": best, "stale": stale,
+                     "scheduler": scheduler.state_dict()}  # fmt: skip
+            write_checkpoint(last_dir, self.model, meta=meta, optimizer=optimizer, training_state=state)
+            write_history(self.out_dir / "history.csv", history)
+            if self.cfg.patience is not None and stale >= self.cfg.patience:
+                log.info("early stop: no better val CCC for %d epochs", stale)
+                break
+        return history
+
+    def load_weights(self, directory: Path) -> None:
+        """Load a checkpoint's weights into ``self.model`` (strict: every tensor must match)."""
+        from safetensors.torch import load_file
+
+        weights = load_file(str(directory / "model.safetensors"), device=str(self.device))
+        missing, unexpected = self.model.load_state_dict(weights, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{directory}: weights do not fit this model (missing {missing[:5]}, unexpected {unexpected[:5]}); "
+                "was it trained with another model config?"
+            )
+
+    def _train_epoch(self, epoch, rng, optimizer, scheduler, scaler) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        optimizer.zero_grad(set_to_none=True)
+        batches = self.batches_per_epoch()
+        bar = tqdm(total=batches, desc=f"epoch {epoch + 1}", unit="batch", leave=False, disable=not self.progress)
+        for index, batch in enumerate(self.batches(epoch, rng)):
+            autocast = (
+                torch.autocast(self.device.type, dtype=self.amp_dtype)
+                if self.amp_dtype is not None
+                else contextlib.nullcontext()
+            )
+            with autocast:
+                loss = self.loss(batch)
+            scaler.scale(loss / self.cfg.grad_accum).backward()
+            last_in_step = (index + 1) % self.cfg.grad_accum == 0 or index + 1 == batches
+            if last_in_step:
+                if self.cfg.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+            total += float(loss.detach())
+            count += 1
+            bar.update(1)
+        bar.close()
+        return total / max(count, 1)
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    """history.csv, one row per epoch, columns in first-seen order."""
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
