@@ -7,7 +7,7 @@ CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 
-.PHONY: venv demo test bench-features clean
+.PHONY: venv demo test bench-features bench-train clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ test: venv
 	$(BIN)/python -m pytest
 
 bench-features: venv
-	$(BIN)/python benchmarks/features.py --cache $(BENCH_CACHE)
+	$(BIN)/python benchmarks/features.py --cache $(BENCH_CACHE) --deam-size
+
+bench-train: venv
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -73,7 +73,7 @@ class LogMel(nn.Module):
         return 1 + num_samples // self.hop_length
 
     def _apply_filters(self, power: torch.Tensor) -> torch.Tensor:
-        """(batch, bins, frames) -> (batch, n_mels, frames).
+        """(batch, frames, bins) power -> (batch, n_mels, frames).
 
         Each mel triangle spans a few bins (about 1.5% of the matrix is non-zero at the defaults),
         so on CPU a sparse product is ten times faster. Tracing, export and autograd use the dense one.
@@ -82,12 +82,11 @@ class LogMel(nn.Module):
             power.device.type != "cpu" or power.requires_grad or torch.jit.is_tracing() or torch.jit.is_scripting()
         )
         if dense_only or torch.onnx.is_in_onnx_export():
-            return torch.matmul(self.mel_filters, power)
+            return torch.matmul(power, self.mel_filters.T).transpose(1, 2)
         if self._sparse_filters is None:
             self._sparse_filters = self.mel_filters.to_sparse_coo()
-        batch, bins, frames = power.shape
-        flat = power.transpose(0, 1).reshape(bins, batch * frames) if batch > 1 else power[0]
-        mel = torch.sparse.mm(self._sparse_filters, flat)
+        batch, frames, bins = power.shape
+        mel = torch.sparse.mm(self._sparse_filters, power.reshape(batch * frames, bins).T.contiguous())
         return mel.reshape(self.n_mels, batch, frames).transpose(0, 1)
 
     def _apply(self, fn, recurse=True):
@@ -98,6 +97,7 @@ class LogMel(nn.Module):
         squeeze = waveform.dim() == 1
         if squeeze:
             waveform = waveform.unsqueeze(0)
+        # torch.stft computes frame by frame: (batch, frames, bins) is its memory order.
         spec = torch.stft(
             waveform,
             self.n_fft,
@@ -106,7 +106,7 @@ class LogMel(nn.Module):
             center=True,
             pad_mode="constant",
             return_complex=True,
-        )[:, self.first_bin : self.last_bin]
+        ).transpose(1, 2)[:, :, self.first_bin : self.last_bin]
         power = spec.real.square() + spec.imag.square()
         if self.power != 2.0:
             power = power.pow(self.power / 2.0)
