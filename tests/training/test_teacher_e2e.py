@@ -1,0 +1,100 @@
+"""The teacher end to end on demo data, tiny preset, CPU: quality against the ridge floor,
+determinism, and a killed run that resumes to the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from moodscape.cli import main
+from moodscape.data.demo import generate_demo_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo") / "data"
+    generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
+    return root
+
+
+def settings(demo_root, out, *extra):
+    features = demo_root.parent / "features"
+    base = [f"data.root={demo_root}", f"store.out_dir={features}", f"train.out_dir={out}", "train.threads=1"]
+    return [arg for item in [*base, *extra] for arg in ("--set", item)]
+
+
+def read_metrics(run):
+    metrics = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
+    metrics.pop("files", None)
+    return metrics
+
+
+def test_tiny_teacher_learns_and_is_reported_beside_the_floor(demo_root, tmp_path, capsys):
+    """Measured: test CCC about 0.73-0.80 valence, 0.80-0.83 arousal; the ridge floor on the same 18
+    songs is 0.78 / 0.91, so the tiny teacher does not beat it on arousal yet (see the issue notes).
+    """
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--config", "configs/demo.yaml", *settings(demo_root, run)]) == 0
+    printed = capsys.readouterr().out
+    assert "report" in printed
+    metrics = read_metrics(run)
+    assert metrics["split"] == "test" and metrics["songs"] == 18
+    ccc = {d: metrics["metrics"][d]["ccc"] for d in ("valence", "arousal")}
+    floor = {d: metrics["floor"]["metrics"][d]["ccc"] for d in ("valence", "arousal")}
+    assert ccc["valence"] >= 0.5 and ccc["arousal"] >= 0.5, (ccc, floor)
+    assert set(metrics["floor"]["comparison"]) == {"valence", "arousal"}
+    assert "ridge floor" in (run / "evaluation" / "test" / "report.md").read_text().lower()
+    for d in ("valence", "arousal"):
+        m = metrics["metrics"][d]
+        assert m["ccc_ci95_low"] <= m["ccc"] <= m["ccc_ci95_high"]
+    for name in ("best/model.safetensors", "best/config.json", "best/moodscape.json", "last/training_state.json",
+                 "history.csv", "config.yaml", "evaluation/test/report.html", "evaluation/test/predictions.csv"):  # fmt: skip
+        assert (run / name).exists(), name
+
+
+def short_run(demo_root, out):
+    return ["-q", "train", "--config", "configs/demo.yaml",
+            *settings(demo_root, out, "train.epochs=4", "train.patience=null", "evaluate.bootstrap=200")]  # fmt: skip
+
+
+def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tmp_path):
+    first, second, killed = tmp_path / "first", tmp_path / "second", tmp_path / "killed"
+    assert main(short_run(demo_root, first)) == 0
+    assert main(short_run(demo_root, second)) == 0
+    assert read_metrics(first) == read_metrics(second)
+
+    proc = subprocess.Popen([sys.executable, "-m", "moodscape.cli", *short_run(demo_root, killed)])
+    history = killed / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if history.exists() and history.read_text().count("\n") >= 3:  # header + 2 epochs
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    assert main([*short_run(demo_root, killed), "--resume"]) == 0
+
+    assert read_metrics(killed) == read_metrics(first)
+    for name in ("best/model.safetensors", "last/model.safetensors"):
+        a, b = load_file(str(first / name)), load_file(str(killed / name))
+        assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), name
+    strip = lambda text: [line.rsplit(",", 1)[0] for line in text.splitlines()]  # drop the seconds column
+    assert strip((killed / "history.csv").read_text()) == strip((first / "history.csv").read_text())
+
+
+def test_resume_with_another_config_is_refused(demo_root, tmp_path, caplog):
+    run = tmp_path / "run"
+    assert main(short_run(demo_root, run)[:-2] + ["--set", "train.epochs=1", "--no-evaluate"]) == 0
+    assert main([*short_run(demo_root, run), "--resume"]) == 2
+    assert "differs from the configuration" in caplog.text
