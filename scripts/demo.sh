@@ -7,7 +7,7 @@ OUT=${2:-demo}
 CONFIG=configs/demo.yaml
 PATHS=(--set "data.root=$OUT/data" --set "store.out_dir=$OUT/features" --set "train.out_dir=$OUT/runs/teacher")
 
-"$BIN/moodscape" demo-data "$OUT/data" --songs 60 --seconds 30 --seed 0
+"$BIN/moodscape" demo-data "$OUT/data" --songs 120 --seconds 20 --seed 0
 STORE=$("$BIN/moodscape" features "$OUT/data" --config "$CONFIG" "${PATHS[@]}")
 "$BIN/moodscape" data check "$OUT/data" --json "$OUT/data-check.json"
 "$BIN/moodscape" split "$STORE" --config "$CONFIG" "${PATHS[@]}"

@@ -92,7 +92,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_evaluation(metrics: dict) -> str:
+def _format_evaluation(metrics: dict, directory: Path) -> str:
     lines = [f"{metrics['split']} split, {metrics['songs']} songs (song level, 95% bootstrap intervals)"]
     floor = metrics.get("floor") or {}
     for name in ("valence", "arousal"):
@@ -107,7 +107,7 @@ def _format_evaluation(metrics: dict) -> str:
         lines.append(f"  quadrants: accuracy {quadrants.get('accuracy', float('nan')):.3f}, macro-F1 {quadrants.get('macro_f1', float('nan')):.3f}")
     files = metrics.get("files") or {}
     if "report_html" in files:
-        lines.append(f"  report: {files['report_html']}")
+        lines.append(f"  report: {directory / files['report_html']}")
     return "\n".join(lines)
 
 
@@ -120,14 +120,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     run_dir = train_teacher(config, out_dir=out, resume=args.resume, progress=not args.quiet)
     print(f"run folder: {run_dir}")
     if not args.no_evaluate:
-        print(_format_evaluation(evaluate_run(run_dir, progress=not args.quiet)))
+        metrics = evaluate_run(run_dir, progress=not args.quiet)
+        print(_format_evaluation(metrics, Path(run_dir) / "evaluation" / metrics["split"]))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .eval.run import evaluate_run
 
-    print(_format_evaluation(evaluate_run(args.run_dir, split=args.split, progress=not args.quiet)))
+    metrics = evaluate_run(args.run_dir, split=args.split, progress=not args.quiet)
+    print(_format_evaluation(metrics, args.run_dir / "evaluation" / metrics["split"]))
     return 0
 
 
