@@ -56,3 +56,16 @@ def test_from_config_and_validation():
     assert frontend.sample_rate == 16000 and frontend.n_mels == 64
     with pytest.raises(ValueError, match="Nyquist"):
         LogMel(sample_rate=8000, fmax=8000.0)
+
+
+def test_cpu_fast_path_equals_the_dense_graph(rng):
+    """The chunked sparse path (CPU inference) and the dense one (export, autograd, GPU) agree."""
+    frontend = LogMel()
+    y = torch.from_numpy((0.1 * rng.standard_normal((2, 22050 * 13 + 77))).astype(np.float32))
+    fast = frontend(y)
+    dense = frontend._mel_dense(y)
+    dense_db = 10.0 * torch.log10(torch.clamp(dense, min=frontend.amin))
+    assert fast.shape == dense_db.shape == (2, 128, frontend.num_frames(y.shape[1]))
+    torch.testing.assert_close(fast, dense_db, atol=1e-3, rtol=0)
+    with_grad = frontend(y.clone().requires_grad_(True))
+    torch.testing.assert_close(with_grad.detach(), dense_db, atol=1e-3, rtol=0)

