@@ -111,6 +111,7 @@ class ModelConfig(_Section):
     freeze_blocks: int = Field(0, ge=0, description="Freeze the patch embedding and the first K blocks.")
     head_hidden: int = Field(128, gt=0)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    pooling: Literal["mean", "cls", "cls+mean"] = Field("mean", description="How tokens become one embedding.")
 
 
 class AugmentConfig(_Section):

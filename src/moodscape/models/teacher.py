@@ -513,7 +513,7 @@ def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> Teache
     ``model_cfg.pretrained``: ``none`` gives the ``model_cfg.preset`` size with random weights.
     Otherwise the weights are found by :func:`resolve_pretrained` (local path, then the Hugging Face
     cache, then the Hub) and the checkpoint defines the backbone size (a ``preset`` that differs is
-    logged and ignored); ``kind``, ``patch_size``, ``head_hidden``, ``dropout`` and
+    logged and ignored); ``kind``, ``patch_size``, ``head_hidden``, ``dropout``, ``pooling`` and
     ``freeze_blocks`` come from the config, except that a moodscape teacher keeps its own head.
 
     Raises:
@@ -532,6 +532,7 @@ def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> Teache
         patch_size=tuple(model_cfg.patch_size),
         head_hidden=model_cfg.head_hidden,
         dropout=model_cfg.dropout,
+        pooling=model_cfg.pooling,
         freeze_blocks=model_cfg.freeze_blocks,
     )
     if pretrained.lower() == "none":
