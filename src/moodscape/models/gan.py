@@ -1,0 +1,592 @@
+"""Conditional GAN for normalised log-mel windows: a generator, a projection discriminator, losses, EMA.
+
+Windows are ``(n_mels, frames)`` float32 in moodscape's normalised log-mel space (per-band z-scores,
+so roughly N(0, 1) per band with a heavy low tail from quiet passages); labels are ``(batch, 2)`` =
+(valence, arousal) on [-1, 1].
+
+Generator (:class:`Generator`)
+    * Labels -> a small MLP embedding ``e`` (Linear -> SiLU -> Linear). ``[z, e]`` is projected by one
+      linear layer to a ``(C0, ceil(n_mels / 2^k), ceil(frames / 2^k))`` map.
+    * ``k`` upsampling blocks: nearest x2 -> 3x3 conv -> GroupNorm (no affine) modulated by the label
+      embedding (FiLM: ``(1 + gamma(e)) * h + beta(e)``, a continuous-label version of BigGAN's
+      conditional batch norm) -> LeakyReLU(0.2) -> channel attention. Channels halve per block
+      (never below 8). Conditioning enters at the input *and* in every block, so labels cannot be
+      ignored by deep layers.
+    * Why GroupNorm and not BatchNorm: it does not depend on the batch, so one window generates the
+      same in train and eval mode, and an EMA copy needs no re-estimated running statistics.
+    * Attention (``attention``): ``se`` (default) squeeze-and-excitation channel attention in every
+      block; ``cbam`` adds CBAM's spatial attention (7x7 conv over channel mean/max maps) after it.
+      SE is the default because it is cheap and reweights whole feature maps (timbre/texture
+      channels); spatial attention over a spectrogram mixes time and frequency positions and costs
+      more for little gain on 5 s windows, so it is an option rather than the default.
+    * Sizes that are not multiples of ``2^k``: the generator makes the next multiple up
+      (``ceil(n / 2^k) * 2^k``) and crops to ``(n_mels, frames)``, keeping the low mel bins and the
+      first frames (the surplus high-bin rows / late frames are dropped). The crop is part of
+      the network, so training learns through it.
+    * Output range: no ``tanh`` to [-1, 1]: normalised log-mels are z-scores whose tails reach
+      several standard deviations, so squashing to [-1, 1] would clip most of the dynamic range.
+      Instead the output is soft-clamped with ``limit * tanh(x / limit)`` (``output_limit``, default
+      6.0): near-identity on the bulk of the data (x = 3 -> 2.92), strictly inside (-6, 6), with a
+      non-zero gradient everywhere. ``output_limit=None`` leaves the output linear (unbounded).
+      Real windows fed to the discriminator may be clipped to the same range by the trainer.
+
+Discriminator (:class:`Discriminator`)
+    ``k`` blocks of spectral-normalised convolutions (3x3 stride 1, then 4x4 stride 2, LeakyReLU 0.2;
+    channels double per block up to 8x base), global *sum* pooling to ``phi(x)``, then the projection
+    discriminator of Miyato & Koyama (2018) for continuous labels:
+    ``D(x, y) = w . phi(x) + b + <embed(y), phi(x)>`` with ``embed`` a learned 2-layer MLP of the 2-D
+    label. Every convolution and linear layer (embedding included) is spectral-normalised
+    (``torch.nn.utils.parametrizations.spectral_norm``). Returns ``(batch,)`` raw scores.
+
+Losses
+    :func:`hinge_d_loss`, :func:`hinge_g_loss` (the default hinge GAN) and :func:`gradient_penalty`
+    (WGAN-GP, unweighted; the trainer multiplies it by its lambda, typically 10).
+
+Checkpoints
+    :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` (and the same for the
+    discriminator): ``model.safetensors`` + ``config.json`` with the constructor arguments, the kind
+    and the moodscape version; the config is also kept in the safetensors metadata. Never pickles.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .. import __version__
+from ..errors import CheckpointError
+from .registry import Registry
+
+__all__ = [
+    "ATTENTIONS",
+    "EMA",
+    "GAN_PRESETS",
+    "Discriminator",
+    "GanSize",
+    "Generator",
+    "build_gan",
+    "gradient_penalty",
+    "hinge_d_loss",
+    "hinge_g_loss",
+]
+
+logger = logging.getLogger(__name__)
+
+Attention = Literal["se", "cbam"]
+ATTENTIONS: tuple[str, ...] = ("se", "cbam")
+
+FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+_METADATA_KEY = "moodscape_gan_config"
+_MIN_CHANNELS = 8
+_LABEL_DIM = 2
+
+
+# ------------------------------------------------------------------------------------------ presets
+
+
+@dataclass(frozen=True)
+class GanSize:
+    """Sizes of a generator/discriminator pair.
+
+    Attributes:
+        z_dim: latent size.
+        g_channels: generator channels after the projection (halved per block, at least 8).
+        d_channels: discriminator channels of the first block (doubled per block, at most 8x).
+        num_blocks: up/downsampling blocks ``k`` (each x2 / /2).
+        embed_dim: width of the label embedding MLP in both networks.
+    """
+
+    z_dim: int
+    g_channels: int
+    d_channels: int
+    num_blocks: int
+    embed_dim: int
+
+    def generator_kwargs(self) -> dict[str, int]:
+        return {"z_dim": self.z_dim, "base_channels": self.g_channels, "num_blocks": self.num_blocks,
+                "embed_dim": self.embed_dim}  # fmt: skip
+
+    def discriminator_kwargs(self) -> dict[str, int]:
+        return {"base_channels": self.d_channels, "num_blocks": self.num_blocks, "embed_dim": self.embed_dim}
+
+
+GAN_PRESETS: Registry[GanSize] = Registry("GAN preset")
+GAN_PRESETS.register("tiny", GanSize(z_dim=16, g_channels=32, d_channels=16, num_blocks=3, embed_dim=16))
+# For 128 x 208 windows: tiny starts from 16 x 26 (0.45M G + 0.11M D parameters); default from 8 x 13
+# (3.6M G + 1.8M D), sized for a few thousand training windows.
+GAN_PRESETS.register("default", GanSize(z_dim=128, g_channels=128, d_channels=32, num_blocks=4, embed_dim=128))
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _check_size(n_mels: int, frames: int, num_blocks: int, what: str) -> None:
+    for name, value in (("n_mels", n_mels), ("frames", frames), ("num_blocks", num_blocks)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{what}: {name} must be a positive integer, got {value!r}")
+    if min(n_mels, frames) < 2**num_blocks:
+        raise ValueError(
+            f"{what}: a ({n_mels}, {frames}) window is too small for num_blocks={num_blocks} (each block halves "
+            f"it); use num_blocks <= {int(math.log2(min(n_mels, frames)))}"
+        )
+
+
+def _check_labels(labels: torch.Tensor, batch: int, what: str) -> None:
+    if labels.ndim != 2 or labels.shape[1] != _LABEL_DIM or labels.shape[0] != batch:
+        raise ValueError(
+            f"{what}: labels must be (batch={batch}, 2) = (valence, arousal) on [-1, 1], got {tuple(labels.shape)}"
+        )
+
+
+def _groups(channels: int) -> int:
+    return math.gcd(channels, 8)
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al. 2018): global average -> MLP -> sigmoid gate per channel."""
+
+    def __init__(self, channels: int, *, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+        return x * gate[:, :, None, None]
+
+
+class SpatialAttention(nn.Module):
+    """CBAM's spatial attention (Woo et al. 2018): 7x7 conv over channel mean/max maps -> sigmoid gate."""
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.conv(maps))
+
+
+class _FiLMNorm(nn.Module):
+    """GroupNorm without affine, then a label-dependent scale and shift: ``(1 + gamma(e)) * h + beta(e)``."""
+
+    def __init__(self, channels: int, embed_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(_groups(channels), channels, affine=False)
+        self.film = nn.Linear(embed_dim, 2 * channels)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.film(embedding).chunk(2, dim=1)
+        return (1 + gamma[:, :, None, None]) * self.norm(x) + beta[:, :, None, None]
+
+
+class _UpBlock(nn.Module):
+    """nearest x2 -> 3x3 conv -> FiLM GroupNorm -> LeakyReLU -> SE (-> spatial attention)."""
+
+    def __init__(self, c_in: int, c_out: int, embed_dim: int, attention: str) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm = _FiLMNorm(c_out, embed_dim)
+        self.se = SqueezeExcite(c_out)
+        self.spatial = SpatialAttention() if attention == "cbam" else None
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        x = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        x = F.leaky_relu(self.norm(x, embedding), 0.2)
+        x = self.se(x)
+        return x if self.spatial is None else self.spatial(x)
+
+
+# ----------------------------------------------------------------------------------- checkpoints
+
+
+class _Pretrained(nn.Module):
+    """save_pretrained / from_pretrained for modules rebuilt from JSON-able constructor arguments."""
+
+    KIND = ""  # "gan-generator" / "gan-discriminator"
+    _init_args: dict[str, Any]
+
+    @property
+    def init_args(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-able); ``type(self)(**init_args)`` rebuilds the model."""
+        return dict(self._init_args)
+
+    def _checkpoint_config(self) -> dict[str, Any]:
+        return {
+            "model_type": f"moodscape-{self.KIND}",
+            "format_version": FORMAT_VERSION,
+            "kind": self.KIND,
+            "moodscape_version": __version__,
+            "torch_version": torch.__version__.split("+")[0],
+            "args": self.init_args,
+        }
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed); returns it.
+
+        ``config.json`` holds the constructor arguments, the kind and the moodscape and torch
+        versions; the same payload is kept in the safetensors metadata.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self._checkpoint_config(), indent=2, sort_keys=True)
+        tensors = {name: t.detach().to("cpu").contiguous() for name, t in self.state_dict().items()}
+        tmp = directory / (WEIGHTS_NAME + ".tmp")
+        save_file(tensors, str(tmp), metadata={"format": "pt", _METADATA_KEY: text})
+        os.replace(tmp, directory / WEIGHTS_NAME)
+        (directory / CONFIG_NAME).write_text(text + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Self:
+        """Rebuild a model saved by :meth:`save_pretrained`: a folder, or its ``model.safetensors``.
+
+        Exactly the saved model (same arguments, strict weight loading), in eval mode.
+
+        Raises:
+            CheckpointError: the path is missing, holds another kind of model, or its files are broken.
+        """
+        path = Path(path).expanduser()
+        if path.is_dir():
+            weights = path / WEIGHTS_NAME
+            if not weights.is_file():
+                raise CheckpointError(f"{path}: no {WEIGHTS_NAME}; expected a folder written by save_pretrained")
+        elif path.is_file():
+            weights = path
+        else:
+            raise CheckpointError(f"{cls.KIND} checkpoint not found: {path}")
+        config_file = weights.parent / CONFIG_NAME
+        payload = _read_json(config_file) if config_file.is_file() else _metadata_payload(weights)
+        if payload.get("kind") != cls.KIND:
+            raise CheckpointError(
+                f"{path}: holds a {payload.get('kind', payload.get('model_type'))!r} model, not a {cls.KIND}; "
+                f"load it with the class for that kind"
+            )
+        version = payload.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path}: {cls.KIND} checkpoint format {version!r} is not supported by moodscape {__version__} "
+                f"(reads format <= {FORMAT_VERSION}); upgrade moodscape"
+            )
+        args = payload.get("args")
+        if not isinstance(args, dict):
+            raise CheckpointError(f"{config_file}: no 'args' with the {cls.KIND}'s constructor arguments")
+        try:
+            model = cls(**args)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: cannot rebuild the {cls.KIND} from its config ({exc})") from exc
+        try:
+            state = load_file(str(weights), device="cpu")
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{weights}: cannot read the weights ({exc}); re-save the checkpoint") from exc
+        target = model.state_dict()
+        missing, unexpected = sorted(set(target) - set(state)), sorted(set(state) - set(target))
+        wrong = sorted(k for k in set(target) & set(state) if target[k].shape != state[k].shape)
+        if missing or unexpected or wrong:
+            raise CheckpointError(
+                f"{weights}: weights do not match the saved config (missing {missing[:5]}, unexpected "
+                f"{unexpected[:5]}, wrong shapes {wrong[:5]}); the checkpoint may be corrupt or from an "
+                "incompatible moodscape version"
+            )
+        model.load_state_dict(state, strict=True)
+        return model.to(device).eval()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON config ({exc}); re-save the checkpoint") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _metadata_payload(weights: Path) -> dict[str, Any]:
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            text = (handle.metadata() or {}).get(_METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: not a valid safetensors file ({exc}); re-save the checkpoint") from exc
+    if text is None:
+        raise CheckpointError(f"{weights}: no {CONFIG_NAME} beside it and no moodscape GAN config in its metadata")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"{weights}: broken config in the safetensors metadata ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{weights}: the config in the safetensors metadata is not a JSON object")
+    return data
+
+
+# -------------------------------------------------------------------------------------- generator
+
+
+class Generator(_Pretrained):
+    """(z, labels) -> one normalised log-mel window. See the module docstring for the architecture.
+
+    Args:
+        n_mels, frames: size of the generated window.
+        z_dim: latent size.
+        base_channels: channels after the linear projection; halved per block, never below 8.
+        num_blocks: upsampling blocks ``k``; the projection map is ``ceil(n / 2^k)`` on each axis.
+        embed_dim: width of the label embedding.
+        attention: ``se`` (channel attention) or ``cbam`` (channel + spatial), see :data:`ATTENTIONS`.
+        output_limit: soft clamp ``limit * tanh(x / limit)`` of the output; ``None`` = linear output.
+
+    Shapes: ``z`` (batch, z_dim), ``labels`` (batch, 2) -> (batch, n_mels, frames), float32.
+    """
+
+    KIND = "gan-generator"
+
+    def __init__(
+        self,
+        *,
+        n_mels: int,
+        frames: int,
+        z_dim: int = 128,
+        base_channels: int = 128,
+        num_blocks: int = 4,
+        embed_dim: int = 128,
+        attention: Attention = "se",
+        output_limit: float | None = 6.0,
+    ) -> None:
+        super().__init__()
+        _check_size(n_mels, frames, num_blocks, "Generator")
+        for name, value in (("z_dim", z_dim), ("base_channels", base_channels), ("embed_dim", embed_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Generator: {name} must be a positive integer, got {value!r}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"Generator: unknown attention {attention!r}; valid: {', '.join(ATTENTIONS)}")
+        if output_limit is not None and not output_limit > 0:
+            raise ValueError(f"Generator: output_limit must be positive or None, got {output_limit!r}")
+        self._init_args = dict(
+            n_mels=n_mels, frames=frames, z_dim=z_dim, base_channels=base_channels, num_blocks=num_blocks,
+            embed_dim=embed_dim, attention=attention,
+            output_limit=None if output_limit is None else float(output_limit),
+        )  # fmt: skip
+        self.n_mels, self.frames, self.z_dim = n_mels, frames, z_dim
+        self.output_limit = self._init_args["output_limit"]
+        scale = 2**num_blocks
+        self.start = (math.ceil(n_mels / scale), math.ceil(frames / scale))
+        channels = [max(base_channels >> i, _MIN_CHANNELS) for i in range(num_blocks + 1)]
+        self.label_embed = nn.Sequential(nn.Linear(_LABEL_DIM, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
+        self.project = nn.Linear(z_dim + embed_dim, channels[0] * self.start[0] * self.start[1])
+        self.project_norm = _FiLMNorm(channels[0], embed_dim)
+        self.blocks = nn.ModuleList(
+            _UpBlock(channels[i], channels[i + 1], embed_dim, attention) for i in range(num_blocks)
+        )
+        self.to_mel = nn.Conv2d(channels[-1], 1, 3, padding=1)
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """(n_mels, frames) of one generated window."""
+        return self.n_mels, self.frames
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"Generator: z must be (batch, z_dim={self.z_dim}), got {tuple(z.shape)}")
+        _check_labels(labels, z.shape[0], "Generator")
+        embedding = self.label_embed(labels.to(z.dtype))
+        x = self.project(torch.cat([z, embedding], dim=1))
+        x = x.view(z.shape[0], -1, *self.start)
+        x = F.leaky_relu(self.project_norm(x, embedding), 0.2)
+        for block in self.blocks:
+            x = block(x, embedding)
+        x = self.to_mel(x)[:, 0, : self.n_mels, : self.frames]  # crop the next-multiple-up size
+        if self.output_limit is not None:
+            x = self.output_limit * torch.tanh(x / self.output_limit)
+        return x
+
+    @torch.no_grad()
+    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Windows for ``labels`` (batch, 2) with z ~ N(0, I) drawn from ``generator``; no gradients."""
+        param = next(self.parameters())
+        z = torch.randn(labels.shape[0], self.z_dim, generator=generator, device=param.device, dtype=param.dtype)
+        return self(z, labels.to(param.device))
+
+
+# ---------------------------------------------------------------------------------- discriminator
+
+
+class Discriminator(_Pretrained):
+    """Spectral-normalised projection discriminator: (window, labels) -> (batch,) raw scores.
+
+    Args:
+        n_mels, frames: size of the windows it judges (checked on every call).
+        base_channels: channels of the first block; doubled per block, at most 8x.
+        num_blocks: downsampling blocks (each halves both axes, rounding down).
+        embed_dim: width of the hidden layer of the label embedding MLP.
+
+    Shapes: ``x`` (batch, n_mels, frames) or (batch, 1, n_mels, frames), ``labels`` (batch, 2) -> (batch,).
+    """
+
+    KIND = "gan-discriminator"
+
+    def __init__(
+        self, *, n_mels: int, frames: int, base_channels: int = 64, num_blocks: int = 4, embed_dim: int = 128
+    ) -> None:
+        super().__init__()
+        _check_size(n_mels, frames, num_blocks, "Discriminator")
+        for name, value in (("base_channels", base_channels), ("embed_dim", embed_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Discriminator: {name} must be a positive integer, got {value!r}")
+        self._init_args = dict(
+            n_mels=n_mels, frames=frames, base_channels=base_channels, num_blocks=num_blocks, embed_dim=embed_dim
+        )
+        self.n_mels, self.frames = n_mels, frames
+        channels = [1] + [base_channels * min(2**i, 8) for i in range(num_blocks)]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            layers += [
+                spectral_norm(nn.Conv2d(c_in, c_out, 3, padding=1)),
+                nn.LeakyReLU(0.2),
+                spectral_norm(nn.Conv2d(c_out, c_out, 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.2),
+            ]
+        self.features = nn.Sequential(*layers)
+        self.feature_dim = channels[-1]
+        self.out = spectral_norm(nn.Linear(self.feature_dim, 1))
+        self.label_embed = nn.Sequential(
+            spectral_norm(nn.Linear(_LABEL_DIM, embed_dim)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Linear(embed_dim, self.feature_dim)),
+        )
+
+    def phi(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``phi(x)``: (batch, feature_dim), global sum over the downsampled map."""
+        if x.ndim == 3:
+            x = x.unsqueeze(1)
+        if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[2:]) != (self.n_mels, self.frames):
+            raise ValueError(
+                f"Discriminator: x must be (batch, {self.n_mels}, {self.frames}) or (batch, 1, {self.n_mels}, "
+                f"{self.frames}), got {tuple(x.shape)}"
+            )
+        return self.features(x).sum(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        features = self.phi(x)
+        _check_labels(labels, features.shape[0], "Discriminator")
+        projection = (self.label_embed(labels.to(features.dtype)) * features).sum(dim=1)
+        return self.out(features).squeeze(1) + projection
+
+
+def build_gan(
+    preset: str = "default", *, n_mels: int, frames: int, attention: Attention = "se", output_limit: float | None = 6.0
+) -> tuple[Generator, Discriminator]:
+    """A generator/discriminator pair of a :data:`GAN_PRESETS` size for ``(n_mels, frames)`` windows.
+
+    Raises:
+        UnknownNameError: unknown preset (lists the valid names).
+    """
+    size = GAN_PRESETS.get(preset)
+    generator = Generator(
+        n_mels=n_mels, frames=frames, attention=attention, output_limit=output_limit, **size.generator_kwargs()
+    )
+    discriminator = Discriminator(n_mels=n_mels, frames=frames, **size.discriminator_kwargs())
+    logger.info(
+        "GAN %s (%s): generator %.2fM, discriminator %.2fM parameters", preset, asdict(size),
+        sum(p.numel() for p in generator.parameters()) / 1e6,
+        sum(p.numel() for p in discriminator.parameters()) / 1e6,
+    )  # fmt: skip
+    return generator, discriminator
+
+
+# -------------------------------------------------------------------------------------------- losses
+
+
+def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Discriminator hinge loss: ``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))``; a scalar."""
+    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+
+
+def hinge_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator hinge loss: ``-mean(D(fake))``; a scalar."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017): ``mean((||grad_x D(x_hat, y)||_2 - 1)^2)``, unweighted.
+
+    ``x_hat = eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample (from
+    ``generator``); ``fake`` is detached. The graph is kept (``create_graph``), so the result can be
+    multiplied by lambda and back-propagated into the discriminator. Compute it in float32 (outside
+    autocast). Shapes: ``real``/``fake`` (batch, n_mels, frames) or with a channel axis, ``labels`` (batch, 2).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+    eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    eps = torch.rand(eps_shape, generator=generator, device=real.device, dtype=real.dtype)
+    mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = discriminator(mixed, labels)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return ((norms - 1.0) ** 2).mean()
+
+
+# ----------------------------------------------------------------------------------------------- EMA
+
+
+class EMA:
+    """Exponential moving average of a model's weights, for generation (Karras et al.; BigGAN).
+
+    ``ema.model`` is a frozen eval-mode copy; after each optimiser step call :meth:`update`:
+    ``p_ema <- decay * p_ema + (1 - decay) * p`` for parameters, buffers copied as they are.
+
+    Args:
+        model: the model to follow (copied once here; ``model`` itself is never changed).
+        decay: weight of the old average, in [0, 1); 0.999 is usual for GAN generators.
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float = 0.999) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay!r}")
+        self.decay = float(decay)
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Move the average one step towards ``model`` (same architecture as the copy)."""
+        params = dict(model.named_parameters())
+        ema_params = dict(self.model.named_parameters())
+        if params.keys() != ema_params.keys():
+            raise ValueError("EMA.update: the model's parameters differ from those of the EMA copy")
+        for name, ema_p in ema_params.items():
+            ema_p.lerp_(params[name].detach().to(ema_p.dtype), 1.0 - self.decay)
+        buffers = dict(model.named_buffers())
+        for name, ema_b in self.model.named_buffers():
+            ema_b.copy_(buffers[name])
+        self.updates += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """For resuming: the averaged weights, the decay and the update count."""
+        return {"model": self.model.state_dict(), "decay": self.decay, "updates": self.updates}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"], strict=True)
+        self.decay = float(state["decay"])
+        self.updates = int(state["updates"])
