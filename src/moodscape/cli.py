@@ -133,6 +133,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan_train(args: argparse.Namespace) -> int:
+    from .training.gan import train_gan
+
+    config = _config(args)
+    run_dir = train_gan(config, out_dir=args.out or config.gan.out_dir, resume=args.resume, progress=not args.quiet)
+    print(f"GAN run folder: {run_dir} (EMA generator in {run_dir / 'generator'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moodscape",
@@ -238,6 +247,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path, help="run folder written by `moodscape train`")
     evaluate.add_argument("--split", choices=["val", "test"], help="split to score (default: evaluate.split)")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    gan = commands.add_parser("gan", help="conditional GAN augmentation", description="Conditional GAN augmentation.")
+    gan_commands = gan.add_subparsers(dest="gan_command", metavar="SUBCOMMAND", required=True)
+    gan_train = gan_commands.add_parser(
+        "train",
+        help="train the conditional GAN on training songs only",
+        description="Build (or reuse) the feature store and split of data.root, then train a conditional GAN "
+        "(generator with channel attention, spectral-normalised projection discriminator, hinge or WGAN-GP "
+        "loss, EMA generator) on random windows of the TRAINING songs only; validation and test songs never "
+        "reach it (their ids are absent from OUT/songs.json). Writes OUT/generator/ (EMA weights), last/ "
+        "(resumable state), history.csv and config.yaml.",
+    )
+    gan_train.add_argument("--out", type=Path, help="run folder (default: gan.out_dir)")
+    gan_train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
+    _add_config_options(gan_train)
+    gan_train.set_defaults(func=_cmd_gan_train)
     return parser
 
 

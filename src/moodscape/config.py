@@ -157,6 +157,26 @@ class EvaluateConfig(_Section):
     worst_songs: int = Field(10, ge=0)
 
 
+class GanConfig(_Section):
+    """Conditional GAN augmentation, trained on windows of the training songs only."""
+
+    out_dir: Path = Field(Path("runs/gan"), description="GAN run folder: checkpoints, history, samples.")
+    preset: Literal["tiny", "default"] = "default"
+    attention: Literal["se", "cbam"] = "se"
+    output_limit: float | None = Field(6.0, gt=0.0, description="Soft clamp of generated z-scores; None = linear.")
+    loss: Literal["hinge", "wgan-gp"] = "hinge"
+    gp_weight: float = Field(10.0, ge=0.0, description="Weight of the gradient penalty (wgan-gp only).")
+    d_steps: int = Field(1, ge=1, description="Discriminator steps per generator step.")
+    epochs: int = Field(10, ge=1)
+    windows_per_song: int = Field(8, ge=1, description="Random training windows per song and epoch.")
+    batch_size: int = Field(32, ge=1)
+    lr_g: float = Field(1e-4, gt=0.0)
+    lr_d: float = Field(4e-4, gt=0.0)
+    betas: tuple[float, float] = (0.0, 0.9)
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    samples: int = Field(3200, ge=1, description="Synthetic windows written by `moodscape gan generate`.")
+
+
 class Config(_Section):
     """The whole resolved configuration of a run."""
 
@@ -170,6 +190,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    gan: GanConfig = Field(default_factory=GanConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,27 @@ def optimizer_from_files(
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def write_folder(directory: str | Path, write: Callable[[Path], None]) -> Path:
+    """Let ``write`` fill a fresh folder, then swap it in: a half-written folder never replaces a good one."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+def write_meta(directory: Path, meta: dict[str, Any]) -> None:
+    """``moodscape.json``: what it takes to use the model on new audio."""
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def write_checkpoint(
     directory: str | Path,
     model: Any,
@@ -61,25 +83,18 @@ def write_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     training_state: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint folder atomically: a half-written folder never replaces a good one."""
-    directory = Path(directory)
-    tmp = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if optimizer is not None:
-        tensors, optimizer_meta = optimizer_to_files(optimizer)
-        save_file(tensors, str(tmp / STATE_TENSORS))
-        payload = {**(training_state or {}), "optimizer": optimizer_meta}
-        (tmp / STATE_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(tmp, directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return directory
+    """A checkpoint folder: the model's own files, ``moodscape.json`` and the optional training state."""
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        write_meta(folder, meta)
+        if optimizer is not None:
+            tensors, optimizer_meta = optimizer_to_files(optimizer)
+            save_file(tensors, str(folder / STATE_TENSORS))
+            payload = {**(training_state or {}), "optimizer": optimizer_meta}
+            (folder / STATE_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+    return write_folder(directory, write)
 
 
 def recover(directory: str | Path) -> Path:

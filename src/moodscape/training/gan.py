@@ -1,0 +1,194 @@
+"""Conditional GAN training on windows of the training songs only.
+
+Validation and test songs never reach the GAN: the windows come from ``splits.train`` alone, and
+the song ids used are written to ``songs.json`` in the run folder so that this can be checked.
+Two optimisers make the GAN loop differ from the regressor loop in ``loop.py``; epochs, per-epoch
+seeding, checkpoint folders and exact resume follow the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import Config, config_to_dict, load_config, save_config
+from ..errors import CheckpointError, ConfigError
+from ..models.gan import EMA, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
+from ..prepare import PreparedData, prepare_data
+from .checkpoint import optimizer_from_files, optimizer_to_files, recover, write_folder, write_meta
+from .loop import resolve_device, write_history
+from .windows import SongFeatures, window_frames
+
+log = logging.getLogger(__name__)
+
+SONGS_FILE = "songs.json"
+STATE_FILE = "training_state.json"
+STATE_TENSORS = "training_state.safetensors"
+
+
+def gan_meta(config: Config, prepared: PreparedData, frames: int) -> dict:
+    """What generated windows need to be used or listened to: front end, normalisation, window."""
+    store, stats = prepared.store, prepared.normalization
+    return {
+        "kind": "gan",
+        "moodscape_version": __version__,
+        "audio": store.audio.model_dump(mode="json"),
+        "features": store.features.model_dump(mode="json"),
+        "normalization": {"mean": stats.mean.tolist(), "std": stats.std.tolist(), "songs": stats.songs},
+        "window_frames": frames,
+        "store": str(store.directory),
+        "config": config_to_dict(config),
+    }
+
+
+class GanTrainer:
+    """Hinge (or WGAN-GP) training of the conditional generator against a projection discriminator."""
+
+    def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
+        self.config, self.cfg, self.prepared, self.progress = config, config.gan, prepared, progress
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(config.train.device)
+        if config.train.threads is not None:
+            torch.set_num_threads(config.train.threads)
+        store = prepared.store
+        self.frames = window_frames(
+            config.train.window_seconds,
+            sample_rate=store.audio.sample_rate,
+            hop_length=store.features.hop_length,
+            multiple=config.model.patch_size[1],
+        )
+        self.songs = SongFeatures(
+            store, prepared.splits.train, normalization=prepared.normalization, mode=store.features.normalization
+        )
+        torch.manual_seed(config.seed)
+        self.generator, self.discriminator = build_gan(
+            self.cfg.preset,
+            n_mels=store.features.n_mels,
+            frames=self.frames,
+            attention=self.cfg.attention,
+            output_limit=self.cfg.output_limit,
+        )
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        self.ema = EMA(self.generator, decay=self.cfg.ema_decay)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.cfg.lr_g, betas=tuple(self.cfg.betas))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.cfg.lr_d, betas=tuple(self.cfg.betas))
+
+    def fit(self, *, resume: bool = False) -> list[dict]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / SONGS_FILE).write_text(
+            json.dumps({"train_songs": list(self.songs.song_ids), "splits_hash": self.prepared.splits.songs_hash})
+            + "\n",
+            encoding="utf-8",
+        )
+        history: list[dict] = []
+        start = 0
+        if resume:
+            history, start = self._load_state()
+        for epoch in range(start, self.cfg.epochs):
+            began = time.perf_counter()
+            torch.manual_seed(self.config.seed * 100_003 + epoch)
+            rng = np.random.default_rng([self.config.seed, epoch, 1])
+            record = {"epoch": epoch + 1, **self._epoch(epoch, rng), "seconds": time.perf_counter() - began}
+            history.append(record)
+            log.info(
+                "GAN epoch %d/%d  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f",
+                epoch + 1, self.cfg.epochs, record["d_loss"], record["g_loss"], record["d_real"], record["d_fake"],
+            )  # fmt: skip
+            self._save_state(epoch + 1, history)
+            write_history(self.out_dir / "history.csv", history)
+        return history
+
+    def _epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, float]:
+        self.generator.train()
+        self.discriminator.train()
+        sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
+        batches = self.songs.random_batches(
+            rng, frames=self.frames, windows_per_song=self.cfg.windows_per_song, batch_size=self.cfg.batch_size
+        )
+        total = -(-len(self.songs) * self.cfg.windows_per_song // self.cfg.batch_size)
+        count = 0
+        for batch in tqdm(batches, total=total, desc=f"GAN epoch {epoch + 1}", leave=False, disable=not self.progress):
+            real = torch.from_numpy(batch.inputs).to(self.device)
+            labels = torch.from_numpy(batch.targets).to(self.device)
+            for _ in range(self.cfg.d_steps):
+                z = torch.randn(len(real), self.generator.z_dim, device=self.device)
+                fake = self.generator(z, labels).detach()
+                real_scores, fake_scores = self.discriminator(real, labels), self.discriminator(fake, labels)
+                if self.cfg.loss == "hinge":
+                    d_loss = hinge_d_loss(real_scores, fake_scores)
+                else:
+                    d_loss = fake_scores.mean() - real_scores.mean()
+                    d_loss = d_loss + self.cfg.gp_weight * gradient_penalty(self.discriminator, real, fake, labels)
+                self.opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.opt_d.step()
+            z = torch.randn(len(real), self.generator.z_dim, device=self.device)
+            g_loss = hinge_g_loss(self.discriminator(self.generator(z, labels), labels))
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+            self.ema.update(self.generator)
+            for key, value in (("d_loss", d_loss), ("g_loss", g_loss), ("d_real", real_scores.mean()),
+                               ("d_fake", fake_scores.mean())):  # fmt: skip
+                sums[key] += float(value.detach())
+            count += 1
+        return {key: value / max(count, 1) for key, value in sums.items()}
+
+    def _save_state(self, epoch: int, history: list[dict]) -> None:
+        """``generator/`` (the EMA weights, for generation) and ``last/`` (everything, for resuming)."""
+        meta = {**gan_meta(self.config, self.prepared, self.frames), "epoch": epoch}
+        def write_generator(directory: Path) -> None:
+            self.ema.model.save_pretrained(directory)
+            write_meta(directory, meta)
+
+        def write_last(directory: Path) -> None:
+            write_meta(directory, meta)
+            self.generator.save_pretrained(directory / "generator")
+            self.discriminator.save_pretrained(directory / "discriminator")
+            self.ema.model.save_pretrained(directory / "ema")
+            tensors_g, meta_g = optimizer_to_files(self.opt_g)
+            tensors_d, meta_d = optimizer_to_files(self.opt_d)
+            tensors = {f"g.{k}": v for k, v in tensors_g.items()} | {f"d.{k}": v for k, v in tensors_d.items()}
+            save_file(tensors, str(directory / STATE_TENSORS))
+            state = {"epoch": epoch, "history": history, "optimizer_g": meta_g, "optimizer_d": meta_d,
+                     "ema_updates": self.ema.updates}  # fmt: skip
+            (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+        write_folder(self.out_dir / "generator", write_generator)
+        write_folder(self.out_dir / "last", write_last)
+
+    def _load_state(self) -> tuple[list[dict], int]:
+        last = recover(self.out_dir / "last")
+        if not (last / STATE_FILE).exists():
+            raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
+        state = json.loads((last / STATE_FILE).read_text(encoding="utf-8"))
+        tensors = load_file(str(last / STATE_TENSORS))
+        self.generator.load_state_dict(Generator.from_pretrained(last / "generator").state_dict())
+        self.discriminator.load_state_dict(Discriminator.from_pretrained(last / "discriminator").state_dict())
+        self.ema.model.load_state_dict(Generator.from_pretrained(last / "ema").state_dict())
+        self.ema.updates = state["ema_updates"]
+        optimizer_from_files(self.opt_g, {k[2:]: v for k, v in tensors.items() if k.startswith("g.")}, state["optimizer_g"])
+        optimizer_from_files(self.opt_d, {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}, state["optimizer_d"])
+        log.info("resuming GAN %s at epoch %d of %d", self.out_dir, state["epoch"] + 1, self.cfg.epochs)
+        return state["history"], state["epoch"]
+
+
+def train_gan(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Prepare the data, train the GAN on training songs only, leave generator/ and last/ in ``out_dir``."""
+    out_dir = Path(out_dir)
+    saved = out_dir / "config.yaml"
+    if resume and saved.exists() and load_config(saved) != config:
+        raise ConfigError(f"{saved} differs from the configuration given now; resume with the same options")
+    prepared = prepare_data(config, progress=progress)
+    save_config(config, out_dir)
+    GanTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)
+    return out_dir
