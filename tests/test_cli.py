@@ -10,7 +10,8 @@ import pytest
 from moodscape import __version__
 from moodscape.cli import build_parser, main
 
-SUBCOMMANDS = [["demo-data"], ["data"], ["data", "check"], ["features"], ["split"], ["baseline"]]
+SUBCOMMANDS = [["demo-data"], ["data"], ["data", "check"], ["features"], ["split"], ["baseline"], ["train"],
+               ["evaluate"], ["gan"], ["gan", "train"], ["listen"]]
 
 
 def test_version(capsys):

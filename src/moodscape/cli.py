@@ -142,6 +142,30 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_point(text: str) -> tuple[float, float]:
+    try:
+        valence, arousal = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected VALENCE,AROUSAL on [-1, 1], e.g. 0.8,0.7; got '{text}'") from None
+    return valence, arousal
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from .listen import PRESET_POINTS, listen_to_clip, listen_to_generator
+
+    if args.generator:
+        points = tuple(args.point) if args.point else PRESET_POINTS
+        for path in listen_to_generator(args.generator, args.out, points=points, seed=args.seed, n_iter=args.iterations):
+            print(path)
+        return 0
+    if not (args.store and args.song):
+        from .errors import ConfigError
+
+        raise ConfigError("moodscape listen: give --store and --song for a real clip, or --generator for generated ones")
+    print(listen_to_clip(args.store, args.song, args.out, start=args.start, seconds=args.seconds, n_iter=args.iterations))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moodscape",
@@ -263,6 +287,26 @@ def build_parser() -> argparse.ArgumentParser:
     gan_train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     _add_config_options(gan_train)
     gan_train.set_defaults(func=_cmd_gan_train)
+
+    listen = commands.add_parser(
+        "listen",
+        help="turn spectrograms back into audio (Griffin-Lim)",
+        description="Write WAV files from log-mel spectrograms so that you can hear them: a real clip from a "
+        "feature store (--store STORE --song ID, OUT is a .wav file), or generator output at (valence, arousal) "
+        "points (--generator RUN/generator, OUT is a folder; default points: the seed's presets (-0.8,-0.6), "
+        "(0.8,0.7), (-0.3,0.8), (0.5,-0.5), (0,0)). The dB scale and normalisation are inverted exactly; the "
+        "phase is estimated by Griffin-Lim, so expect a phasey but recognisable sound.",
+    )
+    listen.add_argument("out", type=Path, help="output .wav (real clip) or folder (generator)")
+    listen.add_argument("--store", type=Path, help="feature store folder")
+    listen.add_argument("--song", help="song id in the store")
+    listen.add_argument("--start", type=float, default=0.0, help="seconds into the clip (default 0)")
+    listen.add_argument("--seconds", type=float, default=10.0, help="length in seconds (default 10)")
+    listen.add_argument("--generator", type=Path, help="generator folder written by `moodscape gan train`")
+    listen.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="a (valence, arousal) point; repeatable")
+    listen.add_argument("--seed", type=int, default=0, help="latent seed for generated clips")
+    listen.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations (default 32)")
+    listen.set_defaults(func=_cmd_listen)
     return parser
 
 

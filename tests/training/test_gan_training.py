@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import soundfile as sf
 import torch
 
 from moodscape.cli import main
@@ -39,3 +40,14 @@ def test_gan_sees_training_songs_only(tmp_path):
     windows = generator.sample(torch.tensor([[0.5, -0.5], [-0.8, 0.7]]), generator=torch.Generator().manual_seed(0))
     assert windows.shape == (2, 32, meta["window_frames"]) and torch.isfinite(windows).all()
     assert len(meta["normalization"]["mean"]) == 32
+
+    # Listening: generator output at the preset points and at a chosen one, and a real clip.
+    assert main(["-q", "listen", str(tmp_path / "wav"), "--generator", str(out / "generator")]) == 0
+    assert len(list((tmp_path / "wav").glob("generated_*.wav"))) == 5
+    assert main(["-q", "listen", str(tmp_path / "one"), "--generator", str(out / "generator"), "--point", "0.8,0.7"]) == 0
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["generated_v+0.80_a+0.70.wav"]
+    song = splits["test"][0]
+    assert main(["-q", "listen", str(tmp_path / "real.wav"), "--store", str(store), "--song", song, "--seconds", "3"]) == 0
+    info = sf.info(str(tmp_path / "real.wav"))
+    assert info.samplerate == 22050 and abs(info.duration - 3.0) < 0.05
+    assert main(["-q", "listen", str(tmp_path / "x.wav"), "--store", str(store)]) == 2
