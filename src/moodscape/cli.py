@@ -142,6 +142,19 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan_generate(args: argparse.Namespace) -> int:
+    from .synthetic import generate_synthetic_store
+
+    config = _config(args)
+    run_dir = args.run_dir or config.gan.out_dir
+    out = generate_synthetic_store(
+        run_dir, args.out or Path(run_dir) / "synthetic", n=args.n or config.gan.samples, labels=args.labels,
+        grid=tuple(args.point or ()), seed=args.seed, progress=not args.quiet,
+    )  # fmt: skip
+    print(out)
+    return 0
+
+
 def _parse_point(text: str) -> tuple[float, float]:
     try:
         valence, arousal = (float(x) for x in text.split(","))
@@ -287,6 +300,22 @@ def build_parser() -> argparse.ArgumentParser:
     gan_train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     _add_config_options(gan_train)
     gan_train.set_defaults(func=_cmd_gan_train)
+    gan_generate = gan_commands.add_parser(
+        "generate",
+        help="write labelled synthetic windows as a feature store",
+        description="Generate N windows with the EMA generator of a GAN run and write them, with their labels, "
+        "as a feature store (dB, marked synthetic) in OUT (default RUN_DIR/synthetic), chunk by chunk. Labels: "
+        "kde (default: a KDE over the training songs' labels), uniform (the whole plane, as the seed did) or "
+        "grid (the --point values, cycled).",
+    )
+    gan_generate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
+    gan_generate.add_argument("--n", type=int, help="number of windows (default: gan.samples, 3200)")
+    gan_generate.add_argument("--labels", choices=["kde", "uniform", "grid"], default="kde")
+    gan_generate.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="grid point; repeatable (write --point=-0.5,-0.5 when valence is negative)")
+    gan_generate.add_argument("--seed", type=int, default=0)
+    gan_generate.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/synthetic)")
+    _add_config_options(gan_generate)
+    gan_generate.set_defaults(func=_cmd_gan_generate)
 
     listen = commands.add_parser(
         "listen",
@@ -303,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--start", type=float, default=0.0, help="seconds into the clip (default 0)")
     listen.add_argument("--seconds", type=float, default=10.0, help="length in seconds (default 10)")
     listen.add_argument("--generator", type=Path, help="generator folder written by `moodscape gan train`")
-    listen.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="a (valence, arousal) point; repeatable")
+    listen.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="a (valence, arousal) point; repeatable (write --point=-0.8,-0.6 when valence is negative)")
     listen.add_argument("--seed", type=int, default=0, help="latent seed for generated clips")
     listen.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     listen.set_defaults(func=_cmd_listen)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from moodscape.audio.store import FeatureStore
 from moodscape.cli import main
 from moodscape.data.demo import generate_demo_dataset
+from moodscape.errors import ConfigError
 from moodscape.models.gan import Generator
+from moodscape.synthetic import draw_labels
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +55,30 @@ def test_gan_sees_training_songs_only(tmp_path):
     info = sf.info(str(tmp_path / "real.wav"))
     assert info.samplerate == 22050 and abs(info.duration - 3.0) < 0.05
     assert main(["-q", "listen", str(tmp_path / "x.wav"), "--store", str(store)]) == 2
+
+    # Synthetic windows as a feature store, labels from the training songs' distribution or a grid.
+    assert main(["-q", "gan", "generate", str(out), "--n", "40", "--seed", "1"]) == 0
+    synthetic = FeatureStore(out / "synthetic")
+    assert synthetic.settings["synthetic"] and len(synthetic.song_ids) == 40
+    assert synthetic.get(synthetic.song_ids[0]).shape == (32, meta["window_frames"])
+    labels = synthetic.labels(synthetic.song_ids)
+    assert np.abs(labels).max() <= 1.0
+    train_labels = FeatureStore(store).labels(splits["train"])
+    assert np.abs(labels.mean(axis=0) - train_labels.mean(axis=0)).max() < 0.25
+    grid = tmp_path / "grid"
+    assert main(["-q", "gan", "generate", str(out), "--n", "5", "--labels", "grid", "--point", "0.5,0.5",
+                 "--point=-0.5,-0.5", "--out", str(grid)]) == 0  # fmt: skip
+    np.testing.assert_allclose(FeatureStore(grid).labels(FeatureStore(grid).song_ids)[:, 0], [0.5, -0.5, 0.5, -0.5, 0.5])
+
+
+def test_draw_labels_sources():
+    rng = np.random.default_rng(0)
+    train = np.clip(rng.normal([0.3, -0.2], 0.2, size=(200, 2)), -1, 1)
+    kde = draw_labels(train, 2000, source="kde", rng=rng)
+    assert np.abs(kde.mean(axis=0) - [0.3, -0.2]).max() < 0.05 and np.abs(kde).max() <= 1
+    uniform = draw_labels(train, 2000, source="uniform", rng=rng)
+    assert abs(uniform.std(axis=0) - 2 / np.sqrt(12)).max() < 0.05
+    with pytest.raises(ConfigError, match="valid: kde, uniform, grid"):
+        draw_labels(train, 3, source="other", rng=rng)
+    with pytest.raises(ConfigError, match="needs points"):
+        draw_labels(train, 3, source="grid", rng=rng)
