@@ -155,6 +155,21 @@ def _cmd_gan_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
+    from .eval.gan_eval import evaluate_gan
+
+    config = _config(args)
+    run_dir = args.run_dir or config.gan.out_dir
+    metrics = evaluate_gan(run_dir, teacher_dir=args.teacher or config.train.out_dir, windows=args.windows, seed=args.seed)
+    for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
+        d = metrics[space]
+        print(f"{space}: real vs synthetic {d['real_vs_synthetic']:.3f}   real vs real {d['real_vs_real']:.3f}")
+    fidelity = metrics["condition_fidelity_ccc"]
+    print(f"condition fidelity (CCC): valence {fidelity['valence']:.3f}, arousal {fidelity['arousal']:.3f}")
+    print(f"report: {Path(run_dir) / 'evaluation' / 'report.html'}")
+    return 0
+
+
 def _parse_point(text: str) -> tuple[float, float]:
     try:
         valence, arousal = (float(x) for x in text.split(","))
@@ -316,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     gan_generate.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/synthetic)")
     _add_config_options(gan_generate)
     gan_generate.set_defaults(func=_cmd_gan_generate)
+    gan_evaluate = gan_commands.add_parser(
+        "evaluate",
+        help="Frechet distances, condition fidelity, spectra and pictures of a GAN run",
+        description="Compare real training windows with generated ones: Frechet distance in the embedding of a "
+        "teacher trained on real songs only (--teacher RUN, the FID idea) and in per-band log-mel statistics, each "
+        "beside the real-vs-real distance of two disjoint halves of the real windows (the scale); condition "
+        "fidelity (the teacher's CCC on generated windows against their labels); band-profile correlation; "
+        "spectrograms per quadrant, losses, label distributions; RUN_DIR/evaluation/report.html.",
+    )
+    gan_evaluate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
+    gan_evaluate.add_argument("--teacher", type=Path, help="teacher run folder (default: train.out_dir)")
+    gan_evaluate.add_argument("--windows", type=int, default=1000, help="real and generated windows compared")
+    gan_evaluate.add_argument("--seed", type=int, default=0)
+    _add_config_options(gan_evaluate)
+    gan_evaluate.set_defaults(func=_cmd_gan_evaluate)
 
     listen = commands.add_parser(
         "listen",

@@ -194,14 +194,18 @@ def test_ema_lags_then_converges_to_fixed_weights():
     assert torch.equal(start, model.weight) and not ema.model.training
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.update(model)  # one step: 0.9 * old + 0.1 * new
-    assert torch.allclose(ema.model.weight, start + 0.1, atol=1e-6)
-    assert not torch.allclose(ema.model.weight, model.weight, atol=0.5)
+    ema.update(model)  # warm-up: the first step uses decay min(0.9, 1/10) = 0.1
+    assert torch.allclose(ema.model.weight, start + 0.9, atol=1e-6)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update(model)  # second step: decay min(0.9, 2/11)
+    assert torch.allclose(ema.model.weight, start + 0.9 * 2 / 11 + 2.0 * 9 / 11, atol=1e-6)
+    assert not torch.allclose(ema.model.weight, model.weight, atol=0.1)
     for _ in range(300):
         ema.update(model)  # identical weights every step: the gap shrinks by 0.9 per step
     assert torch.allclose(ema.model.weight, model.weight, atol=1e-6)
     assert torch.allclose(ema.model.bias, model.bias, atol=1e-6)
-    assert ema.updates == 301 and not ema.model.weight.requires_grad
+    assert ema.updates == 302 and not ema.model.weight.requires_grad
 
 
 def test_ema_copies_buffers_and_never_changes_the_model():

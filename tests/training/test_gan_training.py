@@ -70,6 +70,18 @@ def test_gan_sees_training_songs_only(tmp_path):
                  "--point=-0.5,-0.5", "--out", str(grid)]) == 0  # fmt: skip
     np.testing.assert_allclose(FeatureStore(grid).labels(FeatureStore(grid).song_ids)[:, 0], [0.5, -0.5, 0.5, -0.5, 0.5])
 
+    # Quality: a teacher trained on the same real windows is the encoder of the Frechet distance.
+    teacher = tmp_path / "teacher"
+    teacher_options = [*options, f"train.out_dir={teacher}", "train.epochs=2", "train.batch_size=16"]
+    assert main(["-q", "train", "--no-evaluate", *[a for o in teacher_options for a in ("--set", o)]]) == 0
+    assert main(["-q", "gan", "evaluate", str(out), "--teacher", str(teacher), "--windows", "40",
+                 *[a for o in options for a in ("--set", o)]]) == 0  # fmt: skip
+    quality = json.loads((out / "evaluation" / "metrics.json").read_text())
+    for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
+        assert quality[space]["real_vs_synthetic"] >= 0 and quality[space]["real_vs_real"] >= 0
+    assert set(quality["condition_fidelity_ccc"]) == {"valence", "arousal"}
+    assert "data:image/png;base64," in (out / "evaluation" / "report.html").read_text()
+
 
 def test_draw_labels_sources():
     rng = np.random.default_rng(0)

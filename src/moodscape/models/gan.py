@@ -570,13 +570,18 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """Move the average one step towards ``model`` (same architecture as the copy)."""
+        """Move the average one step towards ``model`` (same architecture as the copy).
+
+        The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so that a short
+        training run does not leave the average next to the random initial weights.
+        """
+        decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
         params = dict(model.named_parameters())
         ema_params = dict(self.model.named_parameters())
         if params.keys() != ema_params.keys():
             raise ValueError("EMA.update: the model's parameters differ from those of the EMA copy")
         for name, ema_p in ema_params.items():
-            ema_p.lerp_(params[name].detach().to(ema_p.dtype), 1.0 - self.decay)
+            ema_p.lerp_(params[name].detach().to(ema_p.dtype), 1.0 - decay)
         buffers = dict(model.named_buffers())
         for name, ema_b in self.model.named_buffers():
             ema_b.copy_(buffers[name])
