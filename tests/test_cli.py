@@ -11,7 +11,7 @@ from moodscape import __version__
 from moodscape.cli import build_parser, main
 
 SUBCOMMANDS = [["demo-data"], ["data"], ["data", "check"], ["features"], ["split"], ["baseline"], ["train"],
-               ["evaluate"], ["gan"], ["gan", "train"], ["gan", "generate"], ["gan", "evaluate"], ["listen"]]
+               ["evaluate"], ["gan"], ["gan", "train"], ["gan", "generate"], ["gan", "evaluate"], ["gan", "ablation"], ["listen"]]
 
 
 def test_version(capsys):

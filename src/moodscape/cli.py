@@ -170,6 +170,20 @@ def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan_ablation(args: argparse.Namespace) -> int:
+    from .eval.ablation import ARMS, run_ablation
+
+    config = _config(args)
+    synthetic = args.synthetic or Path(config.gan.out_dir) / "synthetic"
+    out = args.out or Path(config.gan.out_dir) / "ablation"
+    summary = run_ablation(config, synthetic_dir=synthetic, ratio=args.ratio, out_dir=out, progress=not args.quiet)
+    for dim in ("valence", "arousal"):
+        cells = [f"{arm} {summary['arms'][arm]['metrics'][dim]['ccc']:.3f}" for arm in ARMS]
+        print(f"{dim:8} test CCC: " + "   ".join(cells))
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
 def _parse_point(text: str) -> tuple[float, float]:
     try:
         valence, arousal = (float(x) for x in text.split(","))
@@ -346,6 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
     gan_evaluate.add_argument("--seed", type=int, default=0)
     _add_config_options(gan_evaluate)
     gan_evaluate.set_defaults(func=_cmd_gan_evaluate)
+    gan_ablation = gan_commands.add_parser(
+        "ablation",
+        help="teacher trained real-only vs real+synthetic, on the same real test songs",
+        description="Train the teacher of the config twice: on real training windows only, and with --ratio "
+        "generated windows per real one added from a synthetic store (training set only). Both are scored on the "
+        "same real test songs (CCC with 95%% intervals); OUT/report.html says plainly whether synthetic data helps.",
+    )
+    gan_ablation.add_argument("--synthetic", type=Path, help="synthetic store (default: gan.out_dir/synthetic)")
+    gan_ablation.add_argument("--ratio", type=float, default=0.5, help="synthetic windows per real window (default 0.5)")
+    gan_ablation.add_argument("--out", type=Path, help="output folder (default: gan.out_dir/ablation)")
+    _add_config_options(gan_ablation)
+    gan_ablation.set_defaults(func=_cmd_gan_ablation)
 
     listen = commands.add_parser(
         "listen",

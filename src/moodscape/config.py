@@ -146,6 +146,10 @@ class TrainConfig(_Section):
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; None keeps torch's default.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    synthetic_dir: Path | None = Field(None, description="A store from `moodscape gan generate` to add to training.")
+    synthetic_ratio: float = Field(
+        0.0, ge=0.0, description="Synthetic windows per real training window and epoch (training set only)."
+    )
 
 
 class EvaluateConfig(_Section):

@@ -82,6 +82,17 @@ def test_gan_sees_training_songs_only(tmp_path):
     assert set(quality["condition_fidelity_ccc"]) == {"valence", "arousal"}
     assert "data:image/png;base64," in (out / "evaluation" / "report.html").read_text()
 
+    # Ablation: both arms scored on the same real test songs; synthetic windows only in training.
+    ablation = tmp_path / "ablation"
+    assert main(["-q", "gan", "ablation", "--ratio", "0.5", "--out", str(ablation),
+                 *[a for o in [*teacher_options, "evaluate.bootstrap=50"] for a in ("--set", o)]]) == 0  # fmt: skip
+    summary = json.loads((ablation / "ablation.json").read_text())
+    assert summary["arms"]["real"]["songs"] == summary["arms"]["real+synthetic"]["songs"] == len(splits["test"])
+    for arm in ("real", "real+synthetic"):
+        predictions = (ablation / arm / "evaluation" / "test" / "predictions.csv").read_text()
+        assert "synthetic-" not in predictions
+    assert "synthetic data" in (ablation / "report.md").read_text()
+
 
 def test_draw_labels_sources():
     rng = np.random.default_rng(0)

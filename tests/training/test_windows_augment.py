@@ -54,3 +54,33 @@ def test_gain_shifts_each_band_by_gain_over_its_std():
     shift = out[0, :, 0]
     assert torch.allclose(shift * torch.tensor([1.0, 2.0, 3.0, 6.0]), shift[0].expand(4))
     assert 0 < shift.abs()[0] <= 3.0
+
+
+def test_synthetic_windows_mix_into_training_batches_only_at_the_ratio(tmp_path, rng):
+    from moodscape.audio.store import FeatureStore, build_feature_store
+    from moodscape.config import Config
+    from moodscape.training.windows import SongFeatures
+
+    from ..audio.test_store import make_dataset
+
+    store = FeatureStore(build_feature_store(make_dataset(tmp_path / "a", 3, 6.0, rng), tmp_path / "f",
+                                             config=Config(), workers=1, progress=False))  # fmt: skip
+    songs = SongFeatures(store, store.song_ids, normalization=None, mode="none")
+
+    class Fake:
+        def __len__(self):
+            return 4
+
+        def window(self, index):
+            return np.full((128, 40), 100.0 + index, dtype=np.float32), np.array([0.9, -0.9], dtype=np.float32)
+
+    plain = list(songs.random_batches(np.random.default_rng(1), frames=40, windows_per_song=2, batch_size=4))
+    same = list(songs.random_batches(np.random.default_rng(1), frames=40, windows_per_song=2, batch_size=4,
+                                     synthetic=Fake(), synthetic_ratio=0.0))  # fmt: skip
+    assert all(np.array_equal(a.inputs, b.inputs) for a, b in zip(plain, same))
+    mixed = list(songs.random_batches(np.random.default_rng(1), frames=40, windows_per_song=2, batch_size=4,
+                                      synthetic=Fake(), synthetic_ratio=0.5))  # fmt: skip
+    inputs = np.concatenate([b.inputs for b in mixed])
+    synthetic = inputs[:, 0, 0] >= 100.0
+    assert inputs.shape[0] == 9 and synthetic.sum() == 3
+    np.testing.assert_allclose(np.concatenate([b.targets for b in mixed])[synthetic], [[0.9, -0.9]] * 3, rtol=1e-6)

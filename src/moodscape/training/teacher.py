@@ -15,10 +15,11 @@ from ..config import Config, config_to_dict, load_config, save_config
 from ..errors import ConfigError
 from ..eval.metrics import ccc, ccc_loss, mse
 from ..models.teacher import TeacherRegressor, build_teacher
+from ..audio.store import FeatureStore
 from ..prepare import PreparedData, prepare_data
 from .augment import Augmenter
 from .loop import Trainer
-from .windows import Batch, SongFeatures, song_windows, window_frames
+from .windows import Batch, SongFeatures, SyntheticWindows, song_windows, window_frames
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,13 @@ class TeacherTrainer(Trainer):
         mode = features.normalization
         self.train_data = SongFeatures(store, splits.train, normalization=stats, mode=mode)
         self.val_data = SongFeatures(store, splits.val, normalization=stats, mode=mode)
+        self.synthetic = None
+        if config.train.synthetic_ratio > 0:
+            if config.train.synthetic_dir is None:
+                raise ConfigError("train.synthetic_ratio > 0 needs train.synthetic_dir (from `moodscape gan generate`)")
+            self.synthetic = SyntheticWindows(
+                FeatureStore(config.train.synthetic_dir), normalization=stats, mode=mode, frames=self.frames
+            )
         aug = config.train.augment
         band_std = torch.from_numpy(stats.std) if mode == "global" else None if mode == "per_clip" else torch.ones(features.n_mels)
         self.augment = Augmenter(
@@ -99,12 +107,19 @@ class TeacherTrainer(Trainer):
         )
 
     def batches_per_epoch(self) -> int:
-        return -(-len(self.train_data) * self.cfg.windows_per_song // self.cfg.batch_size)
+        real = len(self.train_data) * self.cfg.windows_per_song
+        extra = int(round(self.cfg.synthetic_ratio * real)) if self.synthetic is not None else 0
+        return -(-(real + extra) // self.cfg.batch_size)
 
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
         self.augment.train()
         return self.train_data.random_batches(
-            rng, frames=self.frames, windows_per_song=self.cfg.windows_per_song, batch_size=self.cfg.batch_size
+            rng,
+            frames=self.frames,
+            windows_per_song=self.cfg.windows_per_song,
+            batch_size=self.cfg.batch_size,
+            synthetic=self.synthetic,
+            synthetic_ratio=self.cfg.synthetic_ratio,
         )
 
     def loss(self, batch: Batch) -> torch.Tensor:

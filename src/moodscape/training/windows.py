@@ -9,6 +9,7 @@ import numpy as np
 
 from ..audio.normalize import Normalization, normalize
 from ..audio.store import FeatureStore
+from ..errors import DataError
 
 
 def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, multiple: int = 1) -> int:
@@ -67,15 +68,55 @@ class SongFeatures:
         return len(self.song_ids)
 
     def random_batches(
-        self, rng: np.random.Generator, *, frames: int, windows_per_song: int, batch_size: int
+        self,
+        rng: np.random.Generator,
+        *,
+        frames: int,
+        windows_per_song: int,
+        batch_size: int,
+        synthetic: SyntheticWindows | None = None,
+        synthetic_ratio: float = 0.0,
     ) -> Iterator[Batch]:
-        """One epoch: ``windows_per_song`` random crops of every song, shuffled, in batches."""
-        order = rng.permutation(np.repeat(np.arange(len(self)), windows_per_song))
+        """One epoch: ``windows_per_song`` random crops of every song, plus ``synthetic_ratio`` generated
+        windows per real one when ``synthetic`` is given, shuffled together, in batches.
+        """
+        real = np.repeat(np.arange(len(self)), windows_per_song)
+        extra = 0 if synthetic is None else int(round(synthetic_ratio * real.size))
+        picks = rng.integers(0, len(synthetic), size=extra) if extra else np.zeros(0, dtype=np.int64)
+        # Negative codes are synthetic windows, so one permutation shuffles both kinds together.
+        order = rng.permutation(np.concatenate([real, -1 - picks]))
         for first in range(0, order.size, batch_size):
-            picked = order[first : first + batch_size]
-            windows = []
-            for index in picked:
-                clip = fit_frames(self.clips[index], frames)
-                start = int(rng.integers(0, clip.shape[1] - frames + 1))
-                windows.append(clip[:, start : start + frames])
-            yield Batch(inputs=np.stack(windows), targets=self.labels[picked])
+            windows, targets = [], []
+            for code in order[first : first + batch_size]:
+                if code < 0:
+                    window, target = synthetic.window(-1 - int(code))
+                else:
+                    clip = fit_frames(self.clips[code], frames)
+                    start = int(rng.integers(0, clip.shape[1] - frames + 1))
+                    window, target = clip[:, start : start + frames], self.labels[code]
+                windows.append(window)
+                targets.append(target)
+            yield Batch(inputs=np.stack(windows), targets=np.stack(targets))
+
+
+class SyntheticWindows:
+    """Generated windows of a synthetic store, normalised with the real training statistics on access."""
+
+    def __init__(self, store: FeatureStore, *, normalization: Normalization | None, mode: str, frames: int) -> None:
+        if not store.settings.get("synthetic"):
+            raise DataError(f"{store.directory} is not a synthetic store (write one with `moodscape gan generate`)")
+        self.store, self.normalization, self.mode = store, normalization, mode
+        self.ids = store.song_ids
+        self.labels = store.labels(self.ids).astype(np.float32)
+        if self.ids and store.entry(self.ids[0]).frames != frames:
+            raise DataError(
+                f"{store.directory}: windows of {store.entry(self.ids[0]).frames} frames, the teacher uses {frames}; "
+                "generate them with a GAN trained with the same train.window_seconds"
+            )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def window(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        logmel = np.asarray(self.store.get(self.ids[index]), dtype=np.float32)
+        return normalize(logmel, mode=self.mode, stats=self.normalization), self.labels[index]
