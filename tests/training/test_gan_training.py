@@ -105,3 +105,36 @@ def test_draw_labels_sources():
         draw_labels(train, 3, source="other", rng=rng)
     with pytest.raises(ConfigError, match="needs points"):
         draw_labels(train, 3, source="grid", rng=rng)
+
+
+def test_gan_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    from moodscape.config import load_config
+    from moodscape.training import gan as gan_training
+
+    root = tmp_path / "data"
+    generate_demo_dataset(root, songs=16, seconds=6.0, seed=4, progress=False)
+    options = [f"data.root={root}", f"store.out_dir={tmp_path / 'features'}", "features.n_mels=32",
+               "train.window_seconds=2", "gan.preset=tiny", "gan.epochs=3", "gan.windows_per_song=2",
+               "gan.batch_size=8", "train.threads=1"]  # fmt: skip
+    config = load_config(None, options)
+    gan_training.train_gan(config, out_dir=tmp_path / "whole", progress=False)
+
+    original = gan_training.GanTrainer._epoch
+
+    def crash_in_epoch_two(self, epoch, rng):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch, rng)
+
+    monkeypatch.setattr(gan_training.GanTrainer, "_epoch", crash_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        gan_training.train_gan(config, out_dir=tmp_path / "crashed", progress=False)
+    monkeypatch.setattr(gan_training.GanTrainer, "_epoch", original)
+    gan_training.train_gan(config, out_dir=tmp_path / "crashed", resume=True, progress=False)
+
+    from safetensors.torch import load_file
+
+    for part in ("generator", "last/discriminator", "last/ema"):
+        a = load_file(str(tmp_path / "whole" / part / "model.safetensors"))
+        b = load_file(str(tmp_path / "crashed" / part / "model.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
