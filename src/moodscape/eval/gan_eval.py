@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..audio.normalize import Normalization
 from ..audio.store import FeatureStore
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..errors import CheckpointError
-from ..prepare import split_store
 from ..config import load_config
+from ..prepare import split_store
 from ..synthetic import generate_synthetic_store
 from ..training.checkpoint import read_meta
 from ..training.teacher import load_teacher

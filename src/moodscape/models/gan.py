@@ -70,6 +70,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .. import __version__
 from ..errors import CheckpointError
 from .registry import Registry
+from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, read_json
 
 __all__ = [
     "ATTENTIONS",
@@ -89,9 +90,7 @@ logger = logging.getLogger(__name__)
 Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")
 
-FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 _METADATA_KEY = "moodscape_gan_config"
 _MIN_CHANNELS = 8
 _LABEL_DIM = 2
@@ -272,21 +271,13 @@ class _Pretrained(nn.Module):
         else:
             raise CheckpointError(f"{cls.KIND} checkpoint not found: {path}")
         config_file = weights.parent / CONFIG_NAME
-        payload = _read_json(config_file) if config_file.is_file() else _metadata_payload(weights)
+        payload = read_json(config_file) if config_file.is_file() else _metadata_payload(weights)
         if payload.get("kind") != cls.KIND:
             raise CheckpointError(
                 f"{path}: holds a {payload.get('kind', payload.get('model_type'))!r} model, not a {cls.KIND}; "
                 f"load it with the class for that kind"
             )
-        version = payload.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(
-                f"{path}: {cls.KIND} checkpoint format {version!r} is not supported by moodscape {__version__} "
-                f"(reads format <= {FORMAT_VERSION}); upgrade moodscape"
-            )
-        args = payload.get("args")
-        if not isinstance(args, dict):
-            raise CheckpointError(f"{config_file}: no 'args' with the {cls.KIND}'s constructor arguments")
+        args = constructor_args(payload, path, cls.KIND)
         try:
             model = cls(**args)
         except (TypeError, ValueError) as exc:
@@ -306,16 +297,6 @@ class _Pretrained(nn.Module):
             )
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable JSON config ({exc}); re-save the checkpoint") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
 
 
 def _metadata_payload(weights: Path) -> dict[str, Any]:

@@ -77,7 +77,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import validate_repo_id
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import ASTConfig, ASTModel, PreTrainedConfig, PreTrainedModel, ViTConfig, ViTModel
@@ -86,6 +86,7 @@ from .. import __version__
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError
 from .registry import Registry
+from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, read_json, safetensors_metadata
 
 __all__ = [
     "BackboneSize",
@@ -104,9 +105,7 @@ Pooling = Literal["mean", "cls", "cls+mean"]
 POOLINGS: tuple[str, ...] = ("mean", "cls", "cls+mean")
 
 CHECKPOINT_TYPE = "moodscape-teacher"  # config.json "model_type" of moodscape's own teacher folders
-FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 _METADATA_KEY = "moodscape_teacher_config"  # the config.json payload, also kept inside the weights file
 # What the Hub tier fetches: configs and safetensors only, so a pickle is never even downloaded.
 HUB_PATTERNS = ("config.json", "*.safetensors", "*.safetensors.index.json")
@@ -735,31 +734,8 @@ class _Source:
     hf_folder: Path | None = None  # folder for transformers' from_pretrained
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable JSON config ({_short(exc)}); re-download or re-save the checkpoint"
-        ) from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _safetensors_metadata(path: Path) -> dict[str, str]:
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a valid safetensors file ({_short(exc)}); the download may be incomplete — "
-            "re-download it or re-save the checkpoint"
-        ) from exc
-
-
 def _load_safetensors(path: Path, *, device: str = "cpu") -> dict[str, torch.Tensor]:
-    _safetensors_metadata(path)  # a clear error for a broken file
+    safetensors_metadata(path)  # a clear error for a broken file
     try:
         return load_file(str(path), device=device)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -800,13 +776,13 @@ def _read_source(path: Path) -> _Source:
                 f"{path}: no {CONFIG_NAME} (found {listing}); expected a checkpoint folder with "
                 f"{CONFIG_NAME} + {WEIGHTS_NAME} (a moodscape teacher or a Hugging Face ViT/AST checkpoint)"
             )
-        moodscape, hf_type = _classify_config(_read_json(config_file), config_file)
+        moodscape, hf_type = _classify_config(read_json(config_file), config_file)
         weights = path / WEIGHTS_NAME
         sharded = (path / (WEIGHTS_NAME + ".index.json")).is_file()
         if not weights.is_file() and not (hf_type is not None and sharded):
             raise CheckpointError(f"{path}: no {WEIGHTS_NAME} next to {CONFIG_NAME}.{_pickle_hint(path)}")
         if weights.is_file():
-            _safetensors_metadata(weights)  # garbage in the file fails here, clearly
+            safetensors_metadata(weights)  # garbage in the file fails here, clearly
         return _Source(path, weights, moodscape=moodscape, hf_type=hf_type, hf_folder=path)
 
     if path.suffix in _PICKLE_SUFFIXES:
@@ -819,7 +795,7 @@ def _read_source(path: Path) -> _Source:
             f"{path}: not a checkpoint moodscape can read; expected a folder with {CONFIG_NAME} + {WEIGHTS_NAME} "
             "or a .safetensors file"
         )
-    metadata = _safetensors_metadata(path)
+    metadata = safetensors_metadata(path)
     if _METADATA_KEY in metadata:
         try:
             payload = json.loads(metadata[_METADATA_KEY])
@@ -832,7 +808,7 @@ def _read_source(path: Path) -> _Source:
             f"{path}: a bare .safetensors file without the model's {CONFIG_NAME}; put the checkpoint's "
             f"{CONFIG_NAME} next to it, or point model.pretrained at the checkpoint folder"
         )
-    moodscape, hf_type = _classify_config(_read_json(beside), beside)
+    moodscape, hf_type = _classify_config(read_json(beside), beside)
     return _Source(path, path, moodscape=moodscape, hf_type=hf_type, hf_folder=path.parent)
 
 
@@ -982,7 +958,7 @@ def _from_hf_source(
         )
     spec = TEACHER_KINDS.get(kind_name)
     assert source.hf_folder is not None
-    config = spec.config_class.from_dict(_read_json(source.hf_folder / CONFIG_NAME))
+    config = spec.config_class.from_dict(read_json(source.hf_folder / CONFIG_NAME))
     patch = _pair(config.patch_size, "patch_size")
     if patch != tuple(options["patch_size"]):
         raise CheckpointError(
@@ -1059,15 +1035,7 @@ def _hf_backbone_state(spec: _Kind, source: _Source, name: str) -> tuple[dict[st
 
 
 def _teacher_from_payload(payload: dict[str, Any], where: Path, **overrides: Any) -> TeacherRegressor:
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{where}: teacher checkpoint format {version!r} is not supported by moodscape {__version__} "
-            f"(reads format <= {FORMAT_VERSION}); upgrade moodscape"
-        )
-    args = payload.get("args")
-    if not isinstance(args, dict):
-        raise CheckpointError(f"{where}: config.json has no 'args' with the teacher's constructor arguments")
+    args = constructor_args(payload, where, "teacher")
     try:
         return TeacherRegressor(**{**args, **overrides})
     except (TypeError, ValueError) as exc:
