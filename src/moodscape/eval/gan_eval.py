@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from ..audio.store import FeatureStore
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..errors import CheckpointError
+from ..models.gan import Generator
 from ..config import load_config
 from ..prepare import split_store
 from ..synthetic import generate_synthetic_store
@@ -102,28 +103,42 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
         "condition_fidelity_ccc": condition_fidelity(synth_y, synth_pred),
         "band_profile_correlation": band_profile_correlation(real_x, synth_x),
     }  # fmt: skip
-    plots = _plots(out / "plots", real_x, real_y, synth_x, synth_y, gan_dir / "history.csv")
+    generator = Generator.from_pretrained(gan_dir / "generator")
+    plots = _plots(out / "plots", real_x, real_y, synth_y, generator, gan_dir / "history.csv", seed=seed)
     (out / "metrics.json").write_text(json.dumps(to_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
     _report(out, metrics, plots)
     log.info("GAN evaluation written to %s", out)
     return to_jsonable(metrics)
 
 
-def _plots(folder: Path, real_x, real_y, synth_x, synth_y, history_path: Path) -> dict[str, Path]:
+def _plots(
+    folder: Path, real_x, real_y, synth_y, generator: Generator, history_path: Path, *, seed: int
+) -> dict[str, Path]:
+    """Spectrograms (one real window per quadrant beside one generated at exactly its label), label
+    distributions and losses.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    real_q, synth_q = quadrant(real_y[:, 0], real_y[:, 1]), quadrant(synth_y[:, 0], synth_y[:, 1])
+    real_q = quadrant(real_y[:, 0], real_y[:, 1])
     fig = Figure(figsize=(10, 10))
     axes = fig.subplots(4, 2, squeeze=False)
+    torch_rng = torch.Generator().manual_seed(seed)
     for row, q in enumerate(QUADRANTS):
-        for col, (name, x, qs) in enumerate((("real", real_x, real_q), ("synthetic", synth_x, synth_q))):
+        picked = np.flatnonzero(real_q == q)
+        pair = (None, None)
+        if picked.size:
+            label = real_y[picked[0]]
+            generated = generator.sample(torch.from_numpy(label[None]), generator=torch_rng)[0].numpy()
+            pair = (real_x[picked[0]], generated)
+        for col, (name, window) in enumerate(zip(("real", "generated at the same label"), pair)):
             ax = axes[row][col]
-            picked = np.flatnonzero(qs == q)
-            if picked.size:
-                ax.imshow(x[picked[0]], origin="lower", aspect="auto", cmap="magma", vmin=-3, vmax=3)
-            ax.set_title(f"Q{q} {QUADRANT_NAMES[q]}: {name}" + ("" if picked.size else " (none)"), fontsize=9)
+            if window is not None:
+                ax.imshow(window, origin="lower", aspect="auto", cmap="magma", vmin=-3, vmax=3)
+                name += f" (v {label[0]:+.2f}, a {label[1]:+.2f})"
+            ax.set_title(f"Q{q} {QUADRANT_NAMES[q]}: {name}" + ("" if window is not None else ": no real window"),
+                         fontsize=9)  # fmt: skip
             ax.set_xlabel("frame")
-            ax.set_ylabel("mel band")
+            ax.set_ylabel("mel band (normalised)")
     fig.tight_layout()
     paths["spectrograms"] = folder / "spectrograms.png"
     fig.savefig(paths["spectrograms"], dpi=80)
