@@ -70,7 +70,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .. import __version__
 from ..errors import CheckpointError
 from .registry import Registry
-from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, read_json
+from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, load_exact, read_json
 
 __all__ = [
     "ATTENTIONS",
@@ -286,16 +286,7 @@ class _Pretrained(nn.Module):
             state = load_file(str(weights), device="cpu")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{weights}: cannot read the weights ({exc}); re-save the checkpoint") from exc
-        target = model.state_dict()
-        missing, unexpected = sorted(set(target) - set(state)), sorted(set(state) - set(target))
-        wrong = sorted(k for k in set(target) & set(state) if target[k].shape != state[k].shape)
-        if missing or unexpected or wrong:
-            raise CheckpointError(
-                f"{weights}: weights do not match the saved config (missing {missing[:5]}, unexpected "
-                f"{unexpected[:5]}, wrong shapes {wrong[:5]}); the checkpoint may be corrupt or from an "
-                "incompatible moodscape version"
-            )
-        model.load_state_dict(state, strict=True)
+        load_exact(model, state, weights)
         return model.to(device).eval()
 
 

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError, safe_open
+from torch import nn
 
 from .. import __version__
 from ..errors import CheckpointError
@@ -54,3 +56,18 @@ def constructor_args(payload: dict[str, Any], where: Path, what: str) -> dict[st
     if not isinstance(args, dict):
         raise CheckpointError(f"{where}: config.json has no 'args' with the {what}'s constructor arguments")
     return args
+
+
+def load_exact(model: nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Load every tensor strictly, naming what is missing, unexpected or of the wrong shape."""
+    target = model.state_dict()
+    missing = sorted(set(target) - set(state))
+    unexpected = sorted(set(state) - set(target))
+    wrong = sorted(k for k in set(target) & set(state) if target[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{where}: weights do not match the saved config (missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}, wrong shapes {wrong[:5]}); the checkpoint may be corrupt or from an "
+            "incompatible moodscape/transformers version"
+        )
+    model.load_state_dict(state, strict=True)

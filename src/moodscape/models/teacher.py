@@ -86,7 +86,7 @@ from .. import __version__
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError
 from .registry import Registry
-from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, read_json, safetensors_metadata
+from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, load_exact, read_json, safetensors_metadata
 
 __all__ = [
     "BackboneSize",
@@ -499,7 +499,7 @@ class TeacherRegressor(nn.Module):
             )
         model = _teacher_from_payload(source.moodscape, path)
         state = _load_safetensors(source.weights, device="cpu")
-        _load_exact(model, state, path)
+        load_exact(model, state, path)
         return model.to(device).eval()
 
 
@@ -1042,20 +1042,6 @@ def _teacher_from_payload(payload: dict[str, Any], where: Path, **overrides: Any
         raise CheckpointError(f"{where}: cannot rebuild the teacher from its config ({_short(exc)})") from exc
 
 
-def _load_exact(model: TeacherRegressor, state: dict[str, torch.Tensor], where: Path) -> None:
-    target = model.state_dict()
-    missing = sorted(set(target) - set(state))
-    unexpected = sorted(set(state) - set(target))
-    wrong = sorted(k for k in set(target) & set(state) if target[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        raise CheckpointError(
-            f"{where}: weights do not match the saved config (missing {missing[:5]}, unexpected "
-            f"{unexpected[:5]}, wrong shapes {wrong[:5]}); the checkpoint may be corrupt or from an "
-            "incompatible moodscape/transformers version"
-        )
-    model.load_state_dict(state, strict=True)
-
-
 def _from_moodscape_source(
     source: _Source, name: str, options: dict[str, Any], *, n_mels: int, frames: int
 ) -> tuple[TeacherRegressor, str]:
@@ -1082,7 +1068,7 @@ def _from_moodscape_source(
                        options["head_hidden"], name, args.get("head_hidden"))  # fmt: skip
     _check_freeze(options["freeze_blocks"], int(args.get("num_layers", 0)), f"checkpoint {name}")
     saved = _teacher_from_payload(payload, source.path)
-    _load_exact(saved, _load_safetensors(source.weights), source.path)
+    load_exact(saved, _load_safetensors(source.weights), source.path)
     model = _teacher_from_payload(
         payload, source.path, frames=frames, dropout=options["dropout"], freeze_blocks=options["freeze_blocks"]
     )

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..errors import CheckpointError
+from ..models.serialization import load_exact
 from .checkpoint import read_training_state, recover, write_checkpoint
 
 log = logging.getLogger(__name__)
@@ -158,13 +159,7 @@ class Trainer(ABC):
         """Load a checkpoint's weights into ``self.model`` (strict: every tensor must match)."""
         from safetensors.torch import load_file
 
-        weights = load_file(str(directory / "model.safetensors"), device=str(self.device))
-        missing, unexpected = self.model.load_state_dict(weights, strict=False)
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{directory}: weights do not fit this model (missing {missing[:5]}, unexpected {unexpected[:5]}); "
-                "was it trained with another model config?"
-            )
+        load_exact(self.model, load_file(str(directory / "model.safetensors"), device=str(self.device)), directory)
 
     def _train_epoch(self, epoch, rng, optimizer, scheduler, scaler) -> float:
         self.model.train()
