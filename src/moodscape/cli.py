@@ -125,6 +125,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from .eval.distillation import compare_distillation
+    from .training.distill import distill, distill_config
+
+    config = distill_config(args.run_dir, args.config, args.overrides)
+    out = distill(args.run_dir, config, out_dir=args.out, resume=args.resume, progress=not args.quiet)
+    print(f"student run folder: {out}")
+    if args.no_evaluate:
+        return 0
+    summary = compare_distillation(args.run_dir, out, split=config.evaluate.split, progress=not args.quiet)
+    print(f"{summary['split']} split, {summary['songs']} songs: teacher vs student (song-level CCC)")
+    for d in ("valence", "arousal"):
+        t, st = summary["metrics"]["teacher"][d], summary["metrics"]["student"][d]
+        print(f"  {d:8} teacher {t['ccc']:.3f}  student {st['ccc']:.3f} [{st['ccc_ci95_low']:.3f}, "
+              f"{st['ccc_ci95_high']:.3f}]  retention {summary['retention_percent'][d]:.0f}%")  # fmt: skip
+    p = summary["profile"]
+    print(f"  parameters {p['teacher']['parameters']:,} -> {p['student']['parameters']:,}; latency per window "
+          f"{p['teacher']['latency_ms']:.1f} -> {p['student']['latency_ms']:.1f} ms (1 thread)")  # fmt: skip
+    print(f"  report: {summary['report']}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export.run import export_run
+
+    summary = export_run(args.run_dir, formats=args.format or ["onnx"], quantize=args.quantize, out_dir=args.out)
+    out = Path(summary["out_dir"])
+    for name, info in summary["files"].items():
+        print(f"{name:20} {out / info['path']}  ({info['mb']:.2f} MB)")
+    parity = summary["parity"]
+    print(f"parity with PyTorch on {parity['source']} ({parity['windows']} windows):")
+    for name, entry in parity.items():
+        if isinstance(entry, dict) and "max_abs_diff" in entry:
+            drop = entry.get("ccc_drop")
+            extra = f", song CCC drop valence {drop['valence']:+.4f} arousal {drop['arousal']:+.4f}" if drop else ""
+            print(f"  {name:20} max abs diff {entry['max_abs_diff']:.2e}{extra}  "
+                  f"[{'ok' if entry['passed'] else 'FAILED'}: {entry['tolerance']}]")  # fmt: skip
+    print(f"model card: {out / 'model_card.md'}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .eval.run import evaluate_run
 
@@ -302,6 +343,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-evaluate", action="store_true", help="skip the evaluation after training")
     _add_config_options(train)
     train.set_defaults(func=_cmd_train)
+
+    distill = commands.add_parser(
+        "distill",
+        help="distil a teacher run into a small MobileViT student",
+        description="Train a MobileViT student (student.*) on the teacher run's songs, split and front end, with "
+        "loss = alpha * L(student, labels) + (1 - alpha) * L(student, teacher) [+ feature_weight * feature "
+        "matching] on the same augmented crops (distill.*); the teacher RUN_DIR/best stays frozen. Writes "
+        "OUT (default RUN_DIR/student) with best/, last/, history.csv, config.yaml, then evaluates teacher and "
+        "student on the same real songs: OUT/comparison/report.html (CCC with intervals, retention, parameters, "
+        "file sizes, CPU latency). The config defaults to RUN_DIR/config.yaml; --set changes student.* and distill.*.",
+    )
+    distill.add_argument("run_dir", type=Path, help="teacher run folder written by `moodscape train`")
+    distill.add_argument("--out", type=Path, help="student run folder (default: distill.out_dir or RUN_DIR/student)")
+    distill.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
+    distill.add_argument("--no-evaluate", action="store_true", help="skip the teacher vs student comparison")
+    _add_config_options(distill)
+    distill.set_defaults(func=_cmd_distill)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained model to ONNX / TorchScript (with int8)",
+        description="Export RUN_DIR/best (a teacher or student run, or a checkpoint folder) with the log-mel front "
+        "end and normalisation inside the model: model.onnx takes (batch, window samples) of mono audio at the "
+        "model's rate and returns (valence, arousal); model-logmel.onnx takes dB log-mel instead; "
+        "model.torchscript.pt is a traced TorchScript module; --quantize int8 adds model.int8.onnx (dynamic int8). "
+        "Every file is checked against PyTorch on the run's real test songs (fp32 within 1e-3; int8 by its "
+        "song-level CCC change) and OUT/export.json and OUT/model_card.md are written (default OUT: RUN_DIR/export).",
+    )
+    export.add_argument("run_dir", type=Path, help="run folder (teacher or student) or checkpoint folder")
+    export.add_argument("--format", action="append", choices=["onnx", "torchscript"],
+                        help="repeatable (default: onnx)")  # fmt: skip
+    export.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 ONNX model")
+    export.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/export)")
+    export.set_defaults(func=_cmd_export)
 
     evaluate = commands.add_parser(
         "evaluate",

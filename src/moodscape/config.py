@@ -152,6 +152,40 @@ class TrainConfig(_Section):
     )
 
 
+class StudentConfig(_Section):
+    """The MobileViT student distilled from the teacher (see moodscape.models.student)."""
+
+    kind: Literal["mobilevit", "mobilevitv2"] = "mobilevit"
+    preset: Literal["tiny", "xxs", "xs", "s"] = "xxs"
+    pretrained: str = Field(
+        "none", description="A local folder, a Hugging Face Hub name (e.g. apple/mobilevit-xx-small), or 'none'."
+    )
+    head_hidden: int = Field(64, gt=0)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class DistillConfig(TrainConfig):
+    """Distillation: the training options of the teacher, plus how teacher and labels are weighted.
+
+    The window and evaluation hop are the teacher's (teacher and student see the same crops);
+    ``window_seconds`` / ``eval_hop_seconds`` may be left unset or must equal the teacher's.
+    """
+
+    out_dir: Path | None = Field(None, description="Student run folder; None: <teacher run>/student.")
+    window_seconds: float | None = Field(None, gt=0.0, description="Always the teacher's; None takes it.")
+    eval_hop_seconds: float | None = Field(None, gt=0.0, description="None takes the teacher's.")
+    epochs: int = Field(10, ge=1)
+    lr_backbone: float = Field(1e-3, gt=0.0)
+    lr_head: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    alpha: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the label loss; 1 - alpha weights the loss to the teacher."
+    )
+    feature_weight: float = Field(
+        0.0, ge=0.0, description="Weight of feature matching (projected student vs teacher embedding); 0 disables."
+    )
+
+
 class EvaluateConfig(_Section):
     """Evaluation and reports."""
 
@@ -195,6 +229,8 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -19,3 +19,7 @@ class AudioError(MoodscapeError):
 
 class CheckpointError(MoodscapeError):
     """A checkpoint or pretrained weight cannot be found or loaded."""
+
+
+class ExportError(MoodscapeError):
+    """An export step failed or its output does not match the PyTorch model."""

@@ -15,7 +15,8 @@ from ..config import load_config
 from ..errors import CheckpointError
 from ..prepare import prepare_data
 from ..training.checkpoint import read_meta
-from ..training.teacher import load_teacher, predict_songs
+from ..training.regressor import predict_songs
+from ..models.loading import load_regressor
 from ..training.windows import SongFeatures
 from .baseline import DIMENSIONS, fit_floor, pooled_matrix
 from .evaluation import evaluate_predictions
@@ -30,6 +31,13 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def describe_model(config, meta: dict[str, Any]) -> str:
+    """'teacher vit/tiny' or 'student mobilevit/xxs', from a checkpoint's metadata."""
+    if meta.get("kind") == "student":
+        return f"student {config.student.kind}/{config.student.preset}"
+    return f"teacher {config.model.kind}/{config.model.preset}"
 
 
 def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: bool = True) -> dict[str, Any]:
@@ -47,7 +55,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
     if not song_ids:
         raise CheckpointError(f"split '{split}' of {store.directory} has no songs to evaluate")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_teacher(best).to(device)
+    model = load_regressor(best).to(device)
     data = SongFeatures(store, song_ids, normalization=prepared.normalization, mode=store.features.normalization)
     predicted, _ = predict_songs(
         model, data, frames=meta["window_frames"], hop=meta["eval_hop_frames"], device=device
@@ -64,7 +72,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
         out_dir=run_dir / "evaluation" / split,
         history=read_history(run_dir / "history.csv"),
         floor_metrics=floor_metrics,
-        model=f"teacher {config.model.kind}/{config.model.preset} (best epoch {meta.get('epoch')})",
+        model=f"{describe_model(config, meta)} (best epoch {meta.get('epoch')})",
         data=f"{store.settings['dataset']} ({store.directory})",
         songs_per_split=songs,
         seed=config.seed,

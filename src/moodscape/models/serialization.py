@@ -5,11 +5,13 @@ format version, readable from ``config.json`` or from the safetensors metadata. 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from .. import __version__
@@ -17,6 +19,35 @@ from ..errors import CheckpointError
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def save_folder(model: nn.Module, directory: str | os.PathLike[str], *, model_type: str, kind: str, metadata_key: str) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` (Hugging Face style) for a model with ``init_args``.
+
+    The config payload (constructor arguments, kind, versions) is also kept in the safetensors
+    metadata, so the weights file alone rebuilds the model.
+    """
+    import transformers
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model_type": model_type,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "moodscape_version": __version__,
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__.split("+")[0],
+        "args": model.init_args,
+    }
+    text = json.dumps(payload, indent=2, sort_keys=True)
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    tmp = directory / (WEIGHTS_NAME + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "pt", metadata_key: text})
+    os.replace(tmp, directory / WEIGHTS_NAME)
+    (directory / CONFIG_NAME).write_text(text + "\n", encoding="utf-8")
+    return directory
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -78,15 +78,22 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from transformers import ASTConfig, ASTModel, PreTrainedConfig, PreTrainedModel, ViTConfig, ViTModel
 
-from .. import __version__
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError
 from .registry import Registry
-from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, load_exact, read_json, safetensors_metadata
+from .serialization import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    constructor_args,
+    load_exact,
+    read_json,
+    safetensors_metadata,
+    save_folder,
+)
 
 __all__ = [
     "BackboneSize",
@@ -105,7 +112,6 @@ Pooling = Literal["mean", "cls", "cls+mean"]
 POOLINGS: tuple[str, ...] = ("mean", "cls", "cls+mean")
 
 CHECKPOINT_TYPE = "moodscape-teacher"  # config.json "model_type" of moodscape's own teacher folders
-WEIGHTS_NAME = "model.safetensors"
 _METADATA_KEY = "moodscape_teacher_config"  # the config.json payload, also kept inside the weights file
 # What the Hub tier fetches: configs and safetensors only, so a pickle is never even downloaded.
 HUB_PATTERNS = ("config.json", "*.safetensors", "*.safetensors.index.json")
@@ -453,29 +459,7 @@ class TeacherRegressor(nn.Module):
         transformers and torch versions; the same payload is kept in the safetensors metadata, so
         the weights file alone also rebuilds the model. Returns the directory.
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = self._checkpoint_config()
-        text = json.dumps(payload, indent=2, sort_keys=True)
-        tensors = {name: t.detach().to("cpu").contiguous() for name, t in self.state_dict().items()}
-        tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_file(tensors, str(tmp), metadata={"format": "pt", _METADATA_KEY: text})
-        os.replace(tmp, directory / WEIGHTS_NAME)
-        (directory / CONFIG_NAME).write_text(text + "\n", encoding="utf-8")
-        return directory
-
-    def _checkpoint_config(self) -> dict[str, Any]:
-        import transformers
-
-        return {
-            "model_type": CHECKPOINT_TYPE,
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "moodscape_version": __version__,
-            "transformers_version": transformers.__version__,
-            "torch_version": torch.__version__.split("+")[0],
-            "args": self.init_args,
-        }
+        return save_folder(self, directory, model_type=CHECKPOINT_TYPE, kind=self.kind, metadata_key=_METADATA_KEY)
 
     @classmethod
     def from_pretrained(
@@ -631,17 +615,17 @@ def _short(exc: BaseException) -> str:
     return line(exc) if root is exc else f"{line(exc)} (caused by {line(root)})"
 
 
-def _tiers_error(name: str, tried: list[str], *, hub_name: bool) -> CheckpointError:
-    lines = [f"cannot load model.pretrained={name!r}; tried:"]
+def _tiers_error(name: str, tried: list[str], *, hub_name: bool, key: str) -> CheckpointError:
+    lines = [f"cannot load {key}={name!r}; tried:"]
     lines += [f"  {i}. {line}" for i, line in enumerate(tried, 1)]
-    lines.append("Random weights are used only with model.pretrained=none. To fix:")
+    lines.append(f"Random weights are used only with {key}=none. To fix:")
     if hub_name:
         lines.append(
             f"  - download it on a machine with internet: `huggingface-cli download {name}` (or `hf download "
             f"{name}`), then copy the Hugging Face cache ({hf_constants.HF_HUB_CACHE}) here or point HF_HOME at it;"
         )
-    lines.append("  - or set model.pretrained to a local folder holding config.json + model.safetensors;")
-    lines.append("  - or set model.pretrained=none for random initialisation.")
+    lines.append(f"  - or set {key} to a local folder holding config.json + model.safetensors;")
+    lines.append(f"  - or set {key}=none for random initialisation.")
     return CheckpointError("\n".join(lines))
 
 
@@ -651,6 +635,7 @@ def resolve_pretrained(
     cache_dir: str | os.PathLike[str] | None = None,
     retries: int = 3,
     backoff_s: float = 1.0,
+    key: str = "model.pretrained",
 ) -> Path:
     """Find the files of a pretrained checkpoint and return their local path (folder or file).
 
@@ -671,7 +656,7 @@ def resolve_pretrained(
         validate_repo_id(name)
     except HFValidationError as exc:
         tried.append(f"Hugging Face Hub: not a valid repo name ({exc})")
-        raise _tiers_error(name, tried, hub_name=False) from None
+        raise _tiers_error(name, tried, hub_name=False, key=key) from None
 
     cache = Path(cache_dir).expanduser() if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
     try:
@@ -686,7 +671,7 @@ def resolve_pretrained(
     offline = _offline_reason()
     if offline is not None:
         tried.append(f"Hugging Face Hub download: skipped, offline mode is on ({offline})")
-        raise _tiers_error(name, tried, hub_name=True)
+        raise _tiers_error(name, tried, hub_name=True, key=key)
 
     attempts = max(1, int(retries))
     last: BaseException | None = None
@@ -717,7 +702,7 @@ def resolve_pretrained(
                 name, attempt, attempts, _short(exc), delay,
             )  # fmt: skip
             _sleep(delay)
-    raise _tiers_error(name, tried, hub_name=True) from last
+    raise _tiers_error(name, tried, hub_name=True, key=key) from last
 
 
 # ----------------------------------------------------------------------------- reading a source

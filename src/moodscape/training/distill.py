@@ -1,0 +1,138 @@
+"""Distillation: a MobileViT student learns from the labels and from a frozen teacher on the same
+(augmented) crops, optionally matching the teacher's pooled embedding through a learned projection.
+
+loss = alpha * L(student, labels) + (1 - alpha) * L(student, teacher) + feature_weight * MSE(P(e_s), e_t)
+
+L is ``distill.loss`` (mse, ccc or mse+ccc). There is no temperature: it softens class
+probabilities, and a regressor has none.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import Config, load_config, save_config
+from ..errors import CheckpointError, ConfigError
+from ..models.student import StudentRegressor, build_student
+from ..models.teacher import TeacherRegressor
+from ..prepare import PreparedData, prepare_data
+from .checkpoint import read_meta
+from .regressor import WindowRegressionTrainer
+from .teacher import check_resume_config
+from .windows import Batch
+
+log = logging.getLogger(__name__)
+
+
+class DistillTrainer(WindowRegressionTrainer):
+    """The student trained against labels and a frozen teacher."""
+
+    kind = "student"
+
+    def __init__(
+        self,
+        prepared: PreparedData,
+        config: Config,
+        *,
+        teacher_dir: str | Path,
+        out_dir: str | Path,
+        progress: bool = True,
+    ) -> None:
+        teacher_dir = Path(teacher_dir)
+        meta = read_meta(teacher_dir)
+        features = prepared.store.features
+        if meta.get("features") != features.model_dump(mode="json"):
+            raise ConfigError(
+                f"{teacher_dir} was trained on other front-end settings than features.* now; distil with the "
+                "teacher run's own config (the default of `moodscape distill RUN`)"
+            )
+        super().__init__(
+            prepared, config, config.distill, frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]),
+            out_dir=out_dir, progress=progress,
+        )  # fmt: skip
+        self.teacher = TeacherRegressor.from_pretrained(teacher_dir, device=self.device)
+        for param in self.teacher.parameters():
+            param.requires_grad_(False)
+        self.teacher_dir = teacher_dir
+        torch.manual_seed(config.seed)
+        self.feature_weight = config.distill.feature_weight
+        teacher_dim = self.teacher.hidden_size if self.feature_weight > 0 else None
+        self.model = build_student(config.student, n_mels=features.n_mels, frames=self.frames, teacher_dim=teacher_dim)
+        self.alpha = config.distill.alpha
+        log.info(
+            "student %s/%s: %d parameters, teacher %s (%d parameters), alpha %.2f, feature weight %.2f",
+            config.student.kind, config.student.preset, sum(p.numel() for p in self.model.parameters()),
+            teacher_dir, sum(p.numel() for p in self.teacher.parameters()), self.alpha, self.feature_weight,
+        )  # fmt: skip
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        return self.model.parameter_groups(
+            lr_backbone=self.cfg.lr_backbone, lr_head=self.cfg.lr_head, weight_decay=self.cfg.weight_decay
+        )
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        inputs, targets = self.augmented(batch)
+        self.teacher.eval()
+        with torch.no_grad():
+            teacher_embedding = self.teacher.embed(inputs)
+            teacher_out = self.teacher.regress(teacher_embedding)
+        embedding = self.model.embed(inputs)
+        out = self.model.regress(embedding)
+        loss = self.alpha * self.criterion(out, targets) + (1.0 - self.alpha) * self.criterion(out, teacher_out)
+        if self.feature_weight > 0:
+            matched = torch.nn.functional.mse_loss(self.model.project(embedding), teacher_embedding)
+            loss = loss + self.feature_weight * matched
+        return loss
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return {**super().checkpoint_meta(), "teacher": str(self.teacher_dir)}
+
+
+def distill_config(run_dir: str | Path, config_path: str | Path | None, overrides: list[str]) -> Config:
+    """The teacher run's saved config (or ``config_path``) with ``--set`` overrides, checked against the run."""
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        raise CheckpointError(f"{run_dir} is not a teacher run folder (no config.yaml); train one with `moodscape train`")
+    config = load_config(config_path or saved, overrides)
+    teacher = load_config(saved)
+    for name in ("data", "audio", "features", "split", "store"):
+        if getattr(config, name) != getattr(teacher, name):
+            raise ConfigError(
+                f"{name}.* differs from the teacher run {run_dir}; the student must see the same songs, split and "
+                f"front end as its teacher (leave {name}.* as in {saved})"
+            )
+    return config
+
+
+def distill(
+    run_dir: str | Path, config: Config, *, out_dir: str | Path | None = None, resume: bool = False, progress: bool = True
+) -> Path:
+    """Distil ``run_dir/best`` into a student; writes best/, last/, history.csv, config.yaml to ``out_dir``
+    (default ``distill.out_dir``, else ``run_dir/student``)."""
+    run_dir = Path(run_dir)
+    teacher_dir = run_dir / "best"
+    if not (teacher_dir / "model.safetensors").exists():
+        raise CheckpointError(f"{teacher_dir} holds no trained teacher; finish `moodscape train` for {run_dir} first")
+    teacher_meta = read_meta(teacher_dir)
+    if teacher_meta.get("kind") != "teacher":
+        raise CheckpointError(f"{teacher_dir} is a {teacher_meta.get('kind')} checkpoint; distil from a teacher run")
+    for name in ("window_seconds", "eval_hop_seconds"):
+        mine, theirs = getattr(config.distill, name), getattr(load_config(run_dir / "config.yaml").train, name)
+        if mine is not None and mine != theirs:
+            raise ConfigError(f"distill.{name}={mine} but the teacher used train.{name}={theirs}; leave it unset")
+    out = Path(out_dir or config.distill.out_dir or run_dir / "student")
+    check_resume_config(out, config, resume)
+    prepared = prepare_data(config, progress=progress)
+    save_config(config, out)
+    DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress).fit(resume=resume)
+    return out
+
+
+def load_student(directory: str | Path) -> StudentRegressor:
+    """A trained student from a checkpoint folder (best/ or last/)."""
+    return StudentRegressor.from_pretrained(directory)

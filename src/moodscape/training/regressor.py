@@ -1,0 +1,138 @@
+"""What the teacher and the student trainers share: windows of the training songs (plus optional
+synthetic ones), augmentation, song-level validation and the checkpoint's front-end metadata.
+Subclasses build their model and define the loss of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..audio.store import FeatureStore
+from ..config import Config, TrainConfig, config_to_dict
+from ..errors import ConfigError
+from ..eval.metrics import ccc, ccc_loss, mse
+from ..prepare import PreparedData
+from .augment import Augmenter
+from .loop import Trainer
+from .windows import Batch, SongFeatures, SyntheticWindows, song_windows
+
+
+def loss_function(name: str):
+    """'mse', 'ccc' (1 - mean CCC over dimensions) or 'mse+ccc'."""
+    if name == "mse":
+        return torch.nn.functional.mse_loss
+    if name == "ccc":
+        return ccc_loss
+    return lambda pred, target: torch.nn.functional.mse_loss(pred, target) + ccc_loss(pred, target)
+
+
+@torch.inference_mode()
+def predict_songs(
+    model: torch.nn.Module, data: SongFeatures, *, frames: int, hop: int, device: torch.device, batch_size: int = 64
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Song-level predictions (N, 2), the mean over windows covering each clip, and the windows' own."""
+    model.eval()
+    songs, per_window = [], []
+    for clip in data.clips:
+        windows = torch.from_numpy(song_windows(clip, frames, hop))
+        outputs = [model(windows[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(windows), batch_size)]
+        predictions = torch.cat(outputs).numpy()
+        per_window.append(predictions)
+        songs.append(predictions.mean(axis=0))
+    return np.stack(songs), per_window
+
+
+def song_and_window_metrics(truth: np.ndarray, songs: np.ndarray, windows: list[np.ndarray], prefix: str) -> dict:
+    """CCC per dimension at song level, mean CCC, window-level CCC and MSE."""
+    window_truth = np.concatenate([np.repeat(t[None], len(w), axis=0) for t, w in zip(truth, windows)])
+    window_pred = np.concatenate(windows)
+    out = {f"{prefix}_ccc_{name}": ccc(truth[:, i], songs[:, i]) for i, name in enumerate(("valence", "arousal"))}
+    out[f"{prefix}_ccc_mean"] = (out[f"{prefix}_ccc_valence"] + out[f"{prefix}_ccc_arousal"]) / 2
+    out[f"{prefix}_window_ccc_mean"] = float(np.mean([ccc(window_truth[:, i], window_pred[:, i]) for i in range(2)]))
+    out[f"{prefix}_loss"] = float(np.mean([mse(truth[:, i], songs[:, i]) for i in range(2)]))
+    return out
+
+
+class WindowRegressionTrainer(Trainer):
+    """A regressor on normalised log-mel windows of ``frames`` frames, validated per song every ``hop``."""
+
+    kind = "regressor"
+
+    def __init__(
+        self,
+        prepared: PreparedData,
+        config: Config,
+        train: TrainConfig,
+        *,
+        frames: int,
+        hop: int,
+        out_dir: str | Path,
+        progress: bool = True,
+    ) -> None:
+        super().__init__(train, seed=config.seed, out_dir=out_dir, progress=progress)
+        self.config, self.prepared, self.frames, self.hop = config, prepared, frames, hop
+        store, splits, stats = prepared.store, prepared.splits, prepared.normalization
+        mode = store.features.normalization
+        self.train_data = SongFeatures(store, splits.train, normalization=stats, mode=mode)
+        self.val_data = SongFeatures(store, splits.val, normalization=stats, mode=mode)
+        self.synthetic = None
+        if train.synthetic_ratio > 0:
+            if train.synthetic_dir is None:
+                raise ConfigError("synthetic_ratio > 0 needs synthetic_dir (a store from `moodscape gan generate`)")
+            self.synthetic = SyntheticWindows(
+                FeatureStore(train.synthetic_dir), normalization=stats, mode=mode, frames=self.frames
+            )
+        aug = train.augment
+        n_mels = store.features.n_mels
+        band_std = torch.from_numpy(stats.std) if mode == "global" else None if mode == "per_clip" else torch.ones(n_mels)
+        self.augment = Augmenter(
+            time_masks=aug.time_masks, time_mask_frames=aug.time_mask_frames, freq_masks=aug.freq_masks,
+            freq_mask_bins=aug.freq_mask_bins, gain_db=aug.gain_db, mixup_alpha=aug.mixup_alpha, band_std=band_std,
+        ).to(self.device)  # fmt: skip
+        self.criterion = loss_function(train.loss)
+
+    def batches_per_epoch(self) -> int:
+        real = len(self.train_data) * self.cfg.windows_per_song
+        extra = int(round(self.cfg.synthetic_ratio * real)) if self.synthetic is not None else 0
+        return -(-(real + extra) // self.cfg.batch_size)
+
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        self.augment.train()
+        return self.train_data.random_batches(
+            rng,
+            frames=self.frames,
+            windows_per_song=self.cfg.windows_per_song,
+            batch_size=self.cfg.batch_size,
+            synthetic=self.synthetic,
+            synthetic_ratio=self.cfg.synthetic_ratio,
+        )
+
+    def augmented(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch on the device, augmented (masks, gain, mixup) as configured."""
+        inputs = torch.from_numpy(batch.inputs).to(self.device)
+        targets = torch.from_numpy(batch.targets).to(self.device)
+        return self.augment(inputs, targets)
+
+    def validate(self) -> dict[str, float]:
+        songs, windows = predict_songs(self.model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
+        return song_and_window_metrics(self.val_data.labels, songs, windows, "val")
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        store, stats = self.prepared.store, self.prepared.normalization
+        return {
+            "kind": self.kind,
+            "moodscape_version": __version__,
+            "audio": store.audio.model_dump(mode="json"),
+            "features": store.features.model_dump(mode="json"),
+            "normalization": {"mean": stats.mean.tolist(), "std": stats.std.tolist(), "songs": stats.songs},
+            "window_frames": self.frames,
+            "eval_hop_frames": self.hop,
+            "store": str(store.directory),
+            "config": config_to_dict(self.config),
+        }
