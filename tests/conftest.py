@@ -26,3 +26,42 @@ def shared_data() -> Path:
 def rng() -> np.random.Generator:
     """A seeded generator, so tests that draw random numbers are repeatable."""
     return np.random.default_rng(0)
+
+
+def write_tiny_checkpoint(folder: Path, *, kind: str = "student", seconds: float = 2.0) -> Path:
+    """A checkpoint folder as training leaves it (weights, config.json, moodscape.json), with an untrained
+    tiny student and a small front end (16 kHz, 32 mel bands), for export and prediction tests."""
+    import torch
+
+    from moodscape.config import AudioConfig, FeaturesConfig
+    from moodscape.models.student import StudentRegressor
+    from moodscape.training.checkpoint import write_checkpoint
+
+    torch.manual_seed(0)
+    audio = AudioConfig(sample_rate=16000)
+    features = FeaturesConfig(n_fft=512, hop_length=256, n_mels=32, fmax=8000.0)
+    frames = int(seconds * audio.sample_rate / features.hop_length)
+    model = StudentRegressor(n_mels=32, frames=frames, backbone={
+        "hidden_sizes": [16, 24, 32], "neck_hidden_sizes": [8, 8, 16, 16, 24, 24, 48],
+        "expand_ratio": 2.0, "num_attention_heads": 2}, head_hidden=8).eval()  # fmt: skip
+    rng = np.random.default_rng(0)
+    meta = {
+        "kind": kind, "moodscape_version": "test", "audio": audio.model_dump(mode="json"),
+        "features": features.model_dump(mode="json"),
+        "normalization": {"mean": (-40 + rng.normal(size=32)).tolist(), "std": (10 + rng.random(32)).tolist(), "songs": 1},
+        "window_frames": frames, "eval_hop_frames": frames // 2, "store": str(folder / "no-store"), "config": {},
+    }  # fmt: skip
+    return write_checkpoint(folder, model, meta=meta)
+
+
+def write_tone(path: Path, *, seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:
+    """A music-like test signal (two tones and a little noise) written with soundfile."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 330 * t * (1 + 0.01 * np.sin(t)))
+    mono += 0.01 * rng.standard_normal(t.size)
+    data = np.stack([mono * (1 - 0.2 * c) for c in range(channels)], axis=1) if channels > 1 else mono
+    sf.write(str(path), data.astype(np.float32), rate)
+    return path

@@ -166,6 +166,42 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .audio.io import find_audio_files
+    from .inference.predictor import Predictor, write_predictions
+
+    files = [f for p in args.paths for f in (find_audio_files(p) if p.is_dir() else [p])]
+    if not files:
+        log.error("no audio files found in %s", ", ".join(map(str, args.paths)))
+        return 1
+    predictor = Predictor.load(args.model, threads=args.threads, batch_size=args.batch_size, hop_seconds=args.hop)
+    results, failed = [], []
+    for path, result, error in predictor.predict_many(files, timeline=args.timeline or bool(args.plot),
+                                                      progress=not args.quiet):  # fmt: skip
+        if result is None:
+            failed.append((path, error))
+            continue
+        results.append(result)
+        if args.plot:
+            from .eval.plots import plot_trajectory
+
+            points = result.timeline
+            plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
+                            args.plot / f"{path.stem}.png", title=f"{path.name}: {result.mood}")  # fmt: skip
+    if args.out:
+        for written in write_predictions(results, args.out, timeline=args.timeline):
+            print(f"wrote {written}")
+    else:
+        print(f"{'file':40} {'valence':>8} {'arousal':>8} {'V 1-9':>6} {'A 1-9':>6}  quadrant")
+        for r in results:
+            print(f"{Path(r.path).name[:40]:40} {r.valence:8.3f} {r.arousal:8.3f} {r.valence_1_9:6.2f} "
+                  f"{r.arousal_1_9:6.2f}  {r.quadrant} {r.mood}")  # fmt: skip
+    for path, error in failed:
+        print(f"skipped {path}: {error}", file=sys.stderr)
+    print(f"{len(results)} of {len(files)} files predicted", file=sys.stderr)
+    return 1 if not results else 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .eval.run import evaluate_run
 
@@ -377,6 +413,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 ONNX model")
     export.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/export)")
     export.set_defaults(func=_cmd_export)
+
+    predict = commands.add_parser(
+        "predict",
+        help="valence and arousal of audio files and folders",
+        description="Predict valence and arousal for audio files, and folders searched recursively (any format "
+        "soundfile reads, any sample rate and channel count, any length: files are decoded and resampled in "
+        "blocks, so memory stays flat). Each song gets values on [-1, 1] and 1-9, a quadrant of Russell's "
+        "circumplex and a mood word; --timeline adds the per-window curve. A file that cannot be read is reported "
+        "and skipped. Exit status: 0 when at least one file was predicted, 1 when every file failed (or none was "
+        "found), 2 for a bad model or option.",
+    )
+    predict.add_argument("paths", type=Path, nargs="+", help="audio files or folders")
+    predict.add_argument("--model", required=True,
+                         help="run folder (teacher or student), checkpoint folder, exported .onnx, or Hub name")  # fmt: skip
+    predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
+    predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
+    predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")
+    predict.add_argument("--hop", type=float, help="seconds between windows (default: the model's evaluation hop)")
+    predict.add_argument("--batch-size", type=int, default=32, help="windows per model call (default 32)")
+    predict.add_argument("--threads", type=int, help="CPU threads for the model (default: the runtime's)")
+    predict.set_defaults(func=_cmd_predict)
 
     evaluate = commands.add_parser(
         "evaluate",

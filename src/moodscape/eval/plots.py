@@ -292,3 +292,24 @@ def plot_worst_songs(
     if k:
         ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
+
+
+def plot_trajectory(times, valence, arousal, path: str | Path, *, title: str = "") -> Path:
+    """A song's path over time on the valence-arousal plane: points coloured by time, the song mean as a star."""
+    t, v, a = (np.asarray(x, dtype=np.float64) for x in (times, valence, arousal))
+    fig = Figure(figsize=(6.5, 6.5), layout="constrained")
+    ax = fig.subplots()
+    ax.axvline(0.0, color="#444444", linewidth=1)
+    ax.axhline(0.0, color="#444444", linewidth=1)
+    ax.plot(v, a, color="#999999", linewidth=1, zorder=2)
+    points = ax.scatter(v, a, c=t, cmap="viridis", s=24, zorder=3)
+    ax.scatter([v.mean()], [a.mean()], marker="*", s=260, color="#d62728", zorder=4, label="song mean")
+    for q, (sx, sy) in {1: (1, 1), 2: (-1, 1), 3: (-1, -1), 4: (1, -1)}.items():
+        ax.text(sx * 0.97, sy * 0.97, f"Q{q}\n{QUADRANT_NAMES[q]}", ha="right" if sx > 0 else "left",
+                va="top" if sy > 0 else "bottom", fontsize=9, color=_QUADRANT_COLOURS[q], weight="bold")  # fmt: skip
+    fig.colorbar(points, ax=ax, label="time (s)", shrink=0.8)
+    ax.set(xlim=(-1, 1), ylim=(-1, 1), aspect="equal", title=title, xlabel="valence (negative -> positive)",
+           ylabel="arousal (calm -> energetic)")  # fmt: skip
+    ax.grid(alpha=0.2)
+    ax.legend(loc="lower center", fontsize=8)
+    return _save(fig, path)

@@ -636,6 +636,7 @@ def resolve_pretrained(
     retries: int = 3,
     backoff_s: float = 1.0,
     key: str = "model.pretrained",
+    patterns: Sequence[str] = HUB_PATTERNS,
 ) -> Path:
     """Find the files of a pretrained checkpoint and return their local path (folder or file).
 
@@ -661,7 +662,7 @@ def resolve_pretrained(
     cache = Path(cache_dir).expanduser() if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
     try:
         folder = snapshot_download(
-            name, allow_patterns=list(HUB_PATTERNS), cache_dir=cache_dir, local_files_only=True
+            name, allow_patterns=list(patterns), cache_dir=cache_dir, local_files_only=True
         )
         logger.info("pretrained %s: found in the Hugging Face cache at %s", name, folder)
         return Path(folder)
@@ -677,7 +678,7 @@ def resolve_pretrained(
     last: BaseException | None = None
     for attempt in range(1, attempts + 1):
         try:
-            folder = snapshot_download(name, allow_patterns=list(HUB_PATTERNS), cache_dir=cache_dir)
+            folder = snapshot_download(name, allow_patterns=list(patterns), cache_dir=cache_dir)
             logger.info("pretrained %s: downloaded from the Hugging Face Hub to %s", name, folder)
             return Path(folder)
         except (GatedRepoError, RepositoryNotFoundError) as exc:

@@ -1,0 +1,1 @@
+"""Prediction on any audio: streaming windows, any model kind, per-song values and timelines."""

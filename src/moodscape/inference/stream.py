@@ -1,0 +1,103 @@
+"""Fixed-size windows of a file's audio with flat memory, however long the file is.
+
+The file is decoded block by block (soundfile), mixed to mono and resampled as a stream (soxr),
+and windows are cut as soon as their samples have arrived. The window layout matches evaluation:
+windows every ``hop`` samples from 0, plus one that ends at the end of the audio; audio shorter
+than one window is repeated to fill it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, probe_audio
+from ..errors import AudioError
+
+BLOCK_SECONDS = 20.0
+
+
+@dataclass
+class StreamInfo:
+    """Filled in while streaming: the length and peak of the decoded (resampled) audio."""
+
+    samples: int = 0
+    peak: float = 0.0
+    source_rate: int = 0
+    channels: int = 0
+    starts: list[int] = field(default_factory=list)
+
+
+def stream_windows(
+    path: str | Path, *, sample_rate: int, window: int, hop: int, info: StreamInfo | None = None
+) -> Iterator[np.ndarray]:
+    """Yield float32 windows of ``window`` samples at ``sample_rate`` from ``path``.
+
+    Raises AudioError for unreadable, truncated, non-finite or silent audio; windows already
+    yielded before the error was found are the caller's to discard.
+    """
+    header = probe_audio(path)
+    info = info if info is not None else StreamInfo()
+    info.source_rate, info.channels = header.sample_rate, header.channels
+    resampler = (
+        soxr.ResampleStream(header.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+        if header.sample_rate != sample_rate else None
+    )  # fmt: skip
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # stream position of buffer[0]
+    next_start = 0
+    decoded = 0
+    last_end = 0
+
+    def take(chunk: np.ndarray) -> Iterator[np.ndarray]:
+        nonlocal buffer, offset, next_start, last_end
+        if chunk.size:
+            if not np.isfinite(chunk).all():
+                raise AudioError(f"{path}: contains NaN or Inf samples; the file is corrupt, re-encode it")
+            info.peak = max(info.peak, float(np.abs(chunk).max()))
+            buffer = np.concatenate([buffer, chunk])
+            info.samples += chunk.size
+        while next_start + window <= offset + buffer.size:
+            begin = next_start - offset
+            info.starts.append(next_start)
+            yield buffer[begin : begin + window].copy()
+            last_end = next_start + window
+            next_start += hop
+        # Keep what later windows need, and the last `window` samples for the final, end-aligned one.
+        drop = min(next_start - offset, buffer.size - window)
+        if drop > 0:
+            buffer, offset = buffer[drop:], offset + drop
+
+    try:
+        with sf.SoundFile(str(header.path)) as handle:
+            for block in handle.blocks(blocksize=max(1, int(BLOCK_SECONDS * header.sample_rate)), dtype="float32",
+                                       always_2d=True):  # fmt: skip
+                decoded += block.shape[0]
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                chunk = resampler.resample_chunk(mono) if resampler is not None else mono
+                yield from take(np.asarray(chunk, dtype=np.float32))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{header.path}: decoding failed ({exc}); the file is probably truncated or corrupt") from exc
+    if resampler is not None:
+        yield from take(np.asarray(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True), dtype=np.float32))
+    if header.frames > 0 and decoded < TRUNCATION_TOLERANCE * header.frames:
+        raise AudioError(
+            f"{header.path}: truncated: the header promises {header.frames / header.sample_rate:.1f} s but only "
+            f"{decoded / header.sample_rate:.1f} s decode; re-download or re-encode the file"
+        )
+    if info.samples == 0:
+        raise AudioError(f"{header.path}: no audio samples (empty or truncated file); re-encode or remove it")
+    if info.peak < SILENCE_PEAK:
+        raise AudioError(f"{header.path}: silent ({info.samples / sample_rate:.1f} s, peak {info.peak:.1e}); nothing to analyse")
+    total = offset + buffer.size
+    if total < window:  # shorter than one window: repeat it, as training does
+        info.starts.append(0)
+        yield np.resize(buffer, window).astype(np.float32)
+    elif last_end < total:
+        info.starts.append(total - window)
+        yield buffer[buffer.size - window :].copy()
