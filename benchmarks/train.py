@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--frames", type=int, default=208)
     args = parser.parse_args()
-    print(f"| preset | threads | batch | windows/s |\n|---|---|---|---|")
+    print("| preset | threads | batch | windows/s |\n|---|---|---|---|")
     for preset in args.presets:
         for threads in args.threads:
             rate = windows_per_second(preset, threads=threads, batch=args.batch, steps=args.steps, frames=args.frames)

@@ -1,0 +1,125 @@
+"""Inference speed and size: the base ViT teacher against the MobileViT student in PyTorch and ONNX
+(fp32 and int8), per window on one CPU thread, all on the same log-mel windows; and `predict`
+throughput on generated 45 s MP3s against the decode-only floor measured in the same run.
+
+Weights are random (speed and size do not depend on training). Usage:
+    python benchmarks/inference.py --cache DIR [--student xxs] [--songs 50] [--repeats 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import soundfile as sf
+import torch
+
+from moodscape.config import AudioConfig, FeaturesConfig, ModelConfig, StudentConfig
+from moodscape.export.onnx import export_onnx, quantize_int8
+from moodscape.inference.predictor import Predictor
+from moodscape.models.student import build_student
+from moodscape.models.teacher import build_teacher
+from moodscape.models.waveform import WaveformRegressor
+from moodscape.training.checkpoint import write_checkpoint
+
+sys.path.insert(0, str(Path(__file__).parent))
+from features import ensure_dataset  # noqa: E402
+
+AUDIO, FEATURES = AudioConfig(), FeaturesConfig()
+FRAMES = 208  # 5 s at 22050 Hz / 512, a multiple of the 16-frame patch
+
+
+def median_ms(run, repeats: int) -> float:
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return 1000 * statistics.median(times)
+
+
+def checkpoint(model: torch.nn.Module, folder: Path, kind: str) -> Path:
+    meta = {"kind": kind, "moodscape_version": "bench", "audio": AUDIO.model_dump(mode="json"),
+            "features": FEATURES.model_dump(mode="json"),
+            "normalization": {"mean": [-40.0] * 128, "std": [12.0] * 128, "songs": 1},
+            "window_frames": FRAMES, "eval_hop_frames": FRAMES // 2, "store": "", "config": {}}  # fmt: skip
+    return write_checkpoint(folder, model, meta=meta)
+
+
+def session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, required=True, help="where generated audio is kept between runs")
+    parser.add_argument("--student", default="xxs", help="student preset (default xxs)")
+    parser.add_argument("--songs", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    work = Path(tempfile.mkdtemp(prefix="moodscape-bench-"))
+    teacher = build_teacher(ModelConfig(preset="base"), n_mels=128, frames=FRAMES).eval()
+    student = build_student(StudentConfig(preset=args.student), n_mels=128, frames=FRAMES).eval()
+    student_dir = checkpoint(student, work / "student", "student")
+    teacher_dir = checkpoint(teacher, work / "teacher", "teacher")
+    wave = WaveformRegressor.from_checkpoint(student_dir)
+    files = {
+        "student ONNX fp32": export_onnx(wave, work / "logmel.onnx", input_kind="logmel"),
+        "student ONNX int8": quantize_int8(work / "logmel.onnx", work / "logmel.int8.onnx"),
+        "student ONNX int8, waveform in (front end in the graph)": quantize_int8(
+            export_onnx(wave, work / "model.onnx", input_kind="waveform"), work / "model.int8.onnx"
+        ),
+    }
+    rng = np.random.default_rng(0)
+    logmel = (-40 + 12 * rng.standard_normal((1, 128, FRAMES))).astype(np.float32)
+    waveform = (0.1 * rng.standard_normal((1, wave.window_samples))).astype(np.float32)
+    normalized = torch.from_numpy((logmel + 40) / 12)
+
+    rows = []
+    with torch.inference_mode():
+        rows.append(("base teacher (PyTorch)", median_ms(lambda: teacher(normalized), args.repeats),
+                     (teacher_dir / "model.safetensors").stat().st_size))  # fmt: skip
+        rows.append((f"{args.student} student (PyTorch)", median_ms(lambda: student(normalized), args.repeats),
+                     (student_dir / "model.safetensors").stat().st_size))  # fmt: skip
+    for name, path in files.items():
+        s = session(path)
+        feed = {s.get_inputs()[0].name: waveform if "waveform" in name else logmel}
+        rows.append((name, median_ms(lambda: s.run(None, feed), args.repeats), path.stat().st_size))
+    base = rows[0][1]
+    print("Per window (1 x 128 x 208 log-mel, 5 s), batch 1, one thread, median of", args.repeats)
+    print("| model | ms per window | speed-up vs base teacher | size on disk (MB) |\n|---|---|---|---|")
+    for name, ms, size in rows:
+        print(f"| {name} | {ms:.2f} | {base / ms:.1f}x | {size / 1e6:.2f} |")
+
+    root = ensure_dataset(args.cache / f"bench-{args.songs}", args.songs)
+    mp3s = sorted((root / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))
+    began = time.perf_counter()
+    for path in mp3s:
+        sf.read(str(path), dtype="float32")
+    decode = time.perf_counter() - began
+    predictor = Predictor.load(work / "model.int8.onnx", threads=1)
+    began = time.perf_counter()
+    for _ in predictor.predict_many(mp3s, progress=False):
+        pass
+    predict = time.perf_counter() - began
+    print(f"\n`predict` on {len(mp3s)} generated 45 s MP3s (44.1 kHz), int8 student ONNX, one thread:")
+    print("| step | seconds | songs/s | share of the decode-only floor |\n|---|---|---|---|")
+    print(f"| decode only (soundfile) | {decode:.2f} | {len(mp3s) / decode:.1f} | 100% |")
+    print(f"| predict (decode + resample + windows + model) | {predict:.2f} | {len(mp3s) / predict:.1f} | "
+          f"{100 * decode / predict:.0f}% |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
