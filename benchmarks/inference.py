@@ -109,16 +109,21 @@ def main() -> None:
     for path in mp3s:
         sf.read(str(path), dtype="float32")
     decode = time.perf_counter() - began
-    predictor = Predictor.load(work / "model.int8.onnx", threads=1)
-    began = time.perf_counter()
-    for _ in predictor.predict_many(mp3s, progress=False):
-        pass
-    predict = time.perf_counter() - began
-    print(f"\n`predict` on {len(mp3s)} generated 45 s MP3s (44.1 kHz), int8 student ONNX, one thread:")
+    print(f"\n`predict` on {len(mp3s)} generated 45 s MP3s (44.1 kHz), int8 student, windows every "
+          f"{wave.eval_hop_samples / wave.sample_rate:.2f} s:")  # fmt: skip
     print("| step | seconds | songs/s | share of the decode-only floor |\n|---|---|---|---|")
     print(f"| decode only (soundfile) | {decode:.2f} | {len(mp3s) / decode:.1f} | 100% |")
-    print(f"| predict (decode + resample + windows + model) | {predict:.2f} | {len(mp3s) / predict:.1f} | "
-          f"{100 * decode / predict:.0f}% |")  # fmt: skip
+    for label, model, threads in (
+        ("model.int8.onnx (front end in ONNX), 1 thread", work / "model.int8.onnx", 1),
+        ("model-logmel.int8.onnx + moodscape front end, 1 thread", work / "logmel.int8.onnx", 1),
+        ("model-logmel.int8.onnx + moodscape front end, 2 threads", work / "logmel.int8.onnx", 2),
+    ):
+        predictor = Predictor.load(model, threads=threads)
+        began = time.perf_counter()
+        for _ in predictor.predict_many(mp3s, progress=False):
+            pass
+        predict = time.perf_counter() - began
+        print(f"| predict with {label} | {predict:.2f} | {len(mp3s) / predict:.1f} | {100 * decode / predict:.0f}% |")
 
 
 if __name__ == "__main__":

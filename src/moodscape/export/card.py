@@ -33,8 +33,10 @@ def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
         f"- `model.onnx`, `model.int8.onnx`, `model.torchscript.pt`: float32 tensor `(batch, {spec['window_samples']})`, "
         f"mono audio at {spec['sample_rate']} Hz ({spec['window_seconds']:.2f} s), samples in [-1, 1]. The log-mel "
         "front end and normalisation are inside the model.",
-        f"- `model-logmel.onnx`: `(batch, {spec['n_mels']}, {spec['frames']})` log-mel power in dB (librosa "
-        "`power_to_db(melspectrogram(...), ref=1.0)` with the settings in the ONNX metadata `moodscape.features`).",
+        f"- `model-logmel.onnx`, `model-logmel.int8.onnx`: `(batch, {spec['n_mels']}, {spec['frames']})` log-mel "
+        "power in dB (librosa `power_to_db(melspectrogram(...), ref=1.0)` with the settings in the ONNX metadata "
+        "`moodscape.features`). On CPUs an own FFT front end plus this model is faster than the STFT inside "
+        "`model.onnx` (see BENCHMARKS.md); `moodscape predict` does that for you.",
         f"- Output `(batch, 2)`: valence, arousal. For a whole song, slide windows every {spec['hop_samples']} "
         "samples and average.",
         "",

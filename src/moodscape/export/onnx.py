@@ -78,27 +78,70 @@ def export_onnx(model: WaveformRegressor, path: str | Path, *, input_kind: str =
 
 
 def quantize_int8(source: str | Path, target: str | Path) -> Path:
-    """Dynamic int8 quantisation of the network's weights (activations quantised on the fly), metadata kept.
+    """Dynamic int8 quantisation of the network's matrix products (weights int8, activations on the fly).
 
-    Only nodes that read the regressor's own weights are quantised: the front end's mel filterbank
-    in int8 would shift the dB values that every later layer depends on.
+    Measured choices (BENCHMARKS.md): convolutions stay float32, since ONNX Runtime's ConvInteger runs
+    about 3x slower than its float convolution on CPUs; the front end (STFT, mel filterbank, dB,
+    normalisation) stays float32, since an int8 filterbank would shift the dB values every later
+    layer depends on. The exporter stores transposed weights as Constant nodes; they are made
+    initializers first so that the quantiser sees them.
     """
+    import tempfile
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     source, target = Path(source), Path(target)
-    original = onnx.load(str(source))
-    keep_float = [node.name for node in original.graph.node if not any(i.startswith("regressor.") for i in node.input)]
+    model = onnx.load(str(source))
+    _constants_to_initializers(model)
+    keep_float = _front_end_nodes(model)
     logging.getLogger("root").setLevel(logging.ERROR)  # onnxruntime's "consider pre-processing" hint
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, nodes_to_exclude=keep_float)
+    with tempfile.TemporaryDirectory(prefix="moodscape-quant-") as tmp:
+        staged = Path(tmp) / "staged.onnx"
+        onnx.save(model, str(staged))
+        quantize_dynamic(str(staged), str(target), weight_type=QuantType.QInt8, nodes_to_exclude=keep_float,
+                         op_types_to_quantize=["MatMul", "Gemm"])  # fmt: skip
     quantized = onnx.load(str(target))
     del quantized.metadata_props[:]
-    quantized.metadata_props.extend(original.metadata_props)
+    quantized.metadata_props.extend(model.metadata_props)
     entry = quantized.metadata_props.add()
-    entry.key, entry.value = "moodscape.quantization", "dynamic int8 (onnxruntime quantize_dynamic, QInt8 weights)"
+    entry.key, entry.value = "moodscape.quantization", "dynamic int8 MatMul/Gemm weights (onnxruntime quantize_dynamic)"
     onnx.save(quantized, str(target))
     log.info("wrote %s (%.2f MB)", target, target.stat().st_size / 1e6)
     return target
+
+
+def _constants_to_initializers(model) -> None:
+    from onnx import numpy_helper
+
+    graph = model.graph
+    kept = []
+    for node in graph.node:
+        value = next((a for a in node.attribute if a.name == "value"), None) if node.op_type == "Constant" else None
+        if value is not None and value.t.dims and numpy_helper.to_array(value.t).size > 1:
+            tensor = numpy_helper.from_array(numpy_helper.to_array(value.t), name=node.output[0])
+            graph.initializer.append(tensor)
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _front_end_nodes(model) -> list[str]:
+    """Names of the nodes that compute the normalised log-mel: the normalisation and everything before it."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    marker = next((n for n in model.graph.node if any(i.endswith("normalize.std") for i in n.input)), None)
+    if marker is None:
+        raise ExportError("cannot find the normalisation node in the exported graph; the export layout changed")
+    seen: dict[str, object] = {}
+    stack = [marker]
+    while stack:
+        node = stack.pop()
+        if node.name in seen:
+            continue
+        seen[node.name] = node
+        stack.extend(producer[i] for i in node.input if i in producer)
+    return list(seen)
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:

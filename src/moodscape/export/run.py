@@ -51,6 +51,7 @@ def export_run(
         files["onnx_logmel"] = export_onnx(model, out / "model-logmel.onnx", input_kind="logmel")
         if quantize == "int8":
             files["onnx_waveform_int8"] = quantize_int8(out / "model.onnx", out / "model.int8.onnx")
+            files["onnx_logmel_int8"] = quantize_int8(out / "model-logmel.onnx", out / "model-logmel.int8.onnx")
     if "torchscript" in formats:
         files["torchscript"] = export_torchscript(model, out / "model.torchscript.pt")
     parity = check_parity(model, files, real_song_windows(run, model))
