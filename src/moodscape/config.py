@@ -193,6 +193,9 @@ class EvaluateConfig(_Section):
     quadrant_threshold: float = Field(0.0, description="Boundary between negative and positive, on [-1, 1].")
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples of songs for 95% intervals; 0 disables.")
     worst_songs: int = Field(10, ge=0)
+    songs: list[str] = Field(
+        default_factory=list, description="Named songs (ids) shown one by one in the run report, with audio players."
+    )
 
 
 class GanConfig(_Section):
@@ -215,6 +218,22 @@ class GanConfig(_Section):
     samples: int = Field(3200, ge=1, description="Synthetic windows written by `moodscape gan generate`.")
 
 
+class PipelineConfig(_Section):
+    """`moodscape run`: the run folder, which optional stages run, and what the report holds."""
+
+    out_dir: Path = Field(Path("runs/pipeline"), description="Run folder: every stage's output, summary, report.")
+    gan: bool = Field(True, description="Train the GAN and generate synthetic windows (train.synthetic_ratio uses them).")
+    distill: bool = Field(True, description="Distil the teacher into the student.")
+    export: bool = Field(True, description="Export the final model (the student, else the teacher).")
+    export_formats: list[Literal["onnx", "torchscript"]] = Field(default_factory=lambda: ["onnx"])
+    quantize: Literal["int8"] | None = "int8"
+    gan_evaluate: bool = Field(False, description="GAN quality (Frechet distances with their real-vs-real scale, "
+                               "fidelity, pictures); trains a real-only teacher as its encoder when the teacher "
+                               "saw synthetic windows.")  # fmt: skip
+    reconstructions: int = Field(0, ge=0, description="Real test clips and generated windows turned into audio.")
+    predict_songs: int = Field(3, ge=0, description="Test songs predicted with the final model at the end.")
+
+
 class Config(_Section):
     """The whole resolved configuration of a run."""
 
@@ -231,6 +250,7 @@ class Config(_Section):
     gan: GanConfig = Field(default_factory=GanConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

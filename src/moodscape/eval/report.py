@@ -7,6 +7,7 @@ to render themselves both ways:
 * :class:`Bullets` - a bullet list (escaped);
 * :class:`Table` - rows of dicts, columns picked and titled, values formatted (see :func:`format_value`);
 * :class:`Image` - a PNG: embedded as a base64 data URI in HTML, referenced by relative path in Markdown;
+* :class:`Audio` - a sound file: an embedded player in HTML, a relative link in Markdown;
 * :class:`Raw` - pre-rendered HTML and Markdown, inserted as given (the only unescaped block).
 
 Later stages (GAN quality, distillation, export) build their own sections with these blocks and pass
@@ -36,6 +37,7 @@ import numpy as np
 
 __all__ = [
     "Block",
+    "Audio",
     "Bullets",
     "Image",
     "Raw",
@@ -214,7 +216,31 @@ class Raw:
         return self.markdown_text
 
 
-Block = Text | Bullets | Table | Image | Raw
+_AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+
+
+@dataclass(frozen=True)
+class Audio:
+    """An audio file: an embedded player in HTML (data URI, so the page stays self-contained), a link in Markdown."""
+
+    path: str | Path
+    caption: str = ""
+
+    def html(self, out_dir: Path) -> str:
+        path = Path(self.path)
+        if not path.is_file():
+            raise FileNotFoundError(f"report audio not found: {path}")
+        kind = _AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        caption = f"<figcaption>{html.escape(self.caption or path.name)}</figcaption>"
+        return f'<figure><audio controls preload="none" src="data:{kind};base64,{data}"></audio>{caption}</figure>'
+
+    def markdown(self, out_dir: Path) -> str:
+        rel = Path(os.path.relpath(Path(self.path).resolve(), Path(out_dir).resolve())).as_posix()
+        return f"[{_md(self.caption or Path(self.path).name)}]({rel.replace(' ', '%20')})"
+
+
+Block = Text | Bullets | Table | Image | Raw | Audio
 
 
 @dataclass(frozen=True)
