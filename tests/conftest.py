@@ -65,3 +65,13 @@ def write_tone(path: Path, *, seconds: float, rate: int = 22050, channels: int =
     data = np.stack([mono * (1 - 0.2 * c) for c in range(channels)], axis=1) if channels > 1 else mono
     sf.write(str(path), data.astype(np.float32), rate)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """120 generated demo songs of 15 s (seed 5) in DEAM's layout, shared by the end-to-end tests."""
+    from moodscape.data.demo import generate_demo_dataset
+
+    root = tmp_path_factory.mktemp("demo") / "data"
+    generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
+    return root

@@ -206,9 +206,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import run_pipeline
 
     summary = run_pipeline(_config(args), start=args.start, progress=not args.quiet)
-    print(f"{'stage':10} {'status':24} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"{'stage':10} {'status':24} {'seconds':>8} {'peak MB':>12}")
     for name, stage in summary["stages"].items():
-        seconds, peak = stage.get("seconds"), stage.get("peak_rss_mb")
+        seconds, peak = stage.get("seconds"), stage.get("peak_memory_mb")
         print(f"{name:10} {stage['status']:24} {seconds if seconds is not None else '':>8} {peak if peak is not None else '':>12}")
     print(f"run folder: {summary['run']}  (summary.json, config.yaml)")
     print(f"report: {summary['report']}")

@@ -12,6 +12,7 @@ redoes a stage and everything after it. Everything lands in the run folder: the 
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import json
@@ -34,8 +35,22 @@ log = logging.getLogger(__name__)
 STAGES = ("features", "split", "gan", "generate", "teacher", "distill", "evaluate", "export", "predict")
 
 
+def _resident(process: psutil.Process) -> int:
+    """Proportional set size where Linux gives it (shared pages split between the processes that map
+    them, so forked workers are not counted twice), else the resident set size."""
+    try:
+        with open(f"/proc/{process.pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return process.memory_info().rss
+
+
 class PeakMemory:
-    """Highest resident memory of this process and its children while the block runs, sampled every 20 ms."""
+    """Highest memory (PSS on Linux, else RSS) of this process and its children while the block runs,
+    sampled every 20 ms."""
 
     def __init__(self, interval: float = 0.02) -> None:
         self.interval, self.peak = interval, 0
@@ -44,10 +59,10 @@ class PeakMemory:
 
     def _sample(self) -> None:
         process = psutil.Process()
-        total = process.memory_info().rss
+        total = _resident(process)
         for child in process.children(recursive=True):
             try:
-                total += child.memory_info().rss
+                total += _resident(child)
             except psutil.Error:  # a worker that ended between listing and reading
                 continue
         self.peak = max(self.peak, total)
@@ -136,7 +151,8 @@ def _split(ctx: Context) -> dict[str, Any]:
     from .audio.store import FeatureStore
     from .prepare import split_store
 
-    prepared = split_store(FeatureStore(ctx.done["features"]["store"]), ctx.config)
+    # The stage runs only when no split exists for these settings: draw it (again) rather than refuse.
+    prepared = split_store(FeatureStore(ctx.done["features"]["store"]), ctx.config, force=True)
     return {"train": len(prepared.splits.train), "val": len(prepared.splits.val), "test": len(prepared.splits.test)}
 
 
@@ -285,7 +301,10 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
     """Run every enabled stage that is not already done for this configuration; returns the summary."""
     if start is not None and start not in STAGES:
         raise ConfigError(f"--from {start}: unknown stage; valid: {', '.join(STAGES)}")
+    import torch
+
     config = resolve_run_config(config)
+    threads = torch.get_num_threads()  # trainers set their own; every stage starts from the same count
     run = Path(config.pipeline.out_dir)
     markers = run / "stages"
     markers.mkdir(parents=True, exist_ok=True)
@@ -317,21 +336,31 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         marker.write_text(json.dumps({"hash": digest, "status": "running"}) + "\n", encoding="utf-8")
         log.info("stage %s: %s", stage.name, "resuming" if resume else "running")
         began = time.perf_counter()
+        torch.set_num_threads(threads)
         with PeakMemory() as memory:
             outputs = stage.run(Context(config, run, done, resume and _resumable(run, stage), progress))
-        gc.collect()
+        _release_memory()
         entry = {"hash": digest, "status": "done", "seconds": round(time.perf_counter() - began, 2),
-                 "peak_rss_mb": round(memory.peak / 2**20, 1), "outputs": outputs}  # fmt: skip
+                 "peak_memory_mb": round(memory.peak / 2**20, 1), "outputs": outputs}  # fmt: skip
         marker.write_text(json.dumps(entry, indent=2, default=str) + "\n", encoding="utf-8")
         done[stage.name] = outputs
         summary["stages"][stage.name] = {**entry, "status": "ran"}
-    ran = [s for s in summary["stages"].values() if "peak_rss_mb" in s]
-    summary["peak_rss_mb"] = max((s["peak_rss_mb"] for s in ran), default=0.0)
+    ran = [s for s in summary["stages"].values() if "peak_memory_mb" in s]
+    summary["peak_memory_mb"] = max((s["peak_memory_mb"] for s in ran), default=0.0)
     from .eval.run_report import write_run_report
 
     summary["report"] = str(write_run_report(run, config, summary))
     (run / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
+
+
+def _release_memory() -> None:
+    """Free what a finished stage left: Python garbage, then the C heap's free pages (glibc keeps them)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps its own policy
+        pass
 
 
 def _resumable(run: Path, stage: Stage) -> bool:

@@ -16,16 +16,8 @@ import pytest
 from safetensors.torch import load_file
 
 from moodscape.cli import main
-from moodscape.data.demo import generate_demo_dataset
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "data"
-    generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
-    return root
 
 
 def settings(demo_root, out, *extra):
@@ -110,29 +102,17 @@ def test_resume_with_another_config_is_refused(demo_root, tmp_path, caplog):
     assert "differs from the configuration" in caplog.text
 
 
-def test_student_distilled_exported_and_predicting(teacher_run, demo_root, tmp_path):
-    """configs/demo.yaml's xxs student keeps >= 90% of the teacher's test CCC (measured: 96% valence,
-    101% arousal); int8 ONNX changes song-level test CCC by <= 0.02; predict runs on the audio folder."""
+def test_distill_cli_writes_a_student_run_and_its_comparison(teacher_run, tmp_path, capsys):
+    """The CLI path; distillation quality, export and prediction are checked on the full demo pipeline
+    (tests/test_pipeline.py)."""
     run, _ = teacher_run
     student = tmp_path / "student"
-    assert main(["-q", "distill", str(run), "--out", str(student), "--set", "distill.threads=2",
-                 "--set", "evaluate.bootstrap=200"]) == 0  # fmt: skip
+    assert main(["-q", "distill", str(run), "--out", str(student), "--set", "student.preset=tiny",
+                 "--set", "distill.epochs=1", "--set", "evaluate.bootstrap=100"]) == 0  # fmt: skip
+    assert "retention" in capsys.readouterr().out
     comparison = json.loads((student / "comparison" / "comparison.json").read_text())
-    assert comparison["songs"] == 18
-    for d in ("valence", "arousal"):
-        assert comparison["retention_percent"][d] >= 90, comparison["retention_percent"]
-    assert comparison["profile"]["student"]["latency_ms"] > 0 and (student / "comparison" / "report.html").exists()
-
-    assert main(["-q", "export", str(student), "--format", "onnx", "--format", "torchscript", "--quantize", "int8"]) == 0
-    exported = json.loads((student / "export" / "export.json").read_text())
-    parity = exported["parity"]
-    assert parity["source"].startswith("18 test songs")
-    assert parity["onnx_waveform"]["max_abs_diff"] <= 1e-3 and parity["torchscript"]["max_abs_diff"] <= 1e-3
-    assert max(parity["onnx_waveform_int8"]["ccc_drop"].values()) <= 0.02, parity["onnx_waveform_int8"]
-    assert exported["files"]["onnx_waveform_int8"]["mb"] < 5
-
-    out = tmp_path / "predictions.csv"
-    audio = demo_root / "DEAM_audio" / "MEMD_audio"
-    model = student / "export" / "model.int8.onnx"
-    assert main(["-q", "predict", str(audio), "--model", str(model), "--out", str(out)]) == 0
-    assert out.read_text().count("\n") == 1 + 120
+    assert comparison["songs"] == 18 and set(comparison["retention_percent"]) == {"valence", "arousal"}
+    for name in ("best/model.safetensors", "best/moodscape.json", "last/training_state.json", "history.csv",
+                 "evaluation/test/metrics.json", "comparison/report.html"):  # fmt: skip
+        assert (student / name).exists(), name
+    assert json.loads((student / "best" / "moodscape.json").read_text())["kind"] == "student"

@@ -12,7 +12,7 @@ import soxr
 
 from ..errors import AudioError
 
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64")
 
 # Peak below this (about -100 dBFS) counts as silence: nothing to learn from, log-mel all floor.
 SILENCE_PEAK = 1e-5

@@ -32,7 +32,7 @@ def _metric_rows(model: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"stage": name, "status": s.get("status"), "seconds": s.get("seconds"), "peak RSS (MB)": s.get("peak_rss_mb")}
+    return [{"stage": name, "status": s.get("status"), "seconds": s.get("seconds"), "peak memory (MB)": s.get("peak_memory_mb")}
             for name, s in summary["stages"].items()]  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path
         Text(f"Dataset {features.get('dataset')}: {features.get('songs')} songs, split by song into "
              f"{counts.get('train')} train / {counts.get('val')} val / {counts.get('test')} test. Validation and test "
              "songs are real songs only; the GAN saw training songs only."),
-        Table(_stage_rows(summary), caption=f"Stages (peak memory of the whole run: {summary['peak_rss_mb']} MB)"),
+        Table(_stage_rows(summary), caption=f"Stages (peak memory of the whole run: {summary['peak_memory_mb']} MB)"),
     ]))  # fmt: skip
 
     gan = _json(run / "gan" / "evaluation" / "metrics.json") if config.pipeline.gan_evaluate else None

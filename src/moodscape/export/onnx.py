@@ -56,6 +56,7 @@ def export_onnx(model: WaveformRegressor, path: str | Path, *, input_kind: str =
     else:
         raise ExportError(f"unknown ONNX input {input_kind!r}; valid: waveform, logmel")
     module.eval()
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one INFO line per folded constant otherwise
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -193,17 +193,21 @@ class StudentRegressor(nn.Module):
 
 
 def _init_convolutions(backbone: nn.Module) -> None:
-    """He initialisation of every convolution, as MobileViT's reference code (cvnets) does.
+    """He-initialised convolutions and unit BatchNorm scales, as MobileViT's reference code (cvnets) does.
 
-    transformers initialises convolutions with N(0, 0.02), which for a network trained from scratch
-    shrinks the signal layer after layer: the pooled embeddings of different windows then differ
-    by about 1e-3 and training stalls for many epochs. Pretrained weights replace these anyway.
+    transformers draws convolution weights and BatchNorm scales from N(0, 0.02). Trained from scratch,
+    such a network carries almost no signal (BatchNorm inputs with variance ~1e-5, the size of its
+    epsilon), so evaluation-mode outputs are constant for many epochs and training crawls.
+    Pretrained weights replace all of this anyway.
     """
     for module in backbone.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
 
 
 def _from_payload(payload: dict[str, Any], where: Path, **overrides: Any) -> StudentRegressor:

@@ -1,0 +1,144 @@
+"""`moodscape run`: the demo profile end to end, skipping work already done, --from, and a run killed
+during the teacher stage that resumes to the same metrics. Plus the pieces: hashes and peak memory."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from moodscape.config import load_config
+from moodscape.pipeline import STAGE_LIST, PeakMemory, _hash, resolve_run_config, run_pipeline
+
+
+def test_a_stage_hash_changes_with_its_sections_and_everything_before_it():
+    base = load_config("configs/demo.yaml")
+    changed = load_config("configs/demo.yaml", ["model.preset=small"])
+
+    def digests(config):
+        out, digest = {}, ""
+        for stage in STAGE_LIST:
+            digest = _hash(digest, resolve_run_config(config), stage.sections)
+            out[stage.name] = digest
+        return out
+
+    a, b = digests(base), digests(changed)
+    assert [a[s] == b[s] for s in ("features", "split", "gan", "generate", "teacher", "distill")] == [
+        True, True, True, True, False, False]  # fmt: skip
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory() as before:
+        pass
+    with PeakMemory() as during:
+        block = np.ones(300 * 2**20 // 8)
+        time.sleep(0.1)
+        del block
+    assert during.peak - before.peak > 200 * 2**20
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    with pytest.raises(Exception, match="unknown stage"):
+        run_pipeline(load_config("configs/demo.yaml", [f"pipeline.out_dir={tmp_path}"]), start="teachers")
+
+
+def cli(*args):
+    return [sys.executable, "-m", "moodscape.cli", "-q", "run", "--config", "configs/demo.yaml", *args]
+
+
+def settings(demo_root, run, *extra):
+    return [x for item in (f"data.root={demo_root}", f"pipeline.out_dir={run}", *extra) for x in ("--set", item)]
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_root, tmp_path_factory):
+    run = tmp_path_factory.mktemp("pipeline") / "run"
+    subprocess.run(cli(*settings(demo_root, run)), check=True, capture_output=True, text=True)
+    return run
+
+
+def finite_in(value, low, high):
+    return isinstance(value, float) and math.isfinite(value) and low <= value <= high
+
+
+@pytest.mark.slow
+def test_demo_profile_runs_every_stage_and_measures_what_it_claims(demo_run):
+    run = demo_run
+    summary = json.loads((run / "summary.json").read_text())
+    assert [s["status"] for s in summary["stages"].values()] == ["ran"] * 9
+    assert all(s["peak_memory_mb"] > 50 for s in summary["stages"].values()) and summary["peak_memory_mb"] < 3 * 1024
+    assert (run / "config.yaml").exists() and load_config(run / "config.yaml").train.out_dir == run / "teacher"
+    report = (run / "report.html").read_text()
+    for heading in ("GAN quality", "Teacher and student", "Quadrants", "Error analysis", "Size and latency",
+                    "Exported model", "Predictions on sample songs", "Listening", "Named songs"):  # fmt: skip
+        assert heading in report, heading
+    assert report.count("<audio") >= 4 and "http" not in report.replace("http://www.w3.org", "")
+
+    evaluate = summary["stages"]["evaluate"]["outputs"]
+    for model in ("teacher", "student"):
+        for d in ("valence", "arousal"):
+            m = evaluate[model][d]
+            assert finite_in(m["ccc"], -1, 1) and m["ccc_ci95_low"] <= m["ccc"] <= m["ccc_ci95_high"]
+            assert finite_in(m["rmse"], 0, 2)
+    # The student keeps >= 90% of the teacher (measured: 97% valence, 101% arousal on these songs).
+    assert min(evaluate["comparison"]["retention_percent"].values()) >= 90, evaluate["comparison"]
+    gan = evaluate["gan"]
+    for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
+        assert finite_in(gan[space]["real_vs_synthetic"], 0, 1e6) and finite_in(gan[space]["real_vs_real"], 0, 1e6)
+    assert len(evaluate["reconstructions"]) == 4
+
+    export = summary["stages"]["export"]["outputs"]
+    parity = export["parity"]
+    assert parity["source"].startswith("18 test songs")
+    assert parity["onnx_waveform"]["max_abs_diff"] <= 1e-3 and parity["onnx_logmel"]["max_abs_diff"] <= 1e-3
+    for name in ("onnx_waveform_int8", "onnx_logmel_int8"):
+        assert max(parity[name]["ccc_drop"].values()) <= 0.02, parity[name]
+        assert export["files"][name]["mb"] < 5
+    songs = summary["stages"]["predict"]["outputs"]["songs"]
+    assert len(songs) == 3 and all(finite_in(s["valence"], -1, 1) and finite_in(s["arousal"], -1, 1) for s in songs)
+    assert (run / "predictions" / "predictions_timeline.csv").exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_skips_everything_and_from_redoes_the_tail(demo_run, demo_root):
+    began = time.monotonic()
+    out = subprocess.run(cli(*settings(demo_root, demo_run)), check=True, capture_output=True, text=True).stdout
+    assert out.count("skipped (done earlier)") == 9 and time.monotonic() - began < 60
+    out = subprocess.run(cli(*settings(demo_root, demo_run), "--from", "predict"), check=True, capture_output=True,
+                         text=True).stdout  # fmt: skip
+    assert out.count("skipped (done earlier)") == 8 and "predict    ran" in out
+
+
+@pytest.mark.slow
+def test_killed_during_the_teacher_it_resumes_to_the_same_metrics(demo_run, demo_root, tmp_path):
+    run = tmp_path / "run"
+    lean = ("pipeline.gan=false", "pipeline.distill=false", "pipeline.export=false", "pipeline.predict_songs=0",
+            "pipeline.reconstructions=0", "pipeline.gan_evaluate=false")  # fmt: skip
+    proc = subprocess.Popen(cli(*settings(demo_root, run, *lean)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = run / "teacher" / "history.csv"
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and proc.poll() is None:
+        if history.exists() and history.read_text().count("\n") >= 4:  # header + 3 epochs
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert json.loads((run / "stages" / "teacher.json").read_text())["status"] == "running"
+
+    out = subprocess.run(cli(*settings(demo_root, run, *lean)), check=True, capture_output=True, text=True).stdout
+    assert "features   skipped" in out and "teacher    ran" in out
+    a, b = load_file(str(run / "teacher" / "best" / "model.safetensors")), load_file(str(demo_run / "teacher" / "best" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the very same teacher
+    resumed = json.loads((run / "teacher" / "evaluation" / "test" / "metrics.json").read_text())
+    full = json.loads((demo_run / "teacher" / "evaluation" / "test" / "metrics.json").read_text())
+    assert resumed["metrics"] == full["metrics"] and resumed["quadrants"] == full["quadrants"]
