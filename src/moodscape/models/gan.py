@@ -63,14 +63,13 @@ from typing import Any, Literal, Self
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .. import __version__
 from ..errors import CheckpointError
 from .registry import Registry
-from .serialization import CONFIG_NAME, FORMAT_VERSION, constructor_args, load_exact, read_json
+from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
 
 __all__ = [
     "ATTENTIONS",
@@ -90,7 +89,6 @@ logger = logging.getLogger(__name__)
 Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")
 
-WEIGHTS_NAME = "model.safetensors"
 _METADATA_KEY = "moodscape_gan_config"
 _MIN_CHANNELS = 8
 _LABEL_DIM = 2
@@ -226,31 +224,14 @@ class _Pretrained(nn.Module):
         """The constructor arguments (JSON-able); ``type(self)(**init_args)`` rebuilds the model."""
         return dict(self._init_args)
 
-    def _checkpoint_config(self) -> dict[str, Any]:
-        return {
-            "model_type": f"moodscape-{self.KIND}",
-            "format_version": FORMAT_VERSION,
-            "kind": self.KIND,
-            "moodscape_version": __version__,
-            "torch_version": torch.__version__.split("+")[0],
-            "args": self.init_args,
-        }
-
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed); returns it.
 
-        ``config.json`` holds the constructor arguments, the kind and the moodscape and torch
-        versions; the same payload is kept in the safetensors metadata.
+        ``config.json`` holds the constructor arguments, the kind and the versions; the same payload is
+        kept in the safetensors metadata.
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self._checkpoint_config(), indent=2, sort_keys=True)
-        tensors = {name: t.detach().to("cpu").contiguous() for name, t in self.state_dict().items()}
-        tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_file(tensors, str(tmp), metadata={"format": "pt", _METADATA_KEY: text})
-        os.replace(tmp, directory / WEIGHTS_NAME)
-        (directory / CONFIG_NAME).write_text(text + "\n", encoding="utf-8")
-        return directory
+        return save_folder(self, directory, model_type=f"moodscape-{self.KIND}", kind=self.KIND,
+                           metadata_key=_METADATA_KEY)  # fmt: skip
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Self:

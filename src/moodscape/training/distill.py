@@ -69,11 +69,6 @@ class DistillTrainer(WindowRegressionTrainer):
             teacher_dir, sum(p.numel() for p in self.teacher.parameters()), self.alpha, self.feature_weight,
         )  # fmt: skip
 
-    def parameter_groups(self) -> list[dict[str, Any]]:
-        return self.model.parameter_groups(
-            lr_backbone=self.cfg.lr_backbone, lr_head=self.cfg.lr_head, weight_decay=self.cfg.weight_decay
-        )
-
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
         self.teacher.eval()

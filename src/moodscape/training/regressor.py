@@ -97,6 +97,12 @@ class WindowRegressionTrainer(Trainer):
         ).to(self.device)  # fmt: skip
         self.criterion = loss_function(train.loss)
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The model's own groups: backbone and head at their learning rates, no decay on norms and biases."""
+        return self.model.parameter_groups(
+            lr_backbone=self.cfg.lr_backbone, lr_head=self.cfg.lr_head, weight_decay=self.cfg.weight_decay
+        )
+
     def batches_per_epoch(self) -> int:
         real = len(self.train_data) * self.cfg.windows_per_song
         extra = int(round(self.cfg.synthetic_ratio * real)) if self.synthetic is not None else 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -41,11 +40,6 @@ class TeacherTrainer(WindowRegressionTrainer):
             sum(p.numel() for p in self.model.parameters() if p.requires_grad), self.frames,
             len(self.train_data), len(self.val_data),
         )  # fmt: skip
-
-    def parameter_groups(self) -> list[dict[str, Any]]:
-        return self.model.parameter_groups(
-            lr_backbone=self.cfg.lr_backbone, lr_head=self.cfg.lr_head, weight_decay=self.cfg.weight_decay
-        )
 
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
