@@ -188,14 +188,16 @@ def _evaluate(ctx: Context) -> dict[str, Any]:
 
     config, run = ctx.config, ctx.run
     split = config.evaluate.split
-    result: dict[str, Any] = {"split": split, "teacher": _brief(evaluate_run(run / "teacher", split=split,
-                                                                             progress=ctx.progress))}  # fmt: skip
-    if config.pipeline.distill:
+    result: dict[str, Any] = {"split": split}
+    if config.pipeline.distill:  # evaluates both models on the same songs
         from .eval.distillation import compare_distillation
 
         comparison = compare_distillation(run / "teacher", run / "student", split=split, progress=ctx.progress)
-        result["student"] = {d: comparison["metrics"]["student"][d] for d in ("valence", "arousal")}
+        for model in ("teacher", "student"):
+            result[model] = {d: comparison["metrics"][model][d] for d in ("valence", "arousal")}
         result["comparison"] = {k: comparison[k] for k in ("retention_percent", "profile", "speedup", "size_ratio")}
+    else:
+        result["teacher"] = _brief(evaluate_run(run / "teacher", split=split, progress=ctx.progress))
     if config.pipeline.gan and config.pipeline.gan_evaluate:
         result["gan"] = _gan_quality(ctx)
     if config.pipeline.reconstructions:
