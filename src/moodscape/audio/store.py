@@ -330,7 +330,12 @@ def _run_extraction(
 
 
 class FeatureStore:
-    """Read access to a built store. ``get`` returns a memory-mapped (n_mels, frames) float16 view."""
+    """Read access to a built store. ``get`` reads one clip's (n_mels, frames) float16 array from disk.
+
+    Reads, not a memory map: mapped pages count against the process for as long as the store is
+    open (about 0.9 GB for DEAM once every clip has been touched), on top of the float32 copies the
+    trainers keep; a read leaves them in the page cache only.
+    """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
@@ -346,9 +351,7 @@ class FeatureStore:
             self.entries = tuple(StoreEntry.from_row(row) for row in csv.DictReader(handle))
         self.n_mels = int(self.settings["features"]["n_mels"])
         self._by_id = {e.song_id: e for e in self.entries if e.status == "ok"}
-        data_path = self.directory / FEATURES_FILE
-        size = data_path.stat().st_size if data_path.exists() else 0
-        self._data = np.memmap(data_path, dtype=np.float16, mode="r") if size else np.zeros(0, np.float16)
+        self._data_path = self.directory / FEATURES_FILE
 
     @property
     def audio(self) -> AudioConfig:
@@ -371,7 +374,13 @@ class FeatureStore:
 
     def get(self, song_id: str) -> np.ndarray:
         entry = self.entry(song_id)
-        block = self._data[entry.offset : entry.offset + entry.frames * self.n_mels]
+        count = entry.frames * self.n_mels
+        block = np.fromfile(self._data_path, dtype=np.float16, count=count, offset=entry.offset * 2)
+        if block.size != count:
+            raise DataError(
+                f"{self._data_path}: song '{song_id}' is cut short ({block.size} of {count} values); the store is "
+                "damaged, rebuild it with `moodscape features`"
+            )
         return block.reshape(self.n_mels, entry.frames)
 
     def labels(self, song_ids: Sequence[str]) -> np.ndarray:

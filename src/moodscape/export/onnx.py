@@ -56,7 +56,11 @@ def export_onnx(model: WaveformRegressor, path: str | Path, *, input_kind: str =
     else:
         raise ExportError(f"unknown ONNX input {input_kind!r}; valid: waveform, logmel")
     module.eval()
-    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one INFO line per folded constant otherwise
+    # The exporter's helpers log every folded constant and rewrite rule, and warn that torchvision
+    # (which moodscape never uses) is absent; keep the user's terminal for what matters.
+    for name in ("onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
