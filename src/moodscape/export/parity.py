@@ -81,9 +81,13 @@ def random_windows(model: WaveformRegressor, count: int = 16, seed: int = 0) -> 
     return (0.1 * rng.standard_normal((count, model.window_samples))).astype(np.float32)
 
 
-def torch_outputs(model: WaveformRegressor, windows: np.ndarray, batch: int = 32) -> np.ndarray:
+def _batched(fn, inputs: np.ndarray, batch: int = 32) -> np.ndarray:
     with torch.inference_mode():
-        return np.concatenate([model(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
+        return np.concatenate([fn(inputs[i : i + batch]) for i in range(0, len(inputs), batch)])
+
+
+def torch_outputs(model: WaveformRegressor, windows: np.ndarray) -> np.ndarray:
+    return _batched(lambda x: model(torch.from_numpy(x)).numpy(), windows)
 
 
 def onnx_outputs(path: Path, windows: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -103,16 +107,16 @@ def check_parity(model: WaveformRegressor, files: dict[str, Path], songs: Parity
         report["pytorch_ccc"] = _song_ccc(songs, reference)
     for name, path in files.items():
         if path.suffix == ".onnx" and "logmel" in path.name:
-            with torch.inference_mode():
-                logmel = model.frontend(torch.from_numpy(windows)).numpy()
-                expected = model.forward_logmel(torch.from_numpy(logmel)).numpy()
+            with torch.inference_mode():  # in batches: one STFT of every window at once would take GBs
+                logmel = np.concatenate([model.frontend(torch.from_numpy(windows[i : i + 32])).numpy()
+                                         for i in range(0, len(windows), 32)])  # fmt: skip
+            expected = _batched(lambda x: model.forward_logmel(torch.from_numpy(x)).numpy(), logmel)
             got = onnx_outputs(path, logmel)
         elif path.suffix == ".onnx":
             expected, got = reference, onnx_outputs(path, windows)
         else:
             loaded = torch.jit.load(str(path))
-            with torch.inference_mode():
-                expected, got = reference, loaded(torch.from_numpy(windows)).numpy()
+            expected, got = reference, _batched(lambda x: loaded(torch.from_numpy(x)).numpy(), windows)
         entry: dict[str, Any] = {"max_abs_diff": float(np.abs(got - expected).max())}
         if songs is not None:
             entry["ccc"] = _song_ccc(songs, got)
