@@ -58,8 +58,8 @@ def export_onnx(model: WaveformRegressor, path: str | Path, *, input_kind: str =
     module.eval()
     # The exporter's helpers log every folded constant and rewrite rule, and warn that torchvision
     # (which moodscape never uses) is absent; keep the user's terminal for what matters.
-    for name in ("onnx_ir", "onnxscript"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for chatty in ("onnx_ir", "onnxscript"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
