@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..models.loading import load_regressor
+from ..models.student import count_parameters
 from .evaluation import to_jsonable
 from .report import Section, Table, Text, write_report
 from .run import evaluate_run
@@ -41,7 +42,7 @@ def window_latency_ms(model: nn.Module, shape: tuple[int, int], *, repeats: int 
 def model_profile(folder: Path) -> dict[str, Any]:
     """Parameters (what is exported: the student's distillation projection excluded), file size, latency."""
     model = load_regressor(folder)
-    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("projection."))
+    params = count_parameters(model)
     return {
         "parameters": params,
         "file_mb": (folder / "model.safetensors").stat().st_size / 1e6,

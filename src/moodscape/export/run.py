@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import CheckpointError, ExportError
 from ..eval.evaluation import to_jsonable
+from ..models.student import count_parameters
 from ..models.waveform import WaveformRegressor
 from .card import write_model_card
 from .onnx import export_onnx, quantize_int8
@@ -58,7 +59,7 @@ def export_run(
     summary = {
         "checkpoint": str(folder),
         "kind": model.meta.get("kind"),
-        "parameters": sum(p.numel() for n, p in model.regressor.named_parameters() if not n.startswith("projection.")),
+        "parameters": count_parameters(model.regressor),
         "files": {name: {"path": path.name, "mb": path.stat().st_size / 1e6} for name, path in files.items()},
         "parity": parity,
         "input": {"sample_rate": model.sample_rate, "window_samples": model.window_samples,

@@ -28,8 +28,6 @@ class StreamInfo:
 
     samples: int = 0
     peak: float = 0.0
-    source_rate: int = 0
-    channels: int = 0
     starts: list[int] = field(default_factory=list)
 
 
@@ -43,7 +41,6 @@ def stream_windows(
     """
     header = probe_audio(path)
     info = info if info is not None else StreamInfo()
-    info.source_rate, info.channels = header.sample_rate, header.channels
     resampler = (
         soxr.ResampleStream(header.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
         if header.sample_rate != sample_rate else None
