@@ -7,7 +7,7 @@ CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 
-.PHONY: venv demo test bench-features bench-train bench-inference clean
+.PHONY: venv demo test bench-features bench-train bench-gan bench-inference clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-features: venv
 
 bench-train: venv
 	$(BIN)/python benchmarks/train.py
+
+bench-gan: venv
+	$(BIN)/python benchmarks/gan.py
 
 bench-inference: venv
 	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)

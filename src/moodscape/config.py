@@ -208,6 +208,31 @@ class GanConfig(_Section):
     loss: Literal["hinge", "wgan-gp"] = "hinge"
     gp_weight: float = Field(10.0, ge=0.0, description="Weight of the gradient penalty (wgan-gp only).")
     d_steps: int = Field(1, ge=1, description="Discriminator steps per generator step.")
+    diff_augment: list[Literal["translation", "cutout"]] = Field(
+        default_factory=lambda: ["translation", "cutout"],
+        description="DiffAugment on real and generated windows before the discriminator (time shift, cutout); "
+        "keeps it from memorising a small training set. [] disables.",
+    )
+    d_pooling: Literal["sum", "mean"] = Field(
+        "mean", description="How the discriminator pools its last feature map before scoring. 'sum' (SNGAN) makes "
+        "scores grow with the window's area (hundreds on 5 s windows), so the hinge margins saturate at once.",
+    )
+    latent_film: bool = Field(
+        True, description="The generator's FiLM layers read the latent z beside the labels (BigGAN style), so z can "
+        "set a window's level and spectral balance, not only its texture.",
+    )
+    scale_labels: bool = Field(
+        False, description="The discriminator's label embedding reads labels divided by the training labels' standard "
+        "deviation, so that nearby labels can be told apart under spectral normalisation.",
+    )
+    minibatch_std: bool = Field(
+        False, description="ProGAN's minibatch standard deviation channel in the discriminator (against windows "
+        "that all look alike).",
+    )
+    aux_weight: float = Field(
+        0.0, ge=0.0, description="Weight of the label regression head on the discriminator (AC-GAN with continuous "
+        "labels: MSE on real windows for D, on generated ones for G); 0 leaves projection conditioning alone.",
+    )
     epochs: int = Field(10, ge=1)
     windows_per_song: int = Field(8, ge=1, description="Random training windows per song and epoch.")
     batch_size: int = Field(32, ge=1)
@@ -216,6 +241,10 @@ class GanConfig(_Section):
     betas: tuple[float, float] = (0.0, 0.9)
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
     samples: int = Field(3200, ge=1, description="Synthetic windows written by `moodscape gan generate`.")
+    monitor_windows: int = Field(
+        512, ge=0, description="Real training windows the generator is compared with after every epoch (history.csv: "
+        "band-statistics Frechet distance beside its real-vs-real scale, ridge fidelity); 0 disables.",
+    )
 
 
 class PipelineConfig(_Section):

@@ -8,6 +8,7 @@ from moodscape.eval.gan_quality import (
     band_profile_correlation,
     band_statistics_embedding,
     condition_fidelity,
+    diversity_ratio,
     frechet_distance,
     gaussian_stats,
     real_vs_real_distance,
@@ -149,3 +150,13 @@ def test_condition_fidelity(rng):
     assert noisy["valence"] == pytest.approx(1.0) and noisy["arousal"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         condition_fidelity(labels, labels[:, :1])
+
+
+def test_diversity_ratio_scales_with_the_spread_of_band_levels(rng):
+    real = band_statistics_embedding(rng.normal(size=(50, 6, 10)) + rng.normal(size=(50, 6, 1)))
+    assert diversity_ratio(real, real) == pytest.approx(1.0)
+    half = real.copy()
+    half[:, :6] = real[:, :6] * 0.5
+    assert diversity_ratio(real, half) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="band-statistics"):
+        diversity_ratio(real, real[:, :5])

@@ -97,6 +97,18 @@ def test_label_conditioning_changes_the_output():
     assert torch.equal(low, generator(z, torch.full((4, 2), -1.0)))  # deterministic given (z, labels)
 
 
+def test_latent_film_lets_z_set_a_windows_level():
+    """GroupNorm removes the per-window mean z gave the projection; FiLM on [z, e] puts it back."""
+    y = torch.zeros(64, 2)
+    z = torch.randn(64, 8)
+    spread = {}
+    for latent_film in (False, True):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            spread[latent_film] = tiny_g(latent_film=latent_film).eval()(z, y).mean(dim=(1, 2)).std()
+    assert spread[True] > 10 * spread[False]
+
+
 def test_discriminator_projection_uses_labels():
     discriminator = tiny_d().eval()
     x = torch.randn(4, 32, 40)
@@ -250,6 +262,44 @@ def test_generator_save_load_round_trip_is_exact(tmp_path, kwargs):
         assert torch.equal(loaded.state_dict()[key], value)
     (tmp_path / "g" / "config.json").unlink()  # the weights file alone also rebuilds it
     assert torch.equal(Generator.from_pretrained(tmp_path / "g" / "model.safetensors")(z, y), loaded(z, y))
+
+
+def test_discriminator_label_head_is_optional_and_bounded(tmp_path):
+    x, y = torch.randn(3, 32, 40), labels(3)
+    plain = tiny_d()
+    assert plain.scores_and_labels(x, y)[1] is None
+    with_head = tiny_d(aux_labels=True).eval()
+    scores, predicted = with_head.scores_and_labels(x, y)
+    assert scores.shape == (3,) and predicted.shape == (3, 2) and predicted.abs().max() < 1
+    assert torch.equal(scores, with_head(x, y))
+    with_head.save_pretrained(tmp_path / "d")
+    loaded = Discriminator.from_pretrained(tmp_path / "d")
+    assert torch.equal(loaded.scores_and_labels(x, y)[1], predicted)
+
+
+def test_minibatch_std_lets_the_discriminator_see_diversity():
+    discriminator = tiny_d(minibatch_std=True, pooling="mean").eval()
+    y = labels(1).expand(4, 2)
+    same = torch.randn(1, 32, 40).expand(4, 32, 40)
+    varied = same + 0.5 * torch.randn(4, 32, 40)
+    varied[0] = same[0]
+    # The first window is identical in both batches; only its batch mates differ.
+    assert not torch.allclose(discriminator(same, y)[0], discriminator(varied, y)[0])
+    plain = tiny_d(pooling="mean").eval()
+    assert torch.allclose(plain(same, y)[0], plain(varied, y)[0])
+    with pytest.raises(ValueError, match="pooling"):
+        tiny_d(pooling="max")
+
+
+def test_label_scale_multiplies_the_labels_the_embedding_reads():
+    torch.manual_seed(1)
+    scaled = tiny_d(label_scale=3.0).eval()
+    torch.manual_seed(1)
+    plain = tiny_d().eval()
+    x, y = torch.randn(2, 32, 40), labels(2) / 3
+    assert torch.allclose(scaled(x, y), plain(x, 3 * y), atol=1e-6)
+    with pytest.raises(ValueError, match="label_scale"):
+        tiny_d(label_scale=0.0)
 
 
 def test_discriminator_save_load_round_trip(tmp_path):

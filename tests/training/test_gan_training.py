@@ -26,7 +26,8 @@ def test_gan_sees_training_songs_only(tmp_path):
     out = tmp_path / "gan"
     options = [f"data.root={root}", f"store.out_dir={tmp_path / 'features'}", f"gan.out_dir={out}",
                "features.n_mels=32", "train.window_seconds=2", "gan.preset=tiny", "gan.epochs=2",
-               "gan.windows_per_song=2", "gan.batch_size=16", "train.threads=1"]  # fmt: skip
+               "gan.windows_per_song=2", "gan.batch_size=16", "train.threads=1", "gan.aux_weight=0.5",
+               "gan.minibatch_std=true", "gan.scale_labels=true"]  # fmt: skip
     assert main(["-q", "gan", "train", *[a for o in options for a in ("--set", o)]]) == 0
 
     store = next((tmp_path / "features").iterdir())
@@ -39,6 +40,10 @@ def test_gan_sees_training_songs_only(tmp_path):
         history = list(csv.DictReader(handle))
     assert [row["epoch"] for row in history] == ["1", "2"]
     assert all(float(row["d_loss"]) == float(row["d_loss"]) for row in history), "no NaN"
+    # The monitor's columns: two epochs of a tiny GAN stay far from the real-vs-real scale.
+    assert all(float(row["fd_band"]) > 2 * float(row["fd_band_real"]) > 0 for row in history)
+    assert all(-1 <= float(row[f"fidelity_{d}"]) <= 1 for row in history for d in ("valence", "arousal"))
+    assert all(float(row["aux_real"]) > 0 and float(row["aux_fake"]) > 0 for row in history)
     generator = Generator.from_pretrained(out / "generator")
     meta = json.loads((out / "generator" / "moodscape.json").read_text())
     windows = generator.sample(torch.tensor([[0.5, -0.5], [-0.8, 0.7]]), generator=torch.Generator().manual_seed(0))

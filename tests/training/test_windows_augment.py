@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from moodscape.training.augment import Augmenter
+import pytest
+
+from moodscape.training.augment import Augmenter, diff_augment
 from moodscape.training.windows import fit_frames, song_windows, window_frames, window_starts
 
 
@@ -84,3 +86,24 @@ def test_synthetic_windows_mix_into_training_batches_only_at_the_ratio(tmp_path,
     synthetic = inputs[:, 0, 0] >= 100.0
     assert inputs.shape[0] == 9 and synthetic.sum() == 3
     np.testing.assert_allclose(np.concatenate([b.targets for b in mixed])[synthetic], [[0.9, -0.9]] * 3, rtol=1e-6)
+
+
+def test_diff_augment_translation_only_moves_frames_in_time():
+    torch.manual_seed(0)
+    x = torch.randn(6, 8, 40)
+    shifted = diff_augment(x, ["translation"])
+    # Each window is a circular time shift of itself by at most 40 // 8 frames, the same for every band.
+    for original, moved in zip(x, shifted):
+        matches = [k for k in range(-5, 6) if torch.equal(torch.roll(original, k, dims=1), moved)]
+        assert len(matches) == 1
+
+
+def test_diff_augment_cutout_zeroes_a_quarter_and_passes_gradients():
+    torch.manual_seed(0)
+    x = (torch.rand(5, 8, 40) + 1).requires_grad_(True)
+    out = diff_augment(x, ["cutout"])
+    assert torch.equal((out == 0).sum(dim=(1, 2)), torch.full((5,), 4 * 20))
+    out.sum().backward()
+    assert torch.equal(x.grad, (out != 0).float())
+    with pytest.raises(ValueError, match="color"):
+        diff_augment(x, ["color"])

@@ -30,6 +30,7 @@ from .gan_quality import (
     band_profile_correlation,
     band_statistics_embedding,
     condition_fidelity,
+    diversity_ratio,
     frechet_distance,
     gaussian_stats,
     real_vs_real_distance,
@@ -102,6 +103,7 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
                                     "real_vs_real": real_vs_real_distance(real_b, seed=seed)},
         "condition_fidelity_ccc": condition_fidelity(synth_y, synth_pred),
         "band_profile_correlation": band_profile_correlation(real_x, synth_x),
+        "diversity_ratio": diversity_ratio(real_b, synth_b),
     }  # fmt: skip
     generator = Generator.from_pretrained(gan_dir / "generator")
     plots = _plots(out / "plots", real_x, real_y, synth_y, generator, gan_dir / "history.csv", seed=seed)
@@ -161,15 +163,26 @@ def _plots(
     if history_path.exists():
         with history_path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        fig = Figure(figsize=(6, 4))
-        ax = fig.subplots()
+        monitored = bool(rows) and "fd_band" in rows[0]
+        fig = Figure(figsize=(12 if monitored else 6, 4))
+        axes = fig.subplots(1, 2 if monitored else 1, squeeze=False)[0]
         epochs = [int(r["epoch"]) for r in rows]
         for key in ("d_loss", "g_loss"):
-            ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.set_title("GAN losses")
-        ax.legend()
+            axes[0].plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[0].set_title("GAN losses")
+        axes[0].legend()
+        if monitored:
+            ax = axes[1]
+            ax.plot(epochs, [float(r["fd_band"]) for r in rows], marker="o", label="generated vs real")
+            ax.plot(epochs, [float(r["fd_band_real"]) for r in rows], ls="--", color="grey", label="real vs real (scale)")
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("Frechet distance (band statistics)")
+            ax.set_title("Is the generator learning? (EMA generator, fixed latents)")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
         paths["losses"] = folder / "losses.png"
         fig.savefig(paths["losses"], dpi=80)
     return paths
@@ -194,7 +207,9 @@ def _report(out: Path, metrics: dict, plots: dict[str, Path]) -> None:
             Text(f"The real-data teacher's predictions on generated windows against the labels they were generated "
                  f"for: CCC valence {fidelity['valence']:.3f}, arousal {fidelity['arousal']:.3f}. Correlation of the "
                  f"per-band mean profile {profile['mean_profile']:.3f}, of the per-band std profile "
-                 f"{profile['std_profile']:.3f}."),
+                 f"{profile['std_profile']:.3f}. Diversity (spread of band levels across generated windows relative to "
+                 f"real ones; near 0 means the generator makes every window alike): "
+                 f"{metrics['diversity_ratio']:.2f}."),
         ]),
         Section("Pictures", [Image(path, caption=name) for name, path in plots.items()]),
     ]  # fmt: skip

@@ -29,6 +29,7 @@ __all__ = [
     "real_vs_real_distance",
     "band_profile_correlation",
     "condition_fidelity",
+    "diversity_ratio",
 ]
 
 DIMENSIONS = ("valence", "arousal")
@@ -146,3 +147,21 @@ def condition_fidelity(labels, predictions) -> dict[str, float]:
     if t.shape != p.shape or t.ndim != 2 or t.shape[1] != len(DIMENSIONS):
         raise ValueError(f"labels and predictions must both be (N, 2) (valence, arousal), got {t.shape} and {p.shape}")
     return {name: ccc(t[:, i], p[:, i]) for i, name in enumerate(DIMENSIONS)}
+
+
+def diversity_ratio(real_embedding, synthetic_embedding) -> float:
+    """How much generated windows differ from one another, relative to real ones (1 = as varied).
+
+    Both arguments are :func:`band_statistics_embedding` outputs (N, 2 * n_mels). The spread is each
+    band's mean level's standard deviation across windows, averaged over bands; real windows come
+    from different songs, so a generator that makes every window alike scores near 0 here even when
+    its average spectrum is right (mode collapse), which the Frechet distance alone does not name.
+    """
+    real, synth = np.asarray(real_embedding, dtype=np.float64), np.asarray(synthetic_embedding, dtype=np.float64)
+    if real.ndim != 2 or real.shape[1] != synth.shape[1] or real.shape[1] % 2 or min(len(real), len(synth)) < 2:
+        raise ValueError(f"need two (N >= 2, 2 * n_mels) band-statistics embeddings, got {real.shape} and {synth.shape}")
+    bands = real.shape[1] // 2
+    spread = float(real[:, :bands].std(axis=0).mean())
+    if spread == 0.0:
+        raise ValueError("the real windows all have the same band means; diversity has no scale")
+    return float(synth[:, :bands].std(axis=0).mean()) / spread

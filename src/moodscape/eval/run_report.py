@@ -99,7 +99,7 @@ def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path
                  f"valence {fidelity['valence']:.3f}, arousal {fidelity['arousal']:.3f}."),
             *_plot(plots, "spectrograms", "Real and generated windows per quadrant"),
             *_plot(plots, "labels", "Label distributions: real training songs vs generated"),
-            *_plot(plots, "losses", "GAN losses"),
+            *_plot(plots, "losses", "GAN losses and, per epoch, the band-statistics Frechet distance"),
         ]))  # fmt: skip
 
     teacher_eval = run / "teacher" / "evaluation" / split

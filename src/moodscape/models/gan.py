@@ -11,7 +11,8 @@ Generator (:class:`Generator`)
       embedding (FiLM: ``(1 + gamma(e)) * h + beta(e)``, a continuous-label version of BigGAN's
       conditional batch norm) -> LeakyReLU(0.2) -> channel attention. Channels halve per block
       (never below 8). Conditioning enters at the input *and* in every block, so labels cannot be
-      ignored by deep layers.
+      ignored by deep layers. With ``latent_film`` the FiLM layers read ``[z, e]`` (BigGAN feeds z
+      beside the class embedding to its conditional norms), so z can set what the norms remove.
     * Why GroupNorm and not BatchNorm: it does not depend on the batch, so one window generates the
       same in train and eval mode, and an EMA copy needs no re-estimated running statistics.
     * Attention (``attention``): ``se`` (default) squeeze-and-excitation channel attention in every
@@ -32,11 +33,20 @@ Generator (:class:`Generator`)
 
 Discriminator (:class:`Discriminator`)
     ``k`` blocks of spectral-normalised convolutions (3x3 stride 1, then 4x4 stride 2, LeakyReLU 0.2;
-    channels double per block up to 8x base), global *sum* pooling to ``phi(x)``, then the projection
+    channels double per block up to 8x base), global sum or mean pooling (``pooling``) to ``phi(x)``,
+    optionally after ProGAN's minibatch standard-deviation channel (``minibatch_std``), then the projection
     discriminator of Miyato & Koyama (2018) for continuous labels:
     ``D(x, y) = w . phi(x) + b + <embed(y), phi(x)>`` with ``embed`` a learned 2-layer MLP of the 2-D
-    label. Every convolution and linear layer (embedding included) is spectral-normalised
-    (``torch.nn.utils.parametrizations.spectral_norm``). Returns ``(batch,)`` raw scores.
+    label times ``label_scale``. Every convolution and linear layer (embedding included) is
+    spectral-normalised (``torch.nn.utils.parametrizations.spectral_norm``). Returns ``(batch,)`` raw
+    scores. Why ``label_scale``: a spectral-normalised embedding moves by at most as much as its input,
+    and real labels sit close together (DEAM's spread about 0.3 on [-1, 1], unlike one-hot classes
+    that are sqrt(2) apart), so the label term could hardly tell two songs' labels apart; the trainer
+    passes 1 / (the training labels' standard deviation).
+    Optionally (``aux_labels``) a linear head (not spectral-normalised: it is a regressor, not part of
+    the critic) on the mean-pooled features also regresses (valence, arousal) through tanh, as in
+    AC-GAN with continuous labels: trained on real windows, it gives the generator a direct signal
+    for its labels.
 
 Losses
     :func:`hinge_d_loss`, :func:`hinge_g_loss` (the default hinge GAN) and :func:`gradient_penalty`
@@ -302,6 +312,11 @@ class Generator(_Pretrained):
         embed_dim: width of the label embedding.
         attention: ``se`` (channel attention) or ``cbam`` (channel + spatial), see :data:`ATTENTIONS`.
         output_limit: soft clamp ``limit * tanh(x / limit)`` of the output; ``None`` = linear output.
+        latent_film: FiLM reads ``[z, label embedding]`` instead of the label embedding alone, as
+            BigGAN's conditional batch norm reads a chunk of z beside the class embedding. Without it
+            every GroupNorm removes the per-window mean and scale that z gave the projection, so z
+            can only move texture, never a window's overall level or spectral balance: windows come
+            out alike (measured on demo data: spread of band levels 0.16 of the real one).
 
     Shapes: ``z`` (batch, z_dim), ``labels`` (batch, 2) -> (batch, n_mels, frames), float32.
     """
@@ -319,6 +334,7 @@ class Generator(_Pretrained):
         embed_dim: int = 128,
         attention: Attention = "se",
         output_limit: float | None = 6.0,
+        latent_film: bool = False,
     ) -> None:
         super().__init__()
         _check_size(n_mels, frames, num_blocks, "Generator")
@@ -332,8 +348,10 @@ class Generator(_Pretrained):
         self._init_args = dict(
             n_mels=n_mels, frames=frames, z_dim=z_dim, base_channels=base_channels, num_blocks=num_blocks,
             embed_dim=embed_dim, attention=attention,
-            output_limit=None if output_limit is None else float(output_limit),
+            output_limit=None if output_limit is None else float(output_limit), latent_film=bool(latent_film),
         )  # fmt: skip
+        self.latent_film = bool(latent_film)
+        style_dim = embed_dim + (z_dim if latent_film else 0)
         self.n_mels, self.frames, self.z_dim = n_mels, frames, z_dim
         self.output_limit = self._init_args["output_limit"]
         scale = 2**num_blocks
@@ -341,9 +359,9 @@ class Generator(_Pretrained):
         channels = [max(base_channels >> i, _MIN_CHANNELS) for i in range(num_blocks + 1)]
         self.label_embed = nn.Sequential(nn.Linear(_LABEL_DIM, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
         self.project = nn.Linear(z_dim + embed_dim, channels[0] * self.start[0] * self.start[1])
-        self.project_norm = _FiLMNorm(channels[0], embed_dim)
+        self.project_norm = _FiLMNorm(channels[0], style_dim)
         self.blocks = nn.ModuleList(
-            _UpBlock(channels[i], channels[i + 1], embed_dim, attention) for i in range(num_blocks)
+            _UpBlock(channels[i], channels[i + 1], style_dim, attention) for i in range(num_blocks)
         )
         self.to_mel = nn.Conv2d(channels[-1], 1, 3, padding=1)
 
@@ -359,9 +377,10 @@ class Generator(_Pretrained):
         embedding = self.label_embed(labels.to(z.dtype))
         x = self.project(torch.cat([z, embedding], dim=1))
         x = x.view(z.shape[0], -1, *self.start)
-        x = F.leaky_relu(self.project_norm(x, embedding), 0.2)
+        style = torch.cat([z, embedding], dim=1) if self.latent_film else embedding
+        x = F.leaky_relu(self.project_norm(x, style), 0.2)
         for block in self.blocks:
-            x = block(x, embedding)
+            x = block(x, style)
         x = self.to_mel(x)[:, 0, : self.n_mels, : self.frames]  # crop the next-multiple-up size
         if self.output_limit is not None:
             x = self.output_limit * torch.tanh(x / self.output_limit)
@@ -393,16 +412,34 @@ class Discriminator(_Pretrained):
     KIND = "gan-discriminator"
 
     def __init__(
-        self, *, n_mels: int, frames: int, base_channels: int = 64, num_blocks: int = 4, embed_dim: int = 128
+        self,
+        *,
+        n_mels: int,
+        frames: int,
+        base_channels: int = 64,
+        num_blocks: int = 4,
+        embed_dim: int = 128,
+        aux_labels: bool = False,
+        pooling: Literal["sum", "mean"] = "sum",
+        minibatch_std: bool = False,
+        label_scale: float = 1.0,
     ) -> None:
         super().__init__()
         _check_size(n_mels, frames, num_blocks, "Discriminator")
+        if not label_scale > 0:
+            raise ValueError(f"Discriminator: label_scale must be positive, got {label_scale!r}")
+        if pooling not in ("sum", "mean"):
+            raise ValueError(f"Discriminator: pooling must be 'sum' or 'mean', got {pooling!r}")
         for name, value in (("base_channels", base_channels), ("embed_dim", embed_dim)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Discriminator: {name} must be a positive integer, got {value!r}")
         self._init_args = dict(
-            n_mels=n_mels, frames=frames, base_channels=base_channels, num_blocks=num_blocks, embed_dim=embed_dim
-        )
+            n_mels=n_mels, frames=frames, base_channels=base_channels, num_blocks=num_blocks, embed_dim=embed_dim,
+            aux_labels=bool(aux_labels), pooling=pooling, minibatch_std=bool(minibatch_std),
+            label_scale=float(label_scale),
+        )  # fmt: skip
+        self.label_scale = float(label_scale)
+        self.pooling = pooling
         self.n_mels, self.frames = n_mels, frames
         channels = [1] + [base_channels * min(2**i, 8) for i in range(num_blocks)]
         layers: list[nn.Module] = []
@@ -415,15 +452,26 @@ class Discriminator(_Pretrained):
             ]
         self.features = nn.Sequential(*layers)
         self.feature_dim = channels[-1]
+        self.batch_std = (
+            nn.Sequential(spectral_norm(nn.Conv2d(channels[-1] + 1, channels[-1], 3, padding=1)), nn.LeakyReLU(0.2))
+            if minibatch_std else None
+        )  # fmt: skip
         self.out = spectral_norm(nn.Linear(self.feature_dim, 1))
         self.label_embed = nn.Sequential(
             spectral_norm(nn.Linear(_LABEL_DIM, embed_dim)),
             nn.LeakyReLU(0.2),
             spectral_norm(nn.Linear(embed_dim, self.feature_dim)),
         )
+        self.regress = nn.Linear(self.feature_dim, _LABEL_DIM) if aux_labels else None
 
     def phi(self, x: torch.Tensor) -> torch.Tensor:
-        """Features ``phi(x)``: (batch, feature_dim), global sum over the downsampled map."""
+        """Features ``phi(x)``: (batch, feature_dim), global sum (or mean) over the downsampled map."""
+        return self._pool(self._feature_map(x))
+
+    def _pool(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return feature_map.sum(dim=(2, 3)) if self.pooling == "sum" else feature_map.mean(dim=(2, 3))
+
+    def _feature_map(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 3:
             x = x.unsqueeze(1)
         if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[2:]) != (self.n_mels, self.frames):
@@ -431,17 +479,51 @@ class Discriminator(_Pretrained):
                 f"Discriminator: x must be (batch, {self.n_mels}, {self.frames}) or (batch, 1, {self.n_mels}, "
                 f"{self.frames}), got {tuple(x.shape)}"
             )
-        return self.features(x).sum(dim=(2, 3))
+        feature_map = self.features(x)
+        if self.batch_std is None:
+            return feature_map
+        return self.batch_std(torch.cat([feature_map, _minibatch_std(feature_map)], dim=1))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        features = self.phi(x)
+        return self.scores_and_labels(x, labels)[0]
+
+    def scores_and_labels(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(scores (batch,), predicted labels (batch, 2) or None without aux_labels)`` from one pass."""
+        feature_map = self._feature_map(x)
+        features = self._pool(feature_map)
         _check_labels(labels, features.shape[0], "Discriminator")
-        projection = (self.label_embed(labels.to(features.dtype)) * features).sum(dim=1)
-        return self.out(features).squeeze(1) + projection
+        projection = (self.label_embed(labels.to(features.dtype) * self.label_scale) * features).sum(dim=1)
+        # The regression head reads the mean, not the sum: its scale must not depend on the window size.
+        predicted = None if self.regress is None else torch.tanh(self.regress(feature_map.mean(dim=(2, 3))))
+        return self.out(features).squeeze(1) + projection, predicted
+
+
+def _minibatch_std(feature_map: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """ProGAN's minibatch standard deviation as one extra channel: within groups of up to ``group``
+    samples, the standard deviation of every feature across the group, averaged to one number per
+    group and broadcast over the map. A generator that makes every window alike is then easy to spot.
+    """
+    batch, _, height, width = feature_map.shape
+    size = min(group, batch)
+    while batch % size:
+        size -= 1
+    grouped = feature_map.view(size, batch // size, *feature_map.shape[1:])
+    std = (grouped - grouped.mean(dim=0)).pow(2).mean(dim=0).add(1e-8).sqrt().mean(dim=(1, 2, 3))
+    return std.repeat(size).view(batch, 1, 1, 1).expand(batch, 1, height, width)
 
 
 def build_gan(
-    preset: str = "default", *, n_mels: int, frames: int, attention: Attention = "se", output_limit: float | None = 6.0
+    preset: str = "default",
+    *,
+    n_mels: int,
+    frames: int,
+    attention: Attention = "se",
+    output_limit: float | None = 6.0,
+    aux_labels: bool = False,
+    pooling: Literal["sum", "mean"] = "sum",
+    minibatch_std: bool = False,
+    latent_film: bool = False,
+    label_scale: float = 1.0,
 ) -> tuple[Generator, Discriminator]:
     """A generator/discriminator pair of a :data:`GAN_PRESETS` size for ``(n_mels, frames)`` windows.
 
@@ -450,9 +532,12 @@ def build_gan(
     """
     size = GAN_PRESETS.get(preset)
     generator = Generator(
-        n_mels=n_mels, frames=frames, attention=attention, output_limit=output_limit, **size.generator_kwargs()
+        n_mels=n_mels, frames=frames, attention=attention, output_limit=output_limit, latent_film=latent_film,
+        **size.generator_kwargs(),
     )
-    discriminator = Discriminator(n_mels=n_mels, frames=frames, **size.discriminator_kwargs())
+    discriminator = Discriminator(n_mels=n_mels, frames=frames, aux_labels=aux_labels, pooling=pooling,
+                                  minibatch_std=minibatch_std, label_scale=label_scale,
+                                  **size.discriminator_kwargs())
     logger.info(
         "GAN %s (%s): generator %.2fM, discriminator %.2fM parameters", preset, asdict(size),
         sum(p.numel() for p in generator.parameters()) / 1e6,

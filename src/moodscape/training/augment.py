@@ -62,3 +62,38 @@ class Augmenter(nn.Module):
             x = w.view(batch, 1, 1) * x + (1 - w.view(batch, 1, 1)) * x[partner]
             y = w.view(batch, 1) * y + (1 - w.view(batch, 1)) * y[partner]
         return x, y
+
+
+DIFF_AUGMENTS = ("translation", "cutout")
+
+
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...] | list[str]) -> torch.Tensor:
+    """Differentiable augmentation for GAN training (Zhao et al. 2020, DiffAugment) on (batch, n_mels, frames).
+
+    Applied to real and generated windows alike, before every discriminator call, so the
+    discriminator cannot memorise the few training songs and the generator still gets gradients
+    through it. ``translation``: a circular shift in time by up to 1/8 of the window per sample
+    (a window is an arbitrary crop, so a rolled one is still plausible; frequencies never move,
+    since a shifted spectrum is a different timbre). ``cutout``: one rectangle of half the bands
+    and half the frames per sample set to 0 (the training mean). Levels are never changed: loudness
+    carries arousal. Draws come from torch's global RNG, seeded per epoch by the trainer.
+    """
+    unknown = set(policy) - set(DIFF_AUGMENTS)
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy {sorted(unknown)}; valid: {', '.join(DIFF_AUGMENTS)}")
+    batch, bins, frames = x.shape
+    if "translation" in policy:
+        limit = frames // 8
+        shifts = torch.randint(-limit, limit + 1, (batch, 1), device=x.device)
+        index = (torch.arange(frames, device=x.device).view(1, frames) - shifts) % frames
+        x = torch.gather(x, 2, index.view(batch, 1, frames).expand(batch, bins, frames))
+    if "cutout" in policy:
+        def inside(size: int) -> torch.Tensor:
+            width = size // 2
+            starts = torch.randint(0, size - width + 1, (batch, 1), device=x.device)
+            positions = torch.arange(size, device=x.device).view(1, size)
+            return (positions >= starts) & (positions < starts + width)
+
+        hole = inside(bins).view(batch, bins, 1) & inside(frames).view(batch, 1, frames)
+        x = x.masked_fill(hole, 0.0)
+    return x
