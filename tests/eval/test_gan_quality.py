@@ -9,6 +9,7 @@ from moodscape.eval.gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
+    matched_distances,
     frechet_distance,
     gaussian_stats,
     real_vs_real_distance,
@@ -160,3 +161,17 @@ def test_diversity_ratio_scales_with_the_spread_of_band_levels(rng):
     assert diversity_ratio(real, half) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="band-statistics"):
         diversity_ratio(real, real[:, :5])
+
+
+def test_matched_distances_compare_equal_sizes(rng):
+    real = rng.normal(size=(200, 3))
+    same = matched_distances(real, real[np.random.default_rng(4).permutation(200)][:100], seed=4)
+    # Half a against real half b is the scale; a generator that returns half b scores exactly that.
+    order = np.random.default_rng(4).permutation(200)
+    exact = matched_distances(real, real[order[100:]], seed=4)
+    assert exact["real_vs_synthetic"] == pytest.approx(exact["real_vs_real"])
+    assert same["real_vs_real"] == exact["real_vs_real"]
+    shifted = matched_distances(real, real[order[100:]] + 2.0, seed=4)
+    assert shifted["real_vs_synthetic"] > exact["real_vs_real"] + 10  # about 3 * 2^2 from the means
+    with pytest.raises(ValueError, match="synthetic"):
+        matched_distances(real, real[:10], seed=4)

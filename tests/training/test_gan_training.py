@@ -143,3 +143,14 @@ def test_gan_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypa
         a = load_file(str(tmp_path / "whole" / part / "model.safetensors"))
         b = load_file(str(tmp_path / "crashed" / part / "model.safetensors"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
+
+    # A checkpoint whose networks were built with other settings (e.g. an older version's defaults) is
+    # refused with the settings named, not loaded into a different architecture.
+    from moodscape.errors import CheckpointError
+    from moodscape.prepare import prepare_data
+
+    older = load_config(None, [*options, "gan.latent_film=false"])
+    trainer = gan_training.GanTrainer(prepare_data(older, progress=False), older, out_dir=tmp_path / "crashed",
+                                      progress=False)  # fmt: skip
+    with pytest.raises(CheckpointError, match="latent_film"):
+        trainer.fit(resume=True)

@@ -31,9 +31,7 @@ from .gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
-    frechet_distance,
-    gaussian_stats,
-    real_vs_real_distance,
+    matched_distances,
 )
 from .report import Image, Section, Table, Text, write_report
 
@@ -50,10 +48,6 @@ def _embed_and_predict(model, windows: np.ndarray, batch: int = 64) -> tuple[np.
         embeddings.append(e.numpy())
         predictions.append(model.regress(e).numpy())
     return np.concatenate(embeddings), np.concatenate(predictions)
-
-
-def _fd(a: np.ndarray, b: np.ndarray) -> float:
-    return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
 
 
 def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -97,10 +91,8 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
     out = gan_dir / "evaluation"
     metrics = {
         "windows": len(real_x),
-        "frechet_teacher_embedding": {"real_vs_synthetic": _fd(real_e, synth_e),
-                                      "real_vs_real": real_vs_real_distance(real_e, seed=seed)},
-        "frechet_band_statistics": {"real_vs_synthetic": _fd(real_b, synth_b),
-                                    "real_vs_real": real_vs_real_distance(real_b, seed=seed)},
+        "frechet_teacher_embedding": matched_distances(real_e, synth_e, seed=seed),
+        "frechet_band_statistics": matched_distances(real_b, synth_b, seed=seed),
         "condition_fidelity_ccc": condition_fidelity(synth_y, synth_pred),
         "band_profile_correlation": band_profile_correlation(real_x, synth_x),
         "diversity_ratio": diversity_ratio(real_b, synth_b),
@@ -163,7 +155,9 @@ def _plots(
     if history_path.exists():
         with history_path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        monitored = bool(rows) and "fd_band" in rows[0]
+        # A run resumed across versions may have rows without the monitor's columns: plot those that have them.
+        watched = [r for r in rows if r.get("fd_band") not in (None, "")]
+        monitored = bool(watched)
         fig = Figure(figsize=(12 if monitored else 6, 4))
         axes = fig.subplots(1, 2 if monitored else 1, squeeze=False)[0]
         epochs = [int(r["epoch"]) for r in rows]
@@ -175,8 +169,10 @@ def _plots(
         axes[0].legend()
         if monitored:
             ax = axes[1]
-            ax.plot(epochs, [float(r["fd_band"]) for r in rows], marker="o", label="generated vs real")
-            ax.plot(epochs, [float(r["fd_band_real"]) for r in rows], ls="--", color="grey", label="real vs real (scale)")
+            watched_epochs = [int(r["epoch"]) for r in watched]
+            ax.plot(watched_epochs, [float(r["fd_band"]) for r in watched], marker="o", label="generated vs real")
+            ax.plot(watched_epochs, [float(r["fd_band_real"]) for r in watched], ls="--", color="grey",
+                    label="real vs real (scale)")  # fmt: skip
             ax.set_yscale("log")
             ax.set_xlabel("epoch")
             ax.set_ylabel("Frechet distance (band statistics)")

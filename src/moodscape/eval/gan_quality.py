@@ -27,6 +27,7 @@ __all__ = [
     "gaussian_stats",
     "band_statistics_embedding",
     "real_vs_real_distance",
+    "matched_distances",
     "band_profile_correlation",
     "condition_fidelity",
     "diversity_ratio",
@@ -109,6 +110,29 @@ def real_vs_real_distance(embeddings, *, seed: int) -> float:
     half = x.shape[0] // 2
     a, b = x[order[:half]], x[order[half : 2 * half]]
     return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+
+
+def matched_distances(real_embeddings, synthetic_embeddings, *, seed: int) -> dict[str, float]:
+    """Real vs synthetic and real vs real Frechet distances at equal set sizes.
+
+    The real (N, D) embeddings are split at random into halves a and b; ``real_vs_real`` is a vs b,
+    ``real_vs_synthetic`` is a vs the first N // 2 synthetic embeddings. Comparing N against N for
+    one and N / 2 against N / 2 for the other would give them different small-sample biases, and a
+    perfect generator would then land below its own scale.
+    """
+    real = np.asarray(real_embeddings, dtype=np.float64)
+    synth = np.asarray(synthetic_embeddings, dtype=np.float64)
+    if real.ndim != 2 or real.shape[0] < 4 or synth.ndim != 2 or synth.shape[1] != real.shape[1]:
+        raise ValueError(f"need (N >= 4, D) real and (M, D) synthetic embeddings, got {real.shape} and {synth.shape}")
+    half = real.shape[0] // 2
+    if synth.shape[0] < half:
+        raise ValueError(f"need at least {half} synthetic embeddings to match half of {real.shape[0]} real ones")
+    order = np.random.default_rng(seed).permutation(real.shape[0])
+    a = gaussian_stats(real[order[:half]])
+    return {
+        "real_vs_synthetic": frechet_distance(*a, *gaussian_stats(synth[:half])),
+        "real_vs_real": frechet_distance(*a, *gaussian_stats(real[order[half : 2 * half]])),
+    }
 
 
 def _pearson_or_nan(a: np.ndarray, b: np.ndarray) -> float:

@@ -502,6 +502,9 @@ def _minibatch_std(feature_map: torch.Tensor, group: int = 4) -> torch.Tensor:
     """ProGAN's minibatch standard deviation as one extra channel: within groups of up to ``group``
     samples, the standard deviation of every feature across the group, averaged to one number per
     group and broadcast over the map. A generator that makes every window alike is then easy to spot.
+    Groups are the largest size up to ``group`` that divides the batch; a batch of prime size above
+    it (a short last batch) gets groups of one, whose channel is a constant, the same for real and
+    generated windows since the trainer scores equal-sized batches of both.
     """
     batch, _, height, width = feature_map.shape
     size = min(group, batch)

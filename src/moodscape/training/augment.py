@@ -75,7 +75,8 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...] | list[str]) -> torch.
     through it. ``translation``: a circular shift in time by up to 1/8 of the window per sample
     (a window is an arbitrary crop, so a rolled one is still plausible; frequencies never move,
     since a shifted spectrum is a different timbre). ``cutout``: one rectangle of half the bands
-    and half the frames per sample set to 0 (the training mean). Levels are never changed: loudness
+    and half the frames per sample set to 0 (the training mean with the default per-band
+    normalisation). Levels are never changed: loudness
     carries arousal. Draws come from torch's global RNG, seeded per epoch by the trainer.
     """
     unknown = set(policy) - set(DIFF_AUGMENTS)

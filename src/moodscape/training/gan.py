@@ -28,7 +28,6 @@ from ..eval.gan_quality import (
     diversity_ratio,
     frechet_distance,
     gaussian_stats,
-    real_vs_real_distance,
 )
 from ..models.gan import EMA, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
@@ -69,10 +68,11 @@ def _label_scale(labels: np.ndarray) -> float:
 class GanMonitor:
     """Is the generator learning? A per-epoch check that needs no teacher.
 
-    Fixed real training windows are drawn once; after each epoch the EMA generator makes one window
-    for each of their labels (fixed latents), and we record the Frechet distance between the two
-    sets in per-band log-mel statistics, beside the real-vs-real distance of two halves of the real
-    windows (the scale a perfect generator approaches), and the fidelity of the labels: CCC between
+    Fixed real training windows are drawn once and split in halves a and b; after each epoch the EMA
+    generator makes one window for each label of half b (fixed latents), and we record the Frechet
+    distance in per-band log-mel statistics between half a and them, beside the distance between
+    half a and half b itself (the scale a perfect generator approaches: equal set sizes, equal
+    small-sample bias), and the fidelity of the labels: CCC between
     them and what a ridge fitted on the real windows' band statistics predicts for the generated ones,
     and the diversity of the generated windows relative to the real ones (:func:`diversity_ratio`).
     """
@@ -86,9 +86,14 @@ class GanMonitor:
         real = np.concatenate([b.inputs for b in batches])[:windows]
         self.labels = np.concatenate([b.targets for b in batches])[:windows]
         embedding = band_statistics_embedding(real)
-        self.real_embedding = embedding
-        self.real_stats = gaussian_stats(embedding)
-        self.scale = real_vs_real_distance(embedding, seed=seed)
+        # Generated windows are made for the labels of one half (b) and compared with the other half (a),
+        # exactly as half b of the real windows is: same sizes, so the same small-sample bias on both sides.
+        order = np.random.default_rng([seed, 3]).permutation(len(real))
+        half = len(real) // 2
+        a, self.b = order[:half], order[half : 2 * half]
+        self.real_embedding = embedding[self.b]
+        self.real_stats = gaussian_stats(embedding[a])
+        self.scale = frechet_distance(*self.real_stats, *gaussian_stats(embedding[self.b]))
         self.ridge = RidgeBaseline(seed=seed).fit(embedding, self.labels)
         self.seed = seed
 
@@ -96,14 +101,14 @@ class GanMonitor:
     def __call__(self, generator: Generator) -> dict[str, float]:
         device = next(generator.parameters()).device
         latents = torch.Generator().manual_seed(self.seed)
-        labels = torch.from_numpy(self.labels)
+        labels = torch.from_numpy(self.labels[self.b])
         z = torch.randn(len(labels), generator.z_dim, generator=latents)
         windows = np.concatenate([
             generator(z[i : i + 64].to(device), labels[i : i + 64].to(device)).float().cpu().numpy()
             for i in range(0, len(labels), 64)
         ])  # fmt: skip
         embedding = band_statistics_embedding(windows)
-        fidelity = condition_fidelity(self.labels, self.ridge.predict(embedding))
+        fidelity = condition_fidelity(self.labels[self.b], self.ridge.predict(embedding))
         return {
             "fd_band": frechet_distance(*self.real_stats, *gaussian_stats(embedding)),
             "fd_band_real": self.scale,
@@ -205,13 +210,15 @@ class GanTrainer:
             for _ in range(self.cfg.d_steps):
                 z = torch.randn(len(real), self.generator.z_dim, device=self.device)
                 fake = self.generator(z, labels).detach()
-                real_scores, real_labels = self.discriminator.scores_and_labels(self._augment(real), labels)
-                fake_scores = self.discriminator(self._augment(fake), labels)
+                seen_real, seen_fake = self._augment(real), self._augment(fake)
+                real_scores, real_labels = self.discriminator.scores_and_labels(seen_real, labels)
+                fake_scores = self.discriminator(seen_fake, labels)
                 if self.cfg.loss == "hinge":
                     d_loss = hinge_d_loss(real_scores, fake_scores)
                 else:
                     d_loss = fake_scores.mean() - real_scores.mean()
-                    d_loss = d_loss + self.cfg.gp_weight * gradient_penalty(self.discriminator, real, fake, labels)
+                    penalty = gradient_penalty(self.discriminator, seen_real, seen_fake, labels)
+                    d_loss = d_loss + self.cfg.gp_weight * penalty
                 aux_real = torch.zeros(()) if real_labels is None else F.mse_loss(real_labels, labels)
                 d_loss = d_loss + aux * aux_real
                 self.opt_d.zero_grad(set_to_none=True)
@@ -265,8 +272,19 @@ class GanTrainer:
             raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
         state = json.loads((last / STATE_FILE).read_text(encoding="utf-8"))
         tensors = load_file(str(last / STATE_TENSORS))
-        self.generator.load_state_dict(Generator.from_pretrained(last / "generator").state_dict())
-        self.discriminator.load_state_dict(Discriminator.from_pretrained(last / "discriminator").state_dict())
+        saved = {"generator": Generator.from_pretrained(last / "generator"),
+                 "discriminator": Discriminator.from_pretrained(last / "discriminator")}  # fmt: skip
+        for name, model in saved.items():
+            ours = getattr(self, name).init_args
+            differ = sorted(k for k in ours.keys() | model.init_args.keys() if ours.get(k) != model.init_args.get(k))
+            if differ:
+                raise CheckpointError(
+                    f"{last / name} was built with other settings ({', '.join(differ)}: saved "
+                    f"{[model.init_args.get(k) for k in differ]}, now {[ours.get(k) for k in differ]}), e.g. by an "
+                    "older moodscape with other defaults; set them back in the config or start a new run"
+                )
+        self.generator.load_state_dict(saved["generator"].state_dict())
+        self.discriminator.load_state_dict(saved["discriminator"].state_dict())
         self.ema.model.load_state_dict(Generator.from_pretrained(last / "ema").state_dict())
         self.ema.updates = state["ema_updates"]
         optimizer_from_files(self.opt_g, {k[2:]: v for k, v in tensors.items() if k.startswith("g.")}, state["optimizer_g"])
