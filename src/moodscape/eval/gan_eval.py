@@ -157,9 +157,8 @@ def _plots(
             rows = list(csv.DictReader(handle))
         # A run resumed across versions may have rows without the monitor's columns: plot those that have them.
         watched = [r for r in rows if r.get("fd_band") not in (None, "")]
-        monitored = bool(watched)
-        fig = Figure(figsize=(12 if monitored else 6, 4))
-        axes = fig.subplots(1, 2 if monitored else 1, squeeze=False)[0]
+        fig = Figure(figsize=(12 if watched else 6, 4))
+        axes = fig.subplots(1, 2 if watched else 1, squeeze=False)[0]
         epochs = [int(r["epoch"]) for r in rows]
         for key in ("d_loss", "g_loss"):
             axes[0].plot(epochs, [float(r[key]) for r in rows], marker="o", label=key)
@@ -167,7 +166,7 @@ def _plots(
         axes[0].set_ylabel("loss")
         axes[0].set_title("GAN losses")
         axes[0].legend()
-        if monitored:
+        if watched:
             ax = axes[1]
             watched_epochs = [int(r["epoch"]) for r in watched]
             ax.plot(watched_epochs, [float(r["fd_band"]) for r in watched], marker="o", label="generated vs real")

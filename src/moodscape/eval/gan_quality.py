@@ -18,6 +18,8 @@ arguments by construction (swapping them transposes the product, which keeps its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .metrics import ccc
@@ -26,6 +28,7 @@ __all__ = [
     "frechet_distance",
     "gaussian_stats",
     "band_statistics_embedding",
+    "split_halves",
     "real_vs_real_distance",
     "matched_distances",
     "band_profile_correlation",
@@ -97,6 +100,13 @@ def band_statistics_embedding(windows) -> np.ndarray:
     return np.concatenate([x.mean(axis=2), x.std(axis=2)], axis=1)
 
 
+def split_halves(count: int, *, seed: int | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves (a, b) of ``range(count)``, ``count // 2`` indices each, from ``seed``."""
+    order = np.random.default_rng(seed).permutation(count)
+    half = count // 2
+    return order[:half], order[half : 2 * half]
+
+
 def real_vs_real_distance(embeddings, *, seed: int) -> float:
     """Frechet distance between two disjoint random halves of the real (N, D) embeddings.
 
@@ -106,17 +116,16 @@ def real_vs_real_distance(embeddings, *, seed: int) -> float:
     x = np.asarray(embeddings, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 4:
         raise ValueError(f"need (N, D) embeddings with N >= 4 to split into two halves, got shape {x.shape}")
-    order = np.random.default_rng(seed).permutation(x.shape[0])
-    half = x.shape[0] // 2
-    a, b = x[order[:half]], x[order[half : 2 * half]]
-    return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    a, b = split_halves(x.shape[0], seed=seed)
+    return frechet_distance(*gaussian_stats(x[a]), *gaussian_stats(x[b]))
 
 
-def matched_distances(real_embeddings, synthetic_embeddings, *, seed: int) -> dict[str, float]:
+def matched_distances(real_embeddings, synthetic_embeddings, *, seed: int | Sequence[int]) -> dict[str, float]:
     """Real vs synthetic and real vs real Frechet distances at equal set sizes.
 
-    The real (N, D) embeddings are split at random into halves a and b; ``real_vs_real`` is a vs b,
-    ``real_vs_synthetic`` is a vs the first N // 2 synthetic embeddings. Comparing N against N for
+    The real (N, D) embeddings are split into halves a and b by :func:`split_halves`; ``real_vs_real``
+    is a vs b, ``real_vs_synthetic`` is a vs the first N // 2 synthetic embeddings (generated for the
+    labels of half b, where the caller wants them matched). Comparing N against N for
     one and N / 2 against N / 2 for the other would give them different small-sample biases, and a
     perfect generator would then land below its own scale.
     """
@@ -127,11 +136,11 @@ def matched_distances(real_embeddings, synthetic_embeddings, *, seed: int) -> di
     half = real.shape[0] // 2
     if synth.shape[0] < half:
         raise ValueError(f"need at least {half} synthetic embeddings to match half of {real.shape[0]} real ones")
-    order = np.random.default_rng(seed).permutation(real.shape[0])
-    a = gaussian_stats(real[order[:half]])
+    a, b = split_halves(real.shape[0], seed=seed)
+    stats_a = gaussian_stats(real[a])
     return {
-        "real_vs_synthetic": frechet_distance(*a, *gaussian_stats(synth[:half])),
-        "real_vs_real": frechet_distance(*a, *gaussian_stats(real[order[half : 2 * half]])),
+        "real_vs_synthetic": frechet_distance(*stats_a, *gaussian_stats(synth[:half])),
+        "real_vs_real": frechet_distance(*stats_a, *gaussian_stats(real[b])),
     }
 
 

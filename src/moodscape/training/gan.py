@@ -26,8 +26,8 @@ from ..eval.gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
-    frechet_distance,
-    gaussian_stats,
+    matched_distances,
+    split_halves,
 )
 from ..models.gan import EMA, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
@@ -85,16 +85,12 @@ class GanMonitor:
         batches = list(songs.random_batches(rng, frames=frames, windows_per_song=per_song, batch_size=256))
         real = np.concatenate([b.inputs for b in batches])[:windows]
         self.labels = np.concatenate([b.targets for b in batches])[:windows]
-        embedding = band_statistics_embedding(real)
+        self.embedding = band_statistics_embedding(real)
         # Generated windows are made for the labels of one half (b) and compared with the other half (a),
         # exactly as half b of the real windows is: same sizes, so the same small-sample bias on both sides.
-        order = np.random.default_rng([seed, 3]).permutation(len(real))
-        half = len(real) // 2
-        a, self.b = order[:half], order[half : 2 * half]
-        self.real_embedding = embedding[self.b]
-        self.real_stats = gaussian_stats(embedding[a])
-        self.scale = frechet_distance(*self.real_stats, *gaussian_stats(embedding[self.b]))
-        self.ridge = RidgeBaseline(seed=seed).fit(embedding, self.labels)
+        self.split_seed = [seed, 3]
+        _, self.b = split_halves(len(real), seed=self.split_seed)
+        self.ridge = RidgeBaseline(seed=seed).fit(self.embedding, self.labels)
         self.seed = seed
 
     @torch.no_grad()
@@ -109,10 +105,11 @@ class GanMonitor:
         ])  # fmt: skip
         embedding = band_statistics_embedding(windows)
         fidelity = condition_fidelity(self.labels[self.b], self.ridge.predict(embedding))
+        distances = matched_distances(self.embedding, embedding, seed=self.split_seed)
         return {
-            "fd_band": frechet_distance(*self.real_stats, *gaussian_stats(embedding)),
-            "fd_band_real": self.scale,
-            "diversity": diversity_ratio(self.real_embedding, embedding),
+            "fd_band": distances["real_vs_synthetic"],
+            "fd_band_real": distances["real_vs_real"],
+            "diversity": diversity_ratio(self.embedding[self.b], embedding),
             "fidelity_valence": fidelity["valence"],
             "fidelity_arousal": fidelity["arousal"],
         }
