@@ -141,6 +141,10 @@ class TrainConfig(_Section):
     loss: Literal["mse", "ccc", "mse+ccc"] = "mse+ccc"
     grad_accum: int = Field(1, ge=1)
     grad_clip: float | None = Field(1.0, gt=0.0)
+    ema_decay: float | None = Field(
+        None, ge=0.0, lt=1.0,
+        description="Average the weights (EMA, e.g. 0.99); the average is validated and kept as best/. None: off.",
+    )  # fmt: skip
     patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables.")
     amp: Literal["auto", "off", "bf16", "fp16"] = Field("auto", description="Autocast on CUDA only.")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")

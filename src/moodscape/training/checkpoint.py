@@ -3,7 +3,8 @@
 A folder holds ``model.safetensors`` + ``config.json`` (the model's own, Hugging Face style),
 ``moodscape.json`` (front-end settings, normalisation, window size, resolved config, metrics,
 package version: what it takes to use the model on new audio) and, for resuming,
-``training_state.safetensors`` (optimiser tensors) + ``training_state.json`` (the rest).
+``training_state.safetensors`` (optimiser tensors) + ``training_state.json`` (the rest), and, when
+training keeps a weight average, the average's own model files in ``ema/``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..errors import CheckpointError
 META_FILE = "moodscape.json"
 STATE_TENSORS = "training_state.safetensors"
 STATE_FILE = "training_state.json"
+EMA_DIR = "ema"
 
 
 def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -82,12 +84,16 @@ def write_checkpoint(
     meta: dict[str, Any],
     optimizer: torch.optim.Optimizer | None = None,
     training_state: dict[str, Any] | None = None,
+    ema: Any = None,
 ) -> Path:
-    """A checkpoint folder: the model's own files, ``moodscape.json`` and the optional training state."""
+    """A checkpoint folder: the model's own files, ``moodscape.json``, the optional training state and
+    the optional weight average ``ema`` (a model of the same kind) in ``ema/``."""
 
     def write(folder: Path) -> None:
         model.save_pretrained(folder)
         write_meta(folder, meta)
+        if ema is not None:
+            ema.save_pretrained(folder / EMA_DIR)
         if optimizer is not None:
             tensors, optimizer_meta = optimizer_to_files(optimizer)
             save_file(tensors, str(folder / STATE_TENSORS))

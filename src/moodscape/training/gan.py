@@ -29,7 +29,8 @@ from ..eval.gan_quality import (
     matched_distances,
     split_halves,
 )
-from ..models.gan import EMA, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
+from ..models.ema import EMA
+from ..models.gan import Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
 from ..prepare import PreparedData, prepare_data
 from .augment import diff_augment

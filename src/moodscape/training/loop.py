@@ -1,5 +1,6 @@
 """One small training loop shared by every trainer: epochs, warm-up + cosine schedule, gradient
-accumulation and clipping, best-by-validation-CCC, early stopping, checkpoints and exact resume.
+accumulation and clipping, an optional weight average (EMA), best-by-validation-CCC, early stopping,
+checkpoints and exact resume.
 
 Trainers implement only what differs: the model, one epoch's batches, the loss of a batch, the
 validation metrics, and what goes into ``moodscape.json``.
@@ -19,13 +20,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..errors import CheckpointError
+from ..models.ema import EMA
 from ..models.serialization import load_exact
-from .checkpoint import read_training_state, recover, write_checkpoint
+from .checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +97,9 @@ class Trainer(ABC):
         """Loss of one batch, model in train mode."""
 
     @abstractmethod
-    def validate(self) -> dict[str, float]:
-        """Validation metrics; must include ``val_ccc_mean`` (higher is better)."""
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics of ``model`` (the live model, or its weight average); must include
+        ``val_ccc_mean`` (higher is better)."""
 
     @abstractmethod
     def checkpoint_meta(self) -> dict[str, Any]:
@@ -103,9 +107,14 @@ class Trainer(ABC):
 
     # --- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> list[dict[str, float]]:
-        """Train; returns the history. ``resume`` continues from ``last/`` with identical results."""
+        """Train; returns the history. ``resume`` continues from ``last/`` with identical results.
+
+        With ``ema_decay`` set, the weight average is what is validated and kept as ``best/``;
+        ``last/`` holds the live weights (to go on training) and the average in ``last/ema/``.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model.to(self.device)
+        self.ema = EMA(self.model, decay=self.cfg.ema_decay) if self.cfg.ema_decay is not None else None
         optimizer = torch.optim.AdamW(self.parameter_groups())
         steps_per_epoch = math.ceil(self.batches_per_epoch() / self.cfg.grad_accum)
         schedule = warmup_cosine(self.cfg.epochs * steps_per_epoch, round(self.cfg.warmup_epochs * steps_per_epoch))
@@ -120,6 +129,8 @@ class Trainer(ABC):
                 raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
             self.load_weights(last_dir)
             state = read_training_state(last_dir, optimizer)
+            if self.ema is not None:
+                self._load_ema(last_dir, state)
             scheduler.load_state_dict(state["scheduler"])
             history, best, stale, start = state["history"], state["best"], state["stale"], state["epoch"]
             log.info("resuming %s at epoch %d of %d", self.out_dir, start + 1, self.cfg.epochs)
@@ -132,7 +143,8 @@ class Trainer(ABC):
             torch.manual_seed(self.seed * 100_003 + epoch)
             rng = np.random.default_rng([self.seed, epoch])
             train_loss = self._train_epoch(epoch, rng, optimizer, scheduler, scaler)
-            metrics = self.validate()
+            evaluated = self.model if self.ema is None else self.ema.model
+            metrics = self.validate(evaluated)
             record = {"epoch": epoch + 1, "train_loss": train_loss, **metrics,
                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - began}  # fmt: skip
             history.append(record)
@@ -145,10 +157,13 @@ class Trainer(ABC):
             )  # fmt: skip
             meta = {**self.checkpoint_meta(), "epoch": epoch + 1, "metrics": metrics}
             if improved:
-                write_checkpoint(self.out_dir / "best", self.model, meta=meta)
+                write_checkpoint(self.out_dir / "best", evaluated, meta=meta)
             state = {"epoch": epoch + 1, "history": history, "best": best, "stale": stale,
                      "scheduler": scheduler.state_dict()}  # fmt: skip
-            write_checkpoint(last_dir, self.model, meta=meta, optimizer=optimizer, training_state=state)
+            if self.ema is not None:
+                state["ema_updates"] = self.ema.updates
+            write_checkpoint(last_dir, self.model, meta=meta, optimizer=optimizer, training_state=state,
+                             ema=None if self.ema is None else self.ema.model)  # fmt: skip
             write_history(self.out_dir / "history.csv", history)
             if self.cfg.patience is not None and stale >= self.cfg.patience:
                 log.info("early stop: no better val CCC for %d epochs", stale)
@@ -157,9 +172,17 @@ class Trainer(ABC):
 
     def load_weights(self, directory: Path) -> None:
         """Load a checkpoint's weights into ``self.model`` (strict: every tensor must match)."""
-        from safetensors.torch import load_file
-
         load_exact(self.model, load_file(str(directory / "model.safetensors"), device=str(self.device)), directory)
+
+    def _load_ema(self, last_dir: Path, state: dict[str, Any]) -> None:
+        weights = last_dir / EMA_DIR / "model.safetensors"
+        if not weights.exists() or "ema_updates" not in state:
+            raise CheckpointError(
+                f"{last_dir} holds no weight average ({weights} missing) although train.ema_decay is set; "
+                "resume with the options the run was started with, or start a new run"
+            )
+        load_exact(self.ema.model, load_file(str(weights), device=str(self.device)), weights.parent)
+        self.ema.updates = int(state["ema_updates"])
 
     def _train_epoch(self, epoch, rng, optimizer, scheduler, scaler) -> float:
         self.model.train()
@@ -185,6 +208,8 @@ class Trainer(ABC):
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
             total += float(loss.detach())
             count += 1
             bar.update(1)

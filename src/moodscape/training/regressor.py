@@ -125,8 +125,8 @@ class WindowRegressionTrainer(Trainer):
         targets = torch.from_numpy(batch.targets).to(self.device)
         return self.augment(inputs, targets)
 
-    def validate(self) -> dict[str, float]:
-        songs, windows = predict_songs(self.model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
+    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        songs, windows = predict_songs(model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
         return song_and_window_metrics(self.val_data.labels, songs, windows, "val")
 
     def checkpoint_meta(self) -> dict[str, Any]:
