@@ -235,7 +235,9 @@ class GanConfig(_Section):
     )
     aux_weight: float = Field(
         0.0, ge=0.0, description="Weight of the label regression head on the discriminator (AC-GAN with continuous "
-        "labels: MSE on real windows for D, on generated ones for G); 0 leaves projection conditioning alone.",
+        "labels: MSE on real windows for D, on generated ones for G, in units of the training labels' variance, "
+        "so 1 weighs an error as wide as the labels' own spread like the adversarial loss); 0 leaves projection "
+        "conditioning alone.",
     )
     epochs: int = Field(10, ge=1)
     windows_per_song: int = Field(8, ge=1, description="Random training windows per song and epoch.")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from moodscape.errors import ConfigError
-from moodscape.training.gan import GanMonitor
+from moodscape.training.gan import GanMonitor, _label_scale, label_loss
 from moodscape.training.windows import Batch
 
 N_MELS, FRAMES = 8, 12
@@ -70,3 +70,13 @@ def test_monitor_names_a_generator_that_makes_one_window():
     monitor = GanMonitor(songs, frames=FRAMES, windows=100, seed=0)
     collapsed = monitor(_Replay(np.repeat(songs.windows[:1], 100, axis=0), songs.labels))
     assert collapsed["diversity"] < 0.01
+
+
+def test_label_loss_is_in_units_of_the_label_variance():
+    labels = torch.tensor([[0.3, -0.3], [-0.3, 0.3], [0.3, 0.3], [-0.3, -0.3]])
+    chance = torch.zeros_like(labels)  # predicting the mean: MSE = the labels' variance, 0.09
+    scale = _label_scale(labels.numpy())
+    assert scale == pytest.approx(1 / 0.3)
+    assert float(label_loss(chance, labels, scale=scale)) == pytest.approx(1.0, rel=1e-5)
+    assert float(label_loss(labels, labels, scale=scale)) == 0.0
+    assert float(label_loss(None, labels, scale=scale)) == 0.0
