@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -10,8 +11,21 @@ import pytest
 from moodscape import __version__
 from moodscape.cli import build_parser, main
 
-SUBCOMMANDS = [["demo-data"], ["data"], ["data", "check"], ["features"], ["split"], ["baseline"], ["train"],
-               ["evaluate"], ["gan"], ["gan", "train"], ["gan", "generate"], ["gan", "evaluate"], ["gan", "ablation"], ["listen"]]
+def _subcommands(parser, prefix=()):
+    """Every command path of the parser (["gan"], ["gan", "train"], ...), so a new one is covered too."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield [*prefix, name]
+                yield from _subcommands(sub, (*prefix, name))
+
+
+SUBCOMMANDS = list(_subcommands(build_parser()))
+
+
+def test_the_command_list_is_complete():
+    assert {"train", "run", "distill", "export", "predict", "evaluate"} <= {c[0] for c in SUBCOMMANDS}
+    assert ["gan", "ablation"] in SUBCOMMANDS and ["data", "check"] in SUBCOMMANDS
 
 
 def test_version(capsys):
@@ -26,6 +40,7 @@ def test_every_subcommand_has_help(command, capsys):
         main([*command, "--help"])
     text = capsys.readouterr().out
     assert exit_info.value.code == 0 and "usage: moodscape" in text and len(text) > 200
+    assert "%%" not in text, "argparse does not %-format descriptions: write a plain %"
 
 
 def test_console_script_runs():

@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="metrics, quadrant analysis, plots and report of a trained run",
-        description="Score RUN_DIR/best per song on a split: CCC with a bootstrap 95%% interval, Pearson, R2, MSE, "
+        description="Score RUN_DIR/best per song on a split: CCC with a bootstrap 95% interval, Pearson, R2, MSE, "
         "MAE, RMSE (on [-1, 1] and 1-9), quadrant confusion matrix, the ridge floor on the same songs, plots, "
         "report.html and report.md, in RUN_DIR/evaluation/SPLIT/.",
     )
@@ -524,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="teacher trained real-only vs real+synthetic, on the same real test songs",
         description="Train the teacher of the config twice: on real training windows only, and with --ratio "
         "generated windows per real one added from a synthetic store (training set only). Both are scored on the "
-        "same real test songs (CCC with 95%% intervals); OUT/report.html says plainly whether synthetic data helps.",
+        "same real test songs (CCC with 95% intervals); OUT/report.html says plainly whether synthetic data helps.",
     )
     gan_ablation.add_argument("--synthetic", type=Path, help="synthetic store (default: gan.out_dir/synthetic)")
     gan_ablation.add_argument("--ratio", type=float, default=0.5, help="synthetic windows per real window (default 0.5)")
