@@ -234,7 +234,7 @@ class GanConfig(_Section):
         "that all look alike).",
     )
     aux_weight: float = Field(
-        0.0, ge=0.0, description="Weight of the label regression head on the discriminator (AC-GAN with continuous "
+        1.0, ge=0.0, description="Weight of the label regression head on the discriminator (AC-GAN with continuous "
         "labels: MSE on real windows for D, on generated ones for G, in units of the training labels' variance, "
         "so 1 weighs an error as wide as the labels' own spread like the adversarial loss); 0 leaves projection "
         "conditioning alone.",

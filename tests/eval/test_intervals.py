@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from moodscape.eval import metrics as M
-from moodscape.eval.intervals import BATCHED_METRICS, batched_metric, bootstrap_distribution, bootstrap_interval
+from moodscape.eval.intervals import (
+    BATCHED_METRICS,
+    batched_metric,
+    bootstrap_distribution,
+    bootstrap_interval,
+    paired_difference_interval,
+)
 
 SCALAR = {"ccc": M.ccc, "pearson": M.pearson, "r2": M.r2, "mse": M.mse, "mae": M.mae, "rmse": M.rmse}
 
@@ -134,3 +140,22 @@ def test_bad_arrays():
         bootstrap_interval([0.1, np.nan], [0.1, 0.2])
     with pytest.raises(TypeError, match="callable"):
         bootstrap_interval([0.1, 0.2], [0.1, 0.2], metric=3)
+
+
+def test_paired_difference_shares_resamples_and_tells_a_real_gain_from_noise():
+    rng = np.random.default_rng(3)
+    t = rng.uniform(-1, 1, 40)
+    a = t + rng.normal(0, 0.5, 40)
+    better = t + rng.normal(0, 0.1, 40)
+    diff, low, high = paired_difference_interval(t, a, better, n=500, seed=1)
+    assert diff == pytest.approx(M.ccc(t, better) - M.ccc(t, a)) and 0 < low <= diff <= high
+    # The same resamples as two single-model bootstraps with the same seed, subtracted.
+    manual = bootstrap_distribution(t, better, n=500, seed=1) - bootstrap_distribution(t, a, n=500, seed=1)
+    assert (low, high) == pytest.approx(tuple(np.percentile(manual, [2.5, 97.5])))
+    # A model against itself: exactly no difference; against a near twin: an interval around 0.
+    assert paired_difference_interval(t, a, a, n=200) == (0.0, 0.0, 0.0)
+    twin = a + rng.normal(0, 0.01, 40)
+    _, low, high = paired_difference_interval(t, a, twin, n=500)
+    assert low < 0 < high
+    assert np.isnan(paired_difference_interval(t, a, better, n=0)[1])
+    assert paired_difference_interval(t, a, better, "mse", n=50)[0] == pytest.approx(M.mse(t, better) - M.mse(t, a))

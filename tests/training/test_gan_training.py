@@ -14,6 +14,7 @@ from moodscape.audio.store import FeatureStore
 from moodscape.cli import main
 from moodscape.data.demo import generate_demo_dataset
 from moodscape.errors import ConfigError
+from moodscape.eval.ablation import _verdict
 from moodscape.models.gan import Generator
 from moodscape.synthetic import draw_labels
 
@@ -96,7 +97,21 @@ def test_gan_sees_training_songs_only(tmp_path):
     for arm in ("real", "real+synthetic"):
         predictions = (ablation / arm / "evaluation" / "test" / "predictions.csv").read_text()
         assert "synthetic-" not in predictions
-    assert "synthetic data" in (ablation / "report.md").read_text()
+    report = (ablation / "report.md").read_text()
+    for dim in ("valence", "arousal"):
+        gain = summary["gain"][dim]
+        arms = summary["arms"]
+        assert gain["ccc_gain"] == pytest.approx(
+            arms["real+synthetic"]["metrics"][dim]["ccc"] - arms["real"]["metrics"][dim]["ccc"], abs=1e-5
+        )  # from the rounded predictions.csv, hence the tolerance
+        assert gain["ccc_gain_ci95_low"] <= gain["ccc_gain_ci95_high"]
+        assert f"{dim.capitalize()}: " in report and "paired interval" in report
+
+
+@pytest.mark.parametrize("low, high, verdict", [(0.01, 0.2, "helps"), (-0.2, -0.01, "hurts"), (-0.1, 0.1, "no clear"),
+                                                 (float("nan"), float("nan"), "no clear")])  # fmt: skip
+def test_ablation_verdict_needs_an_interval_clear_of_zero(low, high, verdict):
+    assert verdict in _verdict(low, high)
 
 
 def test_draw_labels_sources():

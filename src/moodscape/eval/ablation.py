@@ -12,7 +12,8 @@ from typing import Any
 from ..config import Config
 from ..errors import ConfigError
 from ..training.teacher import train_teacher
-from .evaluation import to_jsonable
+from .evaluation import read_predictions, to_jsonable
+from .intervals import paired_difference_interval
 from .report import Section, Table, Text, write_report
 from .run import evaluate_run
 
@@ -37,25 +38,33 @@ def run_ablation(config: Config, *, synthetic_dir: str | Path, ratio: float, out
         log.info("ablation: training the %s arm", arm)
         run_dir = train_teacher(arm_config, out_dir=out_dir / arm, progress=progress)
         results[arm] = evaluate_run(run_dir, split="test", progress=progress)
+    ids, truth, base = read_predictions(out_dir / "real" / "evaluation" / "test" / "predictions.csv")
+    other_ids, _, augmented = read_predictions(out_dir / "real+synthetic" / "evaluation" / "test" / "predictions.csv")
+    if other_ids != ids:
+        raise ConfigError(f"the two arms in {out_dir} were scored on different songs; run the ablation again")
+    songs = len(ids)
+    rows, sentences, gains = [], [], {}
+    for j, dim in enumerate(("valence", "arousal")):
+        for arm in ARMS:
+            m = results[arm]["metrics"][dim]
+            rows.append({"dimension": dim, "training data": arm, "CCC": m["ccc"], "low": m["ccc_ci95_low"],
+                         "high": m["ccc_ci95_high"], "RMSE": m["rmse"]})  # fmt: skip
+        gain, low, high = paired_difference_interval(
+            truth[:, j], base[:, j], augmented[:, j], n=config.evaluate.bootstrap, seed=config.seed
+        )
+        gains[dim] = {"ccc_gain": gain, "ccc_gain_ci95_low": low, "ccc_gain_ci95_high": high}
+        verdict = _verdict(low, high)
+        sentences.append(
+            f"{dim.capitalize()}: {verdict} (CCC {gain:+.3f} with synthetic windows, 95% paired interval "
+            f"[{low:+.3f}, {high:+.3f}] over the same {songs} real test songs)."
+        )
     summary = {
         "ratio": ratio,
         "synthetic_dir": str(synthetic_dir),
         "arms": {arm: {"metrics": results[arm]["metrics"], "songs": results[arm]["songs"]} for arm in ARMS},
+        "gain": gains,
     }
     (out_dir / "ablation.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n", encoding="utf-8")
-    rows, sentences = [], []
-    for dim in ("valence", "arousal"):
-        values = {}
-        for arm in ARMS:
-            m = results[arm]["metrics"][dim]
-            values[arm] = m["ccc"]
-            rows.append({"dimension": dim, "training data": arm, "CCC": m["ccc"], "low": m["ccc_ci95_low"],
-                         "high": m["ccc_ci95_high"], "RMSE": m["rmse"]})  # fmt: skip
-        verb = "helps" if values["real+synthetic"] > values["real"] else "does not help"
-        sentences.append(
-            f"{dim.capitalize()}: synthetic data {verb} (CCC {values['real+synthetic']:.3f} with it, "
-            f"{values['real']:.3f} without, on the same {results['real']['songs']} real test songs)."
-        )
     write_report(out_dir, title="Augmentation ablation: real-only vs real+synthetic", sections=[
         Section("Result", [Text(s) for s in sentences] + [Table(rows, caption="Song-level test CCC, 95% bootstrap interval")]),
         Section("Set-up", [Text(f"Both arms: the same config, seed and real songs; the second adds {ratio:g} generated "
@@ -63,3 +72,12 @@ def run_ablation(config: Config, *, synthetic_dir: str | Path, ratio: float, out
                                 "test songs are real only.")]),
     ])  # fmt: skip
     return to_jsonable(summary)
+
+
+def _verdict(low: float, high: float) -> str:
+    """Helps or hurts only when the paired interval of the gain excludes 0; NaN bounds decide nothing."""
+    if low > 0:
+        return "synthetic data helps"
+    if high < 0:
+        return "synthetic data hurts"
+    return "no clear difference"

@@ -398,6 +398,18 @@ def _write_predictions(path: Path, ids: list[str], split: str, t: np.ndarray, p:
                              int(tq[i]), int(pq[i]), f"{err[0]:.6f}", f"{err[1]:.6f}"])  # fmt: skip
 
 
+def read_predictions(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(song_ids, y_true, y_pred)`` of a predictions.csv written by :func:`evaluate_predictions`."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{path} holds no predictions; evaluate the run again (`moodscape evaluate RUN`)")
+    ids = [row["song_id"] for row in rows]
+    t = np.array([[float(row["valence"]), float(row["arousal"])] for row in rows])
+    p = np.array([[float(row["valence_pred"]), float(row["arousal_pred"])] for row in rows])
+    return ids, t, p
+
+
 def _write_history(path: Path, history: Sequence[Mapping[str, Any]]) -> None:
     keys: dict[str, None] = dict.fromkeys(c for c in HISTORY_COLUMNS if any(c in row for row in history))
     for row in history:

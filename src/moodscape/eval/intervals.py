@@ -27,7 +27,7 @@ import numpy as np
 
 from . import metrics as M
 
-__all__ = ["BATCHED_METRICS", "batched_metric", "bootstrap_distribution", "bootstrap_interval"]
+__all__ = ["BATCHED_METRICS", "batched_metric", "bootstrap_distribution", "bootstrap_interval", "paired_difference_interval"]
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
@@ -178,7 +178,41 @@ def bootstrap_interval(
     """
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-    values = bootstrap_distribution(y_true, y_pred, metric, n=n, seed=seed)
+    return _percentile_interval(bootstrap_distribution(y_true, y_pred, metric, n=n, seed=seed), level)
+
+
+def paired_difference_interval(
+    y_true,
+    pred_a,
+    pred_b,
+    metric: str | MetricFn = M.ccc,
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """``metric(b) - metric(a)`` on the same songs, with a paired percentile bootstrap interval.
+
+    Two models scored on the same songs share each resample (the same seed draws the same index
+    matrix), so song difficulty cancels out: the honest test of "does B beat A", where two
+    overlapping single-model intervals say little either way.
+
+    Returns:
+        ``(difference, low, high)``; the bounds are NaN when ``n == 0``.
+    """
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    name, fn = _resolve(metric)
+    score = fn or {v: k for k, v in _BY_FUNCTION.items()}[name]
+    t, a = M._check_pair(y_true, pred_a)
+    _, b = M._check_pair(y_true, pred_b)
+    difference = score(t, b) - score(t, a)
+    values = bootstrap_distribution(t, b, metric, n=n, seed=seed) - bootstrap_distribution(t, a, metric, n=n, seed=seed)
+    return (float(difference), *_percentile_interval(values, level))
+
+
+def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Central ``level`` interval of the finite values; NaN bounds when there are none."""
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
