@@ -176,8 +176,6 @@ def bootstrap_interval(
     Example:
         >>> low, high = bootstrap_interval(valence_true, valence_pred, n=1000, seed=0)
     """
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
     return _percentile_interval(bootstrap_distribution(y_true, y_pred, metric, n=n, seed=seed), level)
 
 
@@ -200,8 +198,6 @@ def paired_difference_interval(
     Returns:
         ``(difference, low, high)``; the bounds are NaN when ``n == 0``.
     """
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
     name, fn = _resolve(metric)
     score = fn or {v: k for k, v in _BY_FUNCTION.items()}[name]
     t, a = M._check_pair(y_true, pred_a)
@@ -213,6 +209,8 @@ def paired_difference_interval(
 
 def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     """Central ``level`` interval of the finite values; NaN bounds when there are none."""
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
