@@ -7,7 +7,7 @@ CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 
-.PHONY: venv demo test bench-features bench-train bench-gan bench-inference clean
+.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-intervals clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-train: venv
 
 bench-gan: venv
 	$(BIN)/python benchmarks/gan.py
+
+bench-intervals: venv
+	$(BIN)/python benchmarks/intervals.py
 
 bench-inference: venv
 	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)
