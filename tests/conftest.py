@@ -1,7 +1,8 @@
-"""Shared fixtures: the real sample data in ../shared/data, and a seeded random generator."""
+"""Shared fixtures: the real sample data in ../shared/data, and a seeded random generator; shared helpers."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,12 @@ def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "data"
     generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
     return root
+
+
+def assert_self_contained(html: str) -> None:
+    """A report that opens from disk: no attribute loads from the network, no stylesheet or script.
+
+    Attributes are read rather than searching for "http", which can occur by chance in base64 data.
+    """
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", html)
+    assert "<link" not in html and "<script" not in html

@@ -1,4 +1,7 @@
-"""Bootstrap intervals: coverage of the point estimate, width, determinism, degenerate resamples (speed: benchmarks/intervals.py)."""
+"""Bootstrap intervals: coverage of the point estimate, width, determinism, degenerate resamples.
+
+Speed is measured by benchmarks/intervals.py, not asserted here.
+"""
 
 from __future__ import annotations
 
