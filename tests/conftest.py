@@ -39,7 +39,7 @@ def write_tiny_checkpoint(folder: Path, *, kind: str = "student", seconds: float
     from moodscape.training.checkpoint import write_checkpoint
 
     torch.manual_seed(0)
-    audio = AudioConfig(sample_rate=16000)
+    audio = AudioConfig(sample_rate=16000, min_seconds=0.5, short_policy="skip")
     features = FeaturesConfig(n_fft=512, hop_length=256, n_mels=32, fmax=8000.0)
     frames = int(seconds * audio.sample_rate / features.hop_length)
     model = StudentRegressor(n_mels=32, frames=frames, backbone={
@@ -53,6 +53,15 @@ def write_tiny_checkpoint(folder: Path, *, kind: str = "student", seconds: float
         "window_frames": frames, "eval_hop_frames": frames // 2, "store": str(folder / "no-store"), "config": {},
     }  # fmt: skip
     return write_checkpoint(folder, model, meta=meta)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A run folder whose best/ holds the untrained tiny student of :func:`write_tiny_checkpoint` (16 kHz,
+    2 s windows, audio.min_seconds 0.5 with the skip policy)."""
+    folder = tmp_path_factory.mktemp("run")
+    write_tiny_checkpoint(folder / "best")
+    return folder
 
 
 def write_tone(path: Path, *, seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:

@@ -13,14 +13,7 @@ from moodscape.errors import AudioError, CheckpointError
 from moodscape.export.run import export_run
 from moodscape.training.windows import window_starts
 
-from ..conftest import write_tiny_checkpoint, write_tone
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    write_tiny_checkpoint(folder / "best")
-    return folder
+from ..conftest import write_tone
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +26,12 @@ def songs(tmp_path_factory):
     return folder
 
 
-def test_one_song_gives_values_quadrant_mood_and_timeline(run, songs):
-    result = Predictor.load(run).predict(songs / "a.wav", timeline=True)
+def test_one_song_gives_values_quadrant_mood_and_timeline(tiny_run, songs):
+    result = Predictor.load(tiny_run).predict(songs / "a.wav", timeline=True)
     assert -1 <= result.valence <= 1 and -1 <= result.arousal <= 1
     assert result.valence_1_9 == pytest.approx(4 * result.valence + 5)
     assert result.quadrant in {"Q1", "Q2", "Q3", "Q4"} and result.mood
-    predictor = Predictor.load(run)
+    predictor = Predictor.load(tiny_run)
     expected = len(window_starts(round(5.0 * 16000), predictor.window, predictor.hop))
     assert result.seconds == pytest.approx(5.0, abs=0.01) and result.windows == len(result.timeline) == expected
     times = [p["time"] for p in result.timeline]
@@ -46,17 +39,17 @@ def test_one_song_gives_values_quadrant_mood_and_timeline(run, songs):
     assert np.mean([p["valence"] for p in result.timeline]) == pytest.approx(result.valence)
 
 
-def test_onnx_and_pytorch_predict_the_same(run, songs):
-    export_run(run, formats=["onnx"])
-    torch_result = Predictor.load(run / "best").predict(songs / "sub" / "b.flac")
-    onnx_result = Predictor.load(run / "export" / "model.onnx").predict(songs / "sub" / "b.flac")
+def test_onnx_and_pytorch_predict_the_same(tiny_run, songs):
+    export_run(tiny_run, formats=["onnx"])
+    torch_result = Predictor.load(tiny_run / "best").predict(songs / "sub" / "b.flac")
+    onnx_result = Predictor.load(tiny_run / "export" / "model.onnx").predict(songs / "sub" / "b.flac")
     assert onnx_result.valence == pytest.approx(torch_result.valence, abs=1e-3)
     assert onnx_result.arousal == pytest.approx(torch_result.arousal, abs=1e-3)
-    logmel_result = Predictor.load(run / "export").predict(songs / "sub" / "b.flac")  # picks model-logmel.onnx
+    logmel_result = Predictor.load(tiny_run / "export").predict(songs / "sub" / "b.flac")  # picks model-logmel.onnx
     assert logmel_result.valence == pytest.approx(torch_result.valence, abs=1e-3)
 
 
-def test_unknown_model_and_bad_audio_are_clear_errors(run, tmp_path, monkeypatch):
+def test_unknown_model_and_bad_audio_are_clear_errors(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="--model"):
         Predictor.load("moodscape-tests/no-such-model")
@@ -64,12 +57,12 @@ def test_unknown_model_and_bad_audio_are_clear_errors(run, tmp_path, monkeypatch
         Predictor.load(tmp_path)
     (tmp_path / "bad.mp3").write_bytes(b"\x00" * 500)
     with pytest.raises(AudioError):
-        Predictor.load(run).predict(tmp_path / "bad.mp3")
+        Predictor.load(tiny_run).predict(tmp_path / "bad.mp3")
 
 
-def test_cli_on_a_folder_with_json_and_plots(run, songs, tmp_path, capsys):
+def test_cli_on_a_folder_with_json_and_plots(tiny_run, songs, tmp_path, capsys):
     out = tmp_path / "p.json"
-    assert main(["-q", "predict", str(songs), "--model", str(run), "--timeline", "--out", str(out),
+    assert main(["-q", "predict", str(songs), "--model", str(tiny_run), "--timeline", "--out", str(out),
                  "--plot", str(tmp_path / "plots")]) == 0  # fmt: skip
     results = json.loads(out.read_text())
     assert sorted(r["path"].rsplit("/", 1)[-1] for r in results) == ["a.wav", "b.flac", "c.wav"]
@@ -78,12 +71,12 @@ def test_cli_on_a_folder_with_json_and_plots(run, songs, tmp_path, capsys):
     assert "3 of 3 files predicted" in capsys.readouterr().err
 
 
-def test_cli_exit_code_is_non_zero_only_when_every_file_fails(run, songs, tmp_path, capsys):
+def test_cli_exit_code_is_non_zero_only_when_every_file_fails(tiny_run, songs, tmp_path, capsys):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF" + b"\x00" * 100)
     csv_out = tmp_path / "p.csv"
-    assert main(["-q", "predict", str(songs / "a.wav"), str(bad), "--model", str(run), "--out", str(csv_out),
+    assert main(["-q", "predict", str(songs / "a.wav"), str(bad), "--model", str(tiny_run), "--out", str(csv_out),
                  "--timeline"]) == 0  # fmt: skip
     assert csv_out.read_text().count("\n") == 2 and (tmp_path / "p_timeline.csv").exists()
     assert "skipped" in capsys.readouterr().err
-    assert main(["-q", "predict", str(bad), "--model", str(run)]) == 1
+    assert main(["-q", "predict", str(bad), "--model", str(tiny_run)]) == 1

@@ -104,8 +104,13 @@ def fit_length(
         return np.pad(samples, (0, needed - samples.size))
     if policy == "loop":
         return np.tile(samples, int(math.ceil(needed / samples.size)))[:needed]
-    raise AudioError(
-        f"{path}: too short ({samples.size / sample_rate:.2f} s < audio.min_seconds={min_seconds:g}); "
+    raise too_short(path, samples.size / sample_rate, min_seconds)
+
+
+def too_short(path: str | Path, seconds: float, min_seconds: float) -> AudioError:
+    """The error of the 'skip' policy, worded the same by feature builds and prediction."""
+    return AudioError(
+        f"{path}: too short ({seconds:.2f} s < audio.min_seconds={min_seconds:g}); "
         "set audio.short_policy=pad or loop, or lower audio.min_seconds"
     )
 

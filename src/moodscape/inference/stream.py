@@ -2,8 +2,10 @@
 
 The file is decoded block by block (soundfile), mixed to mono and resampled as a stream (soxr),
 and windows are cut as soon as their samples have arrived. The window layout matches evaluation:
-windows every ``hop`` samples from 0, plus one that ends at the end of the audio; audio shorter
-than one window is repeated to fill it.
+windows every ``hop`` samples from 0, plus one that ends at the end of the audio. Audio shorter
+than ``min_samples`` follows the short-clip policy of feature builds (skip raises; pad appends
+silence; loop repeats), and what is still shorter than one window is repeated to fill it, as
+training does; ``StreamInfo.note`` then says so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, probe_audio
+from ..audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, probe_audio, too_short
 from ..errors import AudioError
 
 BLOCK_SECONDS = 20.0
@@ -29,15 +31,18 @@ class StreamInfo:
     samples: int = 0
     peak: float = 0.0
     starts: list[int] = field(default_factory=list)
+    note: str = ""
 
 
 def stream_windows(
-    path: str | Path, *, sample_rate: int, window: int, hop: int, info: StreamInfo | None = None
-) -> Iterator[np.ndarray]:
+    path: str | Path, *, sample_rate: int, window: int, hop: int, info: StreamInfo | None = None,
+    min_samples: int = 0, short_policy: str = "skip",
+) -> Iterator[np.ndarray]:  # fmt: skip
     """Yield float32 windows of ``window`` samples at ``sample_rate`` from ``path``.
 
-    Raises AudioError for unreadable, truncated, non-finite or silent audio; windows already
-    yielded before the error was found are the caller's to discard.
+    Raises AudioError for unreadable, truncated, non-finite or silent audio, and for audio shorter
+    than ``min_samples`` under ``short_policy='skip'``; windows already yielded before the error
+    was found are the caller's to discard.
     """
     header = probe_audio(path)
     info = info if info is not None else StreamInfo()
@@ -72,8 +77,10 @@ def stream_windows(
 
     try:
         with sf.SoundFile(str(header.path)) as handle:
-            for block in handle.blocks(blocksize=max(1, int(BLOCK_SECONDS * header.sample_rate)), dtype="float32",
-                                       always_2d=True):  # fmt: skip
+            blocksize = max(1, int(BLOCK_SECONDS * header.sample_rate))
+            # Not SoundFile.blocks(): it yields its whole buffer even when decoding stops early, so a
+            # truncated MP3 would hand over uninitialised memory (and pass the length check below).
+            while (block := handle.read(blocksize, dtype="float32", always_2d=True)).shape[0]:
                 decoded += block.shape[0]
                 mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
                 chunk = resampler.resample_chunk(mono) if resampler is not None else mono
@@ -92,7 +99,17 @@ def stream_windows(
     if info.peak < SILENCE_PEAK:
         raise AudioError(f"{header.path}: silent ({info.samples / sample_rate:.1f} s, peak {info.peak:.1e}); nothing to analyse")
     total = offset + buffer.size
+    seconds = total / sample_rate
+    if total < min_samples:
+        if short_policy == "skip":
+            raise too_short(header.path, seconds, min_samples / sample_rate)
+        info.note = (f"{seconds:.2f} s is shorter than the model's audio.min_seconds ({min_samples / sample_rate:g} s); "
+                     f"{'padded with silence' if short_policy == 'pad' else 'looped'} as in training: treat with caution")  # fmt: skip
+        if short_policy == "pad" and total < window:
+            buffer = np.pad(buffer, (0, min(min_samples, window) - total))
     if total < window:  # shorter than one window: repeat it, as training does
+        info.note = info.note or (f"{seconds:.2f} s is shorter than one {window / sample_rate:.1f} s window; "
+                                  "repeated to fill it: treat with caution")  # fmt: skip
         info.starts.append(0)
         yield np.resize(buffer, window).astype(np.float32)
     elif last_end < total:

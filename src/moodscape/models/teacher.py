@@ -615,17 +615,18 @@ def _short(exc: BaseException) -> str:
     return line(exc) if root is exc else f"{line(exc)} (caused by {line(root)})"
 
 
-def _tiers_error(name: str, tried: list[str], *, hub_name: bool, key: str) -> CheckpointError:
+def _tiers_error(name: str, tried: list[str], *, hub_name: bool, key: str, random_init: bool = True) -> CheckpointError:
     lines = [f"cannot load {key}={name!r}; tried:"]
     lines += [f"  {i}. {line}" for i, line in enumerate(tried, 1)]
-    lines.append(f"Random weights are used only with {key}=none. To fix:")
+    lines.append(f"Random weights are used only with {key}=none. To fix:" if random_init else "To fix:")
     if hub_name:
         lines.append(
             f"  - download it on a machine with internet: `huggingface-cli download {name}` (or `hf download "
             f"{name}`), then copy the Hugging Face cache ({hf_constants.HF_HUB_CACHE}) here or point HF_HOME at it;"
         )
     lines.append(f"  - or set {key} to a local folder holding config.json + model.safetensors;")
-    lines.append(f"  - or set {key}=none for random initialisation.")
+    if random_init:
+        lines.append(f"  - or set {key}=none for random initialisation.")
     return CheckpointError("\n".join(lines))
 
 
@@ -637,6 +638,7 @@ def resolve_pretrained(
     backoff_s: float = 1.0,
     key: str = "model.pretrained",
     patterns: Sequence[str] = HUB_PATTERNS,
+    random_init: bool = True,
 ) -> Path:
     """Find the files of a pretrained checkpoint and return their local path (folder or file).
 
@@ -644,6 +646,8 @@ def resolve_pretrained(
     local cache (no network); (2b) a download from the Hub (config and safetensors files only),
     skipped when ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set, with ``retries`` attempts and
     exponential backoff (``backoff_s``, 2x, 4x ...) on connection errors.
+
+    ``random_init`` False leaves out the advice to use random weights (``--model`` of predict has none).
 
     Raises:
         CheckpointError: every tier failed; the message lists each with its reason and the fixes.
@@ -657,7 +661,7 @@ def resolve_pretrained(
         validate_repo_id(name)
     except HFValidationError as exc:
         tried.append(f"Hugging Face Hub: not a valid repo name ({exc})")
-        raise _tiers_error(name, tried, hub_name=False, key=key) from None
+        raise _tiers_error(name, tried, hub_name=False, key=key, random_init=random_init) from None
 
     cache = Path(cache_dir).expanduser() if cache_dir is not None else Path(hf_constants.HF_HUB_CACHE)
     try:
@@ -672,7 +676,7 @@ def resolve_pretrained(
     offline = _offline_reason()
     if offline is not None:
         tried.append(f"Hugging Face Hub download: skipped, offline mode is on ({offline})")
-        raise _tiers_error(name, tried, hub_name=True, key=key)
+        raise _tiers_error(name, tried, hub_name=True, key=key, random_init=random_init)
 
     attempts = max(1, int(retries))
     last: BaseException | None = None
@@ -703,7 +707,7 @@ def resolve_pretrained(
                 name, attempt, attempts, _short(exc), delay,
             )  # fmt: skip
             _sleep(delay)
-    raise _tiers_error(name, tried, hub_name=True, key=key) from last
+    raise _tiers_error(name, tried, hub_name=True, key=key, random_init=random_init) from last
 
 
 # ----------------------------------------------------------------------------- reading a source

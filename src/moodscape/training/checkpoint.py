@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
+from ..models.serialization import read_json
 
 META_FILE = "moodscape.json"
 STATE_TENSORS = "training_state.safetensors"
@@ -117,7 +118,7 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     path = recover(directory) / META_FILE
     if not path.exists():
         raise CheckpointError(f"{path} not found: {directory} is not a moodscape checkpoint folder")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path)
 
 
 def read_training_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
