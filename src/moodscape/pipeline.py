@@ -116,6 +116,9 @@ class Stage:
     outputs: tuple[str, ...]  # folders (relative to the run) the stage writes; removed when it is redone
     enabled: Callable[[Config], bool]
     run: Callable[[Context], dict[str, Any]]
+    # Runs every time (cheaply when nothing changed); its outputs' "content" joins the hash of every later
+    # stage, so an edited label or replaced audio file redoes what depends on the data.
+    always: bool = False
 
 
 def _value(config: Config, dotted: str) -> Any:
@@ -144,7 +147,9 @@ def _features(ctx: Context) -> dict[str, Any]:
                            annotations=config.data.annotations)  # fmt: skip
     store = build_feature_store(dataset, Path(config.store.out_dir), config=config, workers=config.store.workers,
                                 progress=ctx.progress)  # fmt: skip
-    return {"store": str(store), "songs": len(FeatureStore(store).song_ids), "dataset": str(config.data.root)}
+    built = FeatureStore(store)
+    content = f"{built.settings.get('revision')}-{built.settings.get('labels_revision')}"
+    return {"store": str(store), "songs": len(built.song_ids), "dataset": str(config.data.root), "content": content}
 
 
 def _split(ctx: Context) -> dict[str, Any]:
@@ -285,7 +290,7 @@ def _predict(ctx: Context) -> dict[str, Any]:
 
 _ALWAYS = lambda config: True  # noqa: E731
 STAGE_LIST = (
-    Stage("features", ("data", "audio", "features"), ("features",), _ALWAYS, _features),
+    Stage("features", ("data", "audio", "features"), ("features",), _ALWAYS, _features, always=True),
     Stage("split", ("split", "evaluate.quadrant_threshold"), (), _ALWAYS, _split),
     Stage("gan", ("seed", "gan", "train.window_seconds", "pipeline.gan"), ("gan",), lambda c: c.pipeline.gan, _gan),
     Stage("generate", ("gan.samples",), ("gan/synthetic",), lambda c: c.pipeline.gan, _generate),
@@ -324,13 +329,23 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
             continue
         recorded = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else {}
         same = recorded.get("hash") == digest and not redo
+        if same and recorded.get("status") == "done" and stage.always:
+            outputs = stage.run(Context(config, run, done, False, progress))
+            if outputs == recorded.get("outputs"):
+                log.info("stage %s: up to date", stage.name)
+                done[stage.name] = outputs
+                summary["stages"][stage.name] = {**recorded, "status": "up to date"}
+                digest = f"{digest}:{outputs.get('content', '')}"
+                continue
+            log.info("stage %s: the data changed; this stage and every later one are redone", stage.name)
+            redo, same = True, False
         if same and recorded.get("status") == "done":
             log.info("stage %s: done earlier for this configuration, skipped", stage.name)
             done[stage.name] = recorded["outputs"]
             summary["stages"][stage.name] = {**recorded, "status": "skipped (done earlier)"}
             continue
         # Interrupted with this very configuration: continue from the trainers' checkpoints.
-        # Anything else (new configuration, --from): start the stage afresh.
+        # Anything else (new configuration, --from, changed data): start the stage afresh.
         resume = same and recorded.get("status") == "running"
         if not resume:
             for folder in stage.outputs:
@@ -347,6 +362,8 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         marker.write_text(json.dumps(entry, indent=2, default=str) + "\n", encoding="utf-8")
         done[stage.name] = outputs
         summary["stages"][stage.name] = {**entry, "status": "ran"}
+        if stage.always:
+            digest = f"{digest}:{outputs.get('content', '')}"
     ran = [s for s in summary["stages"].values() if "peak_memory_mb" in s]
     summary["peak_memory_mb"] = max((s["peak_memory_mb"] for s in ran), default=0.0)
     from .eval.run_report import write_run_report

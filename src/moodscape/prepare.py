@@ -39,7 +39,8 @@ def split_store(store: FeatureStore, config: Config, *, force: bool = False) -> 
     )
     stats_path = store.directory / NORMALIZATION_FILE
     stats = load_normalization(store.directory) if stats_path.exists() else None
-    if stats is None or stats.splits_hash != splits.songs_hash or stats.songs != len(splits.train) or force:
+    stale = stats is None or stats.store_revision != store.settings.get("revision")
+    if stale or stats.splits_hash != splits.songs_hash or stats.songs != len(splits.train) or force:
         stats = fit_normalization(store, splits.train, splits_hash=splits.songs_hash)
     return PreparedData(store=store, splits=splits, normalization=stats)
 

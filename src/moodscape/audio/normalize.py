@@ -28,6 +28,7 @@ class Normalization:
     std: np.ndarray
     songs: int
     splits_hash: str
+    store_revision: str | None = None  # the store's features these were fitted on (settings.json "revision")
 
     def apply(self, logmel: np.ndarray) -> np.ndarray:
         """(n_mels, frames) dB -> z-scores per band, float32."""
@@ -57,8 +58,10 @@ def fit_normalization(store: FeatureStore, train_ids: Sequence[str], *, splits_h
     if not train_ids:
         raise DataError(f"{store.directory}: no training songs to fit normalisation statistics on")
     mean, std = store.band_statistics(train_ids)
-    result = Normalization(mean=mean, std=std, songs=len(train_ids), splits_hash=splits_hash)
-    payload = {"mean": mean.tolist(), "std": std.tolist(), "songs": len(train_ids), "splits_hash": splits_hash}
+    revision = store.settings.get("revision")
+    result = Normalization(mean=mean, std=std, songs=len(train_ids), splits_hash=splits_hash, store_revision=revision)
+    payload = {"mean": mean.tolist(), "std": std.tolist(), "songs": len(train_ids), "splits_hash": splits_hash,
+               "store_revision": revision}  # fmt: skip
     target = store.directory / NORMALIZATION_FILE
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(payload) + "\n", encoding="utf-8")
@@ -74,5 +77,5 @@ def load_normalization(store_dir: str | Path) -> Normalization:
     payload = json.loads(path.read_text(encoding="utf-8"))
     return Normalization(
         mean=np.asarray(payload["mean"]), std=np.asarray(payload["std"]),
-        songs=int(payload["songs"]), splits_hash=str(payload["splits_hash"]),
+        songs=int(payload["songs"]), splits_hash=str(payload["splits_hash"]), store_revision=payload.get("store_revision"),
     )  # fmt: skip

@@ -3,26 +3,36 @@
 Layout of a store folder (named ``<dataset>-<settings hash>``):
 
 - ``features.f16``: raw float16, each clip a C-ordered (n_mels, frames) block, one after another;
-- ``index.csv``: song_id, path, labels, offset (in values), frames, status, one row per song;
+- ``index.csv``: song_id, path, labels, offset (in values), frames, status, and the audio file's
+  size, modification time and content hash, one row per song;
 - ``errors.csv``: song_id, path, error, for every file that could not be used;
-- ``settings.json``: dataset, audio and feature settings, their hash, and ``complete``;
+- ``settings.json``: dataset, audio and feature settings, their hash, ``complete``, the
+  ``revision`` of the features (a hash of every song's id, audio content and status, which
+  statistics fitted on the store record) and ``labels_revision`` (a hash of the labels);
 - ``config.yaml``: the resolved configuration that built it.
 
 Building streams each clip to disk as soon as it is computed (memory stays flat) and appends a
 line to ``journal.csv`` only after the clip's bytes are flushed, so a killed build resumes where it
 stopped: clips in the journal are never recomputed, and the result equals an uninterrupted build.
+
+Building again brings the store up to date with the dataset: new songs and songs whose audio
+changed are computed, songs that left the dataset are dropped (their bytes removed), and changed
+labels are rewritten without touching the audio. A file counts as unchanged when its path, size and
+modification time match; when only the time differs (a copy, a regenerated file) its content hash
+decides.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +42,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_hash
 from ..data.dataset import Dataset
-from ..errors import AudioError, DataError
+from ..errors import AudioError, ConfigError, DataError
 from .frontend import LogMel
 from .io import load_audio
 
@@ -43,7 +53,10 @@ INDEX_FILE = "index.csv"
 ERRORS_FILE = "errors.csv"
 JOURNAL_FILE = "journal.csv"
 SETTINGS_FILE = "settings.json"
-INDEX_COLUMNS = ("song_id", "path", "valence", "arousal", "valence_std", "arousal_std", "offset", "frames", "status")
+INDEX_COLUMNS = ("song_id", "path", "valence", "arousal", "valence_std", "arousal_std", "offset", "frames", "status",
+                 "audio_size", "audio_mtime_ns", "audio_sha256")
+LABEL_FIELDS = ("valence", "arousal", "valence_std", "arousal_std")
+STORE_FILES = (FEATURES_FILE, INDEX_FILE, ERRORS_FILE, JOURNAL_FILE)
 ERROR_COLUMNS = ("song_id", "path", "error")
 RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
 SYNC_SECONDS = 2.0
@@ -70,11 +83,15 @@ class StoreEntry:
     offset: int
     frames: int
     status: str
+    audio_size: int | None = None
+    audio_mtime_ns: int | None = None
+    audio_sha256: str = ""
 
     def row(self) -> list[str]:
         return [
             self.song_id, self.path, _fmt(self.valence), _fmt(self.arousal),
             _fmt(self.valence_std), _fmt(self.arousal_std), str(self.offset), str(self.frames), self.status,
+            _int(self.audio_size), _int(self.audio_mtime_ns), self.audio_sha256,
         ]  # fmt: skip
 
     @classmethod
@@ -83,7 +100,48 @@ class StoreEntry:
             song_id=row["song_id"], path=row["path"], valence=_parse(row["valence"]), arousal=_parse(row["arousal"]),
             valence_std=_parse(row["valence_std"]), arousal_std=_parse(row["arousal_std"]),
             offset=int(row["offset"]), frames=int(row["frames"]), status=row["status"],
+            audio_size=_parse_int(row.get("audio_size") or ""), audio_mtime_ns=_parse_int(row.get("audio_mtime_ns") or ""),
+            audio_sha256=row.get("audio_sha256") or "",
         )  # fmt: skip
+
+    @property
+    def fingerprint(self) -> tuple[str, int | None, int | None]:
+        return (self.path, self.audio_size, self.audio_mtime_ns)
+
+
+def _int(value: int | None) -> str:
+    return "" if value is None else str(int(value))
+
+
+def _parse_int(value: str) -> int | None:
+    return int(value) if value != "" else None
+
+
+def audio_fingerprint(path: str | Path) -> tuple[str, int, int]:
+    """(path, size in bytes, modification time in ns): the quick test that a song's audio is unchanged."""
+    stat = os.stat(path)
+    return (str(path), int(stat.st_size), int(stat.st_mtime_ns))
+
+
+def content_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (first 16 hex digits): the sure test, read only when the quick one fails."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def store_revision(entries: Sequence[StoreEntry]) -> str:
+    """A short hash of what the features were computed from (ids, audio content, status), not the labels."""
+    payload = json.dumps([[e.song_id, e.audio_sha256, e.status] for e in entries])
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def labels_revision(entries: Sequence[StoreEntry]) -> str:
+    """A short hash of every song's labels."""
+    payload = json.dumps([[e.song_id, *(_fmt(getattr(e, name)) for name in LABEL_FIELDS)] for e in entries])
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) -> str:
@@ -183,15 +241,20 @@ def build_feature_store(
     config: Config,
     workers: int | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> Path:
     """Compute and store the log-mel of every song in ``dataset``; returns the store folder.
 
-    Resumes an interrupted build, and returns at once when the store is already complete.
+    Resumes an interrupted build, brings a finished store up to date with the dataset (see the
+    module docstring), and returns at once when nothing changed. ``force`` recomputes every song.
     Files that cannot be used are listed in ``errors.csv`` and never stop the build.
     """
     audio, features = config.audio, config.features
+    try:
+        _prepare(audio, features)  # a front end that cannot be built fails before any folder exists
+    except ValueError as exc:
+        raise ConfigError(f"features/audio settings cannot make a log-mel front end: {exc}") from exc
     store_dir = Path(out_dir) / store_name(dataset.name, audio, features)
-    store_dir.mkdir(parents=True, exist_ok=True)
     settings = {
         "dataset": dataset.name,
         "layout": dataset.layout,
@@ -203,27 +266,33 @@ def build_feature_store(
         "moodscape_version": __version__,
     }
     settings_path = store_dir / SETTINGS_FILE
-    wanted = {r.song_id for r in dataset.records}
-    if settings_path.exists():
-        previous = json.loads(settings_path.read_text(encoding="utf-8"))
-        if previous.get("complete") and wanted <= {e.song_id for e in FeatureStore(store_dir).entries}:
-            log.info("%s is complete for these settings; nothing to do", store_dir)
-            return store_dir
+    if force and store_dir.exists():
+        log.info("--force: recomputing every song of %s", store_dir)
+        for name in (*STORE_FILES, SETTINGS_FILE):
+            (store_dir / name).unlink(missing_ok=True)
+    fingerprints = {r.song_id: audio_fingerprint(r.path) for r in dataset.records}
+    previous = json.loads(settings_path.read_text(encoding="utf-8")) if settings_path.exists() else {}
+    done, changes = _reconcile(store_dir, dataset, fingerprints, features.n_mels)
+    done_ids = {e.song_id for e in done}
+    todo = [r for r in dataset.records if r.song_id not in done_ids]
+    if previous.get("complete") and not todo and not any(changes.values()):
+        log.info("%s is complete and up to date for these settings; nothing to do", store_dir)
+        return store_dir
+    store_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write_json(settings_path, {**settings, "complete": False})
     save_config(config, store_dir)
+    if any(changes.values()):
+        log.info("%s: %s", store_dir, ", ".join(f"{n} {what}" for what, n in changes.items() if n))
 
     journal_path = store_dir / JOURNAL_FILE
     data_path = store_dir / FEATURES_FILE
-    done = _resume_state(store_dir, features.n_mels)
-    done_ids = {e.song_id for e in done}
     offset = sum(e.frames for e in done if e.status == "ok") * features.n_mels
     with data_path.open("ab") as data:
         data.truncate(offset * 2)
     # Rewrite the journal clean, so that appending never continues a torn line.
     _atomic_write_rows(journal_path, INDEX_COLUMNS, [e.row() for e in done])
     errors: dict[str, str] = _read_errors(store_dir / ERRORS_FILE)
-    todo = [r for r in dataset.records if r.song_id not in done_ids]
-    if done:
+    if done and todo:
         log.info("resuming %s: %d songs done, %d to go", store_dir, len(done), len(todo))
 
     with data_path.open("ab") as data, journal_path.open("a", newline="") as journal:
@@ -231,14 +300,15 @@ def build_feature_store(
         synced = time.monotonic()
         bar = tqdm(total=len(todo), desc="features", unit="song", disable=not progress)
         for record, (logmel, error) in zip(todo, _run_extraction([str(r.path) for r in todo], audio, features, workers)):
+            fingerprint = (*fingerprints[record.song_id], content_hash(record.path))
             if logmel is None:
-                entry = _entry(record, offset=offset, frames=0, status="error")
+                entry = _entry(record, offset=offset, frames=0, status="error", fingerprint=fingerprint)
                 errors[record.song_id] = error
                 log.warning("skipped %s", error)
             else:
                 data.write(logmel.tobytes())
                 data.flush()
-                entry = _entry(record, offset=offset, frames=logmel.shape[1], status="ok")
+                entry = _entry(record, offset=offset, frames=logmel.shape[1], status="ok", fingerprint=fingerprint)
                 offset += logmel.size
             # The clip's bytes reach the OS before its journal line: a killed process loses neither.
             writer.writerow(entry.row())
@@ -256,10 +326,74 @@ def build_feature_store(
     _write_errors(store_dir / ERRORS_FILE, done, errors)
     _atomic_write_rows(store_dir / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in done])
     journal_path.unlink()
-    _atomic_write_json(settings_path, {**settings, "complete": True})
+    _atomic_write_json(settings_path, {**settings, "complete": True, "revision": store_revision(done),
+                                       "labels_revision": labels_revision(done)})  # fmt: skip
     ok = sum(e.status == "ok" for e in done)
     log.info("feature store %s: %d songs, %d errors (see %s)", store_dir, ok, len(done) - ok, ERRORS_FILE)
     return store_dir
+
+
+def _reconcile(
+    store_dir: Path, dataset: Dataset, fingerprints: dict[str, tuple[str, int, int]], n_mels: int
+) -> tuple[list[StoreEntry], dict[str, int]]:
+    """The finished entries that still hold for ``dataset``, with today's labels, and what changed.
+
+    Entries of songs that left the dataset, or whose audio changed, are dropped; when any of them had
+    bytes in ``features.f16``, the kept clips are copied into a fresh file first (see :func:`_compact`).
+    """
+    records = {r.song_id: r for r in dataset.records}
+    kept: list[StoreEntry] = []
+    changes = {"songs removed": 0, "songs with changed audio": 0, "songs relabelled": 0, "files touched, same bytes": 0}
+    dropped_bytes = False
+    for entry in _resume_state(store_dir, n_mels):
+        record = records.get(entry.song_id)
+        current = fingerprints.get(entry.song_id)
+        if record is not None and entry.fingerprint != current and _same_bytes(entry, current):
+            changes["files touched, same bytes"] += 1
+            entry = replace(entry, audio_mtime_ns=current[2])
+        if record is None or entry.fingerprint != current:
+            changes["songs removed" if record is None else "songs with changed audio"] += 1
+            dropped_bytes |= entry.status == "ok"
+            continue
+        labels = {name: getattr(record, name) for name in LABEL_FIELDS}
+        if any(getattr(entry, name) != value for name, value in labels.items()):
+            changes["songs relabelled"] += 1
+            entry = replace(entry, **labels)
+        kept.append(entry)
+    if dropped_bytes:
+        kept = _compact(store_dir, kept, n_mels)
+    return kept, changes
+
+
+def _same_bytes(entry: StoreEntry, current: tuple[str, int, int]) -> bool:
+    """Same path and size, another modification time, and the same content hash."""
+    return bool(entry.audio_sha256) and entry.path == current[0] and entry.audio_size == current[1] and (
+        content_hash(current[0]) == entry.audio_sha256)
+
+
+def _compact(store_dir: Path, kept: list[StoreEntry], n_mels: int) -> list[StoreEntry]:
+    """Copy the kept clips into a fresh ``features.f16``; returns the entries with their new offsets.
+
+    While the files are swapped no journal or index exists, so a build killed here starts again from
+    nothing: slower, never wrong.
+    """
+    data_path = store_dir / FEATURES_FILE
+    fresh = store_dir / (FEATURES_FILE + ".new")
+    moved: list[StoreEntry] = []
+    offset = 0
+    with data_path.open("rb") as source, fresh.open("wb") as target:
+        for entry in kept:
+            if entry.status == "ok":
+                source.seek(entry.offset * 2)
+                target.write(source.read(entry.frames * n_mels * 2))
+            moved.append(replace(entry, offset=offset))
+            offset += entry.frames * n_mels if entry.status == "ok" else 0
+        target.flush()
+        os.fsync(target.fileno())
+    for name in (JOURNAL_FILE, INDEX_FILE):
+        (store_dir / name).unlink(missing_ok=True)
+    os.replace(fresh, data_path)
+    return moved
 
 
 def _resume_state(store_dir: Path, n_mels: int) -> list[StoreEntry]:
@@ -274,7 +408,7 @@ def _resume_state(store_dir: Path, n_mels: int) -> list[StoreEntry]:
     return []
 
 
-def _entry(record, *, offset: int, frames: int, status: str) -> StoreEntry:
+def _entry(record, *, offset: int, frames: int, status: str, fingerprint: tuple[str, int, int, str]) -> StoreEntry:
     return StoreEntry(
         song_id=record.song_id,
         path=str(record.path),
@@ -285,6 +419,9 @@ def _entry(record, *, offset: int, frames: int, status: str) -> StoreEntry:
         offset=offset,
         frames=frames,
         status=status,
+        audio_size=fingerprint[1],
+        audio_mtime_ns=fingerprint[2],
+        audio_sha256=fingerprint[3],
     )
 
 
@@ -346,7 +483,15 @@ class FeatureStore:
                 f"{self.directory}: not a finished feature store (no {SETTINGS_FILE} or {INDEX_FILE}); "
                 "build it with `moodscape features ROOT --out DIR`"
             )
-        self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        try:
+            self.settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DataError(f"{settings_path}: not readable JSON ({exc}); rebuild with `moodscape features --force`") from exc
+        if not self.settings.get("complete"):
+            raise DataError(
+                f"{self.directory}: an unfinished feature build (settings.json says complete: false); run "
+                "`moodscape features` again to finish it"
+            )
         with index_path.open(newline="", encoding="utf-8") as handle:
             self.entries = tuple(StoreEntry.from_row(row) for row in csv.DictReader(handle))
         self.n_mels = int(self.settings["features"]["n_mels"])
