@@ -26,6 +26,43 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """-v/-q; on subcommands with a suppressed default, so `moodscape -q predict` and `moodscape predict -q`
+    both work and a subcommand never resets what was given before it."""
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", default=default,
+                           help="warnings and errors only; no progress bars")  # fmt: skip
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield sub
+                yield from _subparsers(sub)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _config(args: argparse.Namespace):
     from .config import load_config
 
@@ -47,11 +84,11 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     from .data.dataset import load_dataset
 
     dataset = load_dataset(args.root, layout=args.layout, csv_scale=args.csv_scale, annotations=args.annotations)
-    report = check_dataset(dataset, probe=not args.no_probe)
+    report = check_dataset(dataset, probe=not args.no_probe, workers=args.workers, progress=not args.quiet)
     print(format_check(report))
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return 0
+    return 0 if report.ok else 1
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
@@ -67,7 +104,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
     )
     out = args.out or config.store.out_dir
     store_dir = build_feature_store(
-        dataset, out, config=config, workers=args.workers or config.store.workers, progress=not args.quiet
+        dataset, out, config=config, workers=args.workers or config.store.workers, progress=not args.quiet,
+        force=args.force,
     )
     print(store_dir)
     return 0
@@ -77,7 +115,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     from .audio.store import FeatureStore
     from .prepare import split_store
 
-    prepared = split_store(FeatureStore(args.store), _config(args), force=args.force)
+    config = _config(args)
+    prepared = split_store(FeatureStore(args.store), config, force=args.force)
     splits = prepared.splits
     print(f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} songs -> {args.store / 'splits.json'}")
     return 0
@@ -168,38 +207,48 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .audio.io import find_audio_files
-    from .inference.predictor import Predictor, write_predictions
+    from .inference.predictor import Predictor, PredictionWriter, check_output, plot_names
 
     files = [f for p in args.paths for f in (find_audio_files(p) if p.is_dir() else [p])]
     if not files:
         log.error("no audio files found in %s", ", ".join(map(str, args.paths)))
         return 1
-    predictor = Predictor.load(args.model, threads=args.threads, batch_size=args.batch_size, hop_seconds=args.hop)
-    results, failed = [], []
-    for path, result, error in predictor.predict_many(files, timeline=args.timeline or bool(args.plot),
-                                                      progress=not args.quiet):  # fmt: skip
-        if result is None:
-            failed.append((path, error))
-            continue
-        results.append(result)
-        if args.plot:
-            from .eval.plots import plot_trajectory
-
-            points = result.timeline
-            plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
-                            args.plot / f"{path.stem}.png", title=f"{path.name}: {result.mood}")  # fmt: skip
     if args.out:
-        for written in write_predictions(results, args.out, timeline=args.timeline):
-            print(f"wrote {written}")
-    else:
+        check_output(args.out)  # before any decoding: a bad name must not cost the work
+    predictor = Predictor.load(args.model, threads=args.threads, batch_size=args.batch_size, hop_seconds=args.hop)
+    names = plot_names(files) if args.plot else {}
+    writer = PredictionWriter(args.out, timeline=args.timeline) if args.out else None
+    done, failed = 0, []
+    if writer is None:
         print(f"{'file':40} {'valence':>8} {'arousal':>8} {'V 1-9':>6} {'A 1-9':>6}  quadrant")
-        for r in results:
-            print(f"{Path(r.path).name[:40]:40} {r.valence:8.3f} {r.arousal:8.3f} {r.valence_1_9:6.2f} "
-                  f"{r.arousal_1_9:6.2f}  {r.quadrant} {r.mood}")  # fmt: skip
-    for path, error in failed:
-        print(f"skipped {path}: {error}", file=sys.stderr)
-    print(f"{len(results)} of {len(files)} files predicted", file=sys.stderr)
-    return 1 if not results else 0
+    try:
+        for path, result, error in predictor.predict_many(files, timeline=args.timeline or bool(args.plot),
+                                                          progress=not args.quiet):  # fmt: skip
+            if result is None:
+                failed.append((path, error))
+                continue
+            done += 1
+            if writer is not None:
+                writer.write(result)
+            else:
+                print(f"{Path(result.path).name[:40]:40} {result.valence:8.3f} {result.arousal:8.3f} "
+                      f"{result.valence_1_9:6.2f} {result.arousal_1_9:6.2f}  {result.quadrant} {result.mood}"
+                      + (f"  ({result.warning})" if result.warning else ""), flush=True)  # fmt: skip
+            if args.plot:
+                from .eval.plots import plot_trajectory
+
+                points = result.timeline
+                plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
+                                args.plot / names[path], title=f"{path.name}: {result.mood}")  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+            for written in writer.written:
+                print(f"wrote {written} ({writer.count} songs)")
+    for path, error in failed:  # each reason names its file
+        print(f"skipped: {error}", file=sys.stderr)
+    print(f"{done} of {len(files)} files predicted", file=sys.stderr)
+    return 1 if not done else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -306,9 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Run `moodscape COMMAND --help` for each command's options.",
     )
     parser.add_argument("--version", action="version", version=f"moodscape {__version__}")
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress bars")
+    _add_verbosity(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -318,10 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
         "plus DEAM-format static and dynamic annotation CSVs. For tests, demos and benchmarks.",
     )
     demo.add_argument("out", type=Path, help="output folder (becomes a DEAM root)")
-    demo.add_argument("--songs", type=int, default=60, help="number of songs (default 60)")
-    demo.add_argument("--seconds", type=float, default=30.0, help="clip length in seconds (default 30; DEAM uses 45)")
+    demo.add_argument("--songs", type=_positive_int, default=60, help="number of songs (default 60)")
+    demo.add_argument("--seconds", type=_positive_float, default=30.0, help="clip length in seconds (default 30; DEAM uses 45)")
     demo.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
-    demo.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    demo.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     demo.set_defaults(func=_cmd_demo_data)
 
     data = commands.add_parser("data", help="inspect a dataset", description="Inspect a dataset on disk.")
@@ -331,13 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="counts, label statistics, unreadable files, swapped-column check",
         description="Load a dataset (DEAM, emoMusic or a CSV of your own) and report: songs usable, labels "
         "without audio and audio without labels, label statistics per dimension, unreadable files, and, "
-        "where static and time-continuous annotations both exist, which static column tracks which curve.",
+        "where static and time-continuous annotations both exist, which static column tracks which curve. Every "
+        "audio file is decoded in full (as `features` would), so truncated, corrupt and silent files are found; "
+        "audio paths outside the dataset's folder are counted. Exit status 0 when the check is OK, 1 when it "
+        "found problems (unreadable audio, a swapped-looking header, no usable songs), 2 for a bad option.",
     )
     check.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
     check.add_argument("--layout", default="auto", choices=["auto", "deam", "emomusic", "csv"])
     check.add_argument("--csv-scale", default="1-9", choices=["1-9", "0-1", "-1-1"], help="scale of a CSV's labels")
     check.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
-    check.add_argument("--no-probe", action="store_true", help="do not open the audio files")
+    check.add_argument("--no-probe", action="store_true", help="only check that the audio files exist (fast)")
+    check.add_argument("--workers", type=_positive_int, help="threads decoding audio (default 4)")
     check.add_argument("--json", type=Path, help="also write the report as JSON here")
     check.set_defaults(func=_cmd_data_check)
 
@@ -345,14 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
         "features",
         help="compute and cache log-mel spectrograms",
         description="Decode every song, compute its log-mel spectrogram and store it (float16, memory-mapped) "
-        "in OUT/<dataset>-<settings hash>/. Parallel, resumable after a kill, and a no-op when run again "
-        "with the same settings. Unusable files are listed in errors.csv and skipped. Prints the store folder.",
+        "in OUT/<dataset>-<settings hash>/. Parallel and resumable after a kill. Run again, it brings the store up "
+        "to date: songs whose audio changed (path, size or modification time) are recomputed, songs no longer in "
+        "the dataset are dropped, edited labels are rewritten, and nothing is done when nothing changed. Unusable "
+        "files are listed in errors.csv and skipped. Prints the store folder.",
     )
     features.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
     features.add_argument("--out", type=Path, help="folder holding feature stores (default: store.out_dir)")
-    features.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    features.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
     features.add_argument("--layout", choices=["auto", "deam", "emomusic", "csv"], help="dataset layout")
     features.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
+    features.add_argument("--force", action="store_true", help="recompute every song (splits.json is kept)")
     _add_config_options(features)
     features.set_defaults(func=_cmd_features)
 
@@ -457,9 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
     predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
     predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")
-    predict.add_argument("--hop", type=float, help="seconds between windows (default: the model's evaluation hop)")
-    predict.add_argument("--batch-size", type=int, default=32, help="windows per model call (default 32)")
-    predict.add_argument("--threads", type=int, help="CPU threads for the model (default: the runtime's)")
+    predict.add_argument("--hop", type=_positive_float,
+                         help="seconds between windows (default: the model's evaluation hop)")  # fmt: skip
+    predict.add_argument("--batch-size", type=_positive_int, default=32,
+                         help="windows per model call (default 32); memory grows with it")  # fmt: skip
+    predict.add_argument("--threads", type=_positive_int, help="CPU threads for the model (default: the runtime's)")
     predict.set_defaults(func=_cmd_predict)
 
     evaluate = commands.add_parser(
@@ -497,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
         "grid (the --point values, cycled).",
     )
     gan_generate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
-    gan_generate.add_argument("--n", type=int, help="number of windows (default: gan.samples, 3200)")
+    gan_generate.add_argument("--n", type=_positive_int, help="number of windows (default: gan.samples, 3200)")
     gan_generate.add_argument("--labels", choices=["kde", "uniform", "grid"], default="kde")
     gan_generate.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="grid point; repeatable (write --point=-0.5,-0.5 when valence is negative)")
     gan_generate.add_argument("--seed", type=int, default=0)
@@ -515,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gan_evaluate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
     gan_evaluate.add_argument("--teacher", type=Path, help="teacher run folder (default: train.out_dir)")
-    gan_evaluate.add_argument("--windows", type=int, default=1000, help="real and generated windows compared")
+    gan_evaluate.add_argument("--windows", type=_positive_int, default=1000, help="real and generated windows compared")
     gan_evaluate.add_argument("--seed", type=int, default=0)
     _add_config_options(gan_evaluate)
     gan_evaluate.set_defaults(func=_cmd_gan_evaluate)
@@ -527,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
         "same real test songs (CCC with 95% intervals); OUT/report.html says plainly whether synthetic data helps.",
     )
     gan_ablation.add_argument("--synthetic", type=Path, help="synthetic store (default: gan.out_dir/synthetic)")
-    gan_ablation.add_argument("--ratio", type=float, default=0.5, help="synthetic windows per real window (default 0.5)")
+    gan_ablation.add_argument("--ratio", type=_positive_float, default=0.5, help="synthetic windows per real window (default 0.5)")
     gan_ablation.add_argument("--out", type=Path, help="output folder (default: gan.out_dir/ablation)")
     _add_config_options(gan_ablation)
     gan_ablation.set_defaults(func=_cmd_gan_ablation)
@@ -545,12 +601,14 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--store", type=Path, help="feature store folder")
     listen.add_argument("--song", help="song id in the store")
     listen.add_argument("--start", type=float, default=0.0, help="seconds into the clip (default 0)")
-    listen.add_argument("--seconds", type=float, default=10.0, help="length in seconds (default 10)")
+    listen.add_argument("--seconds", type=_positive_float, default=10.0, help="length in seconds (default 10)")
     listen.add_argument("--generator", type=Path, help="generator folder written by `moodscape gan train`")
     listen.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="a (valence, arousal) point; repeatable (write --point=-0.8,-0.6 when valence is negative)")
     listen.add_argument("--seed", type=int, default=0, help="latent seed for generated clips")
-    listen.add_argument("--iterations", type=int, default=32, help="Griffin-Lim iterations (default 32)")
+    listen.add_argument("--iterations", type=_positive_int, default=32, help="Griffin-Lim iterations (default 32)")
     listen.set_defaults(func=_cmd_listen)
+    for sub in _subparsers(parser):
+        _add_verbosity(sub, default=argparse.SUPPRESS)
     return parser
 
 

@@ -287,6 +287,23 @@ class Config(_Section):
     distill: DistillConfig = Field(default_factory=DistillConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
+    @model_validator(mode="after")
+    def _check_across_sections(self) -> Config:
+        """Settings that are each valid alone but not together fail here, before any work starts."""
+        nyquist = self.audio.sample_rate / 2
+        if self.features.fmax > nyquist:
+            raise ValueError(
+                f"features.fmax ({self.features.fmax:g} Hz) is above the Nyquist frequency of audio.sample_rate "
+                f"{self.audio.sample_rate} Hz ({nyquist:g} Hz); lower features.fmax or raise audio.sample_rate"
+            )
+        bins = self.features.n_fft // 2 + 1
+        if self.features.n_mels > bins:
+            raise ValueError(
+                f"features.n_mels ({self.features.n_mels}) exceeds the {bins} frequency bins of features.n_fft "
+                f"{self.features.n_fft}; lower n_mels or raise n_fft"
+            )
+        return self
+
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
@@ -328,14 +345,43 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         tree = loaded or {}
+    keys: dict[tuple[str, ...], str] = {}
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)
+        keys[tuple(key.split("."))] = text
     try:
         return Config.model_validate(tree)
     except ValidationError as exc:
-        where = f" in {path}" if path is not None else ""
-        raise ConfigError(f"invalid configuration{where}:\n{exc}") from exc
+        raise ConfigError(f"invalid configuration{_blame(exc, keys, path)}:\n{_describe(exc)}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem: the dotted key, what is wrong, and the value given."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        given = "" if not loc or error["type"] == "missing" else f" (got {error['input']!r})"
+        lines.append(f"  {loc + ': ' if loc else ''}{message}{given}")
+    return "\n".join(lines)
+
+
+def _blame(exc: ValidationError, overrides: dict[tuple[str, ...], str], path: Path | None) -> str:
+    """Where the bad value came from: the --set overrides whose key meets an error's location (or, for a
+    check across sections, is named in its message), else the file."""
+    culprits = []
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        for key, text in overrides.items():
+            n = min(len(key), len(loc))
+            hit = key[:n] == loc[:n] if n else ".".join(key) in error["msg"]
+            if hit and text not in culprits:
+                culprits.append(text)
+    if culprits:
+        on_top = f" (applied to {path})" if path is not None else ""
+        return " from " + ", ".join(f"--set {c}" for c in culprits) + on_top
+    return f" in {path}" if path is not None else ""
 
 
 def config_to_dict(section: BaseModel) -> dict[str, Any]:

@@ -19,7 +19,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..audio.io import probe_audio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..audio.io import AudioInfo, decode, probe_audio, validate
 from ..errors import AudioError
 from .dataset import Dataset, preview, sort_key
 from .quadrants import quadrant
@@ -106,6 +111,7 @@ class CheckReport:
     correlations: tuple[HeaderCorrelation, ...]
     has_static_and_dynamic: bool
     warnings: tuple[str, ...] = field(default=())
+    audio_outside_root: int = 0
 
     @property
     def swapped_columns(self) -> list[tuple[str, str]]:
@@ -216,23 +222,41 @@ def correlate_static_with_curves(
     return tuple(found)
 
 
-def check_dataset(dataset: Dataset, *, probe: bool = True) -> CheckReport:
-    """Check a loaded dataset. ``probe`` opens every usable song's audio header (fast, no decoding);
+def _decode_check(path: Path) -> AudioInfo:
+    """Decode the whole file as a feature build does: header, full decode with the truncation check,
+    then non-finite and silent samples. A header alone says nothing of a cut-off MP3."""
+    info = probe_audio(path)
+    samples, rate = decode(path)
+    validate(samples, path, sample_rate=rate)
+    return info
+
+
+def check_dataset(dataset: Dataset, *, probe: bool = True, workers: int | None = None,
+                  progress: bool = False) -> CheckReport:  # fmt: skip
+    """Check a loaded dataset. ``probe`` decodes every usable song's audio in full (in ``workers``
+    threads), so truncated, corrupt and silent files are found as a feature build would find them;
     without it only the files' existence is checked."""
     problems: list[AudioProblem] = []
     infos = []
+    present = []
     for record in dataset.records:
         path = record.path
         if path is None or not path.is_file():
             problems.append(AudioProblem(record.song_id, str(path), "file not found"))
-            continue
-        if probe:
+        else:
+            present.append(record)
+    if probe and present:
+
+        def attempt(record) -> AudioInfo | AudioProblem:
             try:
-                infos.append(probe_audio(path))
+                return _decode_check(record.path)
             except AudioError as exc:
-                reason = str(exc)
-                reason = reason.removeprefix(f"{path}: ")
-                problems.append(AudioProblem(record.song_id, str(path), reason))
+                return AudioProblem(record.song_id, str(record.path), str(exc).removeprefix(f"{record.path}: "))
+
+        with ThreadPoolExecutor(max_workers=workers or 4) as pool:
+            for outcome in tqdm(pool.map(attempt, present), total=len(present), desc="decode", unit="file",
+                                disable=not progress):  # fmt: skip
+                (problems if isinstance(outcome, AudioProblem) else infos).append(outcome)
     summary = None
     if infos:
         seconds = np.array([i.duration for i in infos])
@@ -272,7 +296,14 @@ def check_dataset(dataset: Dataset, *, probe: bool = True) -> CheckReport:
         correlations=header_correlations(dataset),
         has_static_and_dynamic=bool(set(dataset.static) & set(dataset.dynamic)),
         warnings=tuple(dataset.warnings),
+        audio_outside_root=sum(not _inside(r.path, dataset.root) for r in dataset.records if r.path is not None),
     )
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in the dataset's folder (a CSV's own folder for the csv layout)."""
+    folder = root if root.is_dir() else root.parent
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _r(value: float) -> str:
@@ -315,7 +346,7 @@ def format_check(report: CheckReport) -> str:
         lines.append("Labels: no usable songs, nothing to summarise")
     lines.append("")
 
-    checked = "probed" if report.probed else "checked for existence (not probed)"
+    checked = "decoded" if report.probed else "checked for existence (not decoded)"
     if report.audio_problems:
         lines.append(f"Audio: {len(report.audio_problems)} of {report.n_songs} file(s) missing or unreadable:")
         lines += [f"  song {p.song_id}: {p.path}: {p.reason}" for p in report.audio_problems]
@@ -328,6 +359,12 @@ def format_check(report: CheckReport) -> str:
         lines.append(
             f"  {a.n_files} readable: {a.min_seconds:.1f} / {a.median_seconds:.1f} / {a.max_seconds:.1f} s "
             f"(min / median / max); {rates}; {chans}"
+        )
+    if report.audio_outside_root:
+        where = "the CSV's folder" if report.layout == "csv" else "the dataset folder"
+        lines.append(
+            f"  {report.audio_outside_root} audio path(s) lie outside {where} (../ or absolute paths: allowed, "
+            "but the dataset no longer moves as one folder)"
         )
     lines.append("")
 

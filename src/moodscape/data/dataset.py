@@ -224,10 +224,13 @@ def read_csv_table(path: str | Path, *, required: Sequence[str] = (), fix: str =
             columns = columns[:-1]
         missing = [c for c in required if c not in columns]
         if missing:
+            semicolons = len(header) == 1 and ";" in header[0]
             raise DataError(
                 f"{path}: missing column(s) {', '.join(repr(m) for m in missing)}; "
                 f"columns found: {', '.join(repr(c) for c in columns) or 'none'}"
                 f"{'. ' + fix if fix else ''}"
+                + (". The header is split by ';': moodscape reads comma-separated files, so save it with commas "
+                   "(in a spreadsheet: CSV, comma-delimited)" if semicolons else "")
             )
         repeated = sorted({c for c in columns if columns.count(c) > 1 and c})
         if repeated:

@@ -72,6 +72,21 @@ def _named_songs(config: Config, run: Path, split: str, store_dir: str | None) -
     return [Section("Named songs", [note, Table(rows, caption="Labels and predictions on [-1, 1]"), *players])]
 
 
+def gan_note(config: Config) -> str:
+    """What the run did with a GAN, as its configuration says: trained or not, its windows used or not."""
+    ratio = config.train.synthetic_ratio
+    if not config.pipeline.gan and ratio > 0:
+        return (f"No GAN was trained in this run; the teacher trained on {ratio:g} synthetic windows per real window "
+                f"from {config.train.synthetic_dir} (training set only).")
+    if not config.pipeline.gan:
+        return "No GAN was trained in this run (pipeline.gan is off); every model saw real songs only."
+    if ratio > 0:
+        return (f"The GAN saw training songs only, and the teacher trained on {ratio:g} of its synthetic windows per "
+                "real window (training set only).")
+    return ("The GAN saw training songs only; its synthetic windows were generated but not used for training "
+            "(train.synthetic_ratio is 0).")
+
+
 def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path:
     """``run/report.html`` (self-contained) and ``report.md``; returns the HTML path."""
     split = config.evaluate.split
@@ -82,7 +97,7 @@ def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path
     sections.append(Section("Run", [
         Text(f"Dataset {features.get('dataset')}: {features.get('songs')} songs, split by song into "
              f"{counts.get('train')} train / {counts.get('val')} val / {counts.get('test')} test. Validation and test "
-             "songs are real songs only; the GAN saw training songs only."),
+             f"songs are real songs only. {gan_note(config)}"),
         Table(_stage_rows(summary), caption=f"Stages (peak memory of the whole run: {summary['peak_memory_mb']} MB)"),
     ]))  # fmt: skip
 
