@@ -23,7 +23,7 @@ def test_demo_pipeline_through_the_cli(tmp_path, capsys):
     assert main(["-q", "split", store]) == 0
     assert main(["-q", "baseline", store, "--out", str(run)]) == 0
     summary = capsys.readouterr().out
-    assert "ridge floor" in summary and "valence" in summary
+    assert "ridge floor" in summary and "valence" in summary and "macro-F1" in summary
 
     for name in ("features.f16", "index.csv", "errors.csv", "settings.json", "config.yaml", "splits.json",
                  "normalization.json"):  # fmt: skip
@@ -39,6 +39,14 @@ def test_demo_pipeline_through_the_cli(tmp_path, capsys):
         assert values["ccc"] > 0.2, "the ridge floor learns something on demo data"
     assert (run / "predictions.csv").read_text().count("\n") == 1 + sizes[2]
     assert (run / "config.yaml").exists()
+
+    # The classical floor: descriptors of every clip, cached in the store, an SVR per dimension.
+    assert main(["-q", "baseline", store, "--kind", "descriptors", "--out", str(tmp_path / "descriptors")]) == 0
+    assert "descriptor floor" in capsys.readouterr().out
+    described = json.loads((tmp_path / "descriptors" / "metrics.json").read_text())
+    assert described["kind"] == "descriptors" and 0 <= described["quadrants"]["macro_f1"] <= 1
+    assert all(described["metrics"][d]["ccc"] > 0.2 for d in ("valence", "arousal"))
+    assert (tmp_path / store / "descriptors.npz").exists()
 
     # Splitting again reuses the file; asking for other settings stops with a clear message.
     before = (tmp_path / store / "splits.json").read_bytes()

@@ -200,6 +200,11 @@ class EvaluateConfig(_Section):
     songs: list[str] = Field(
         default_factory=list, description="Named songs (ids) shown one by one in the run report, with audio players."
     )
+    floors: list[Literal["ridge", "descriptors"]] = Field(
+        default_factory=lambda: ["ridge", "descriptors"],
+        description="Cheap floors scored on the same songs beside every evaluation: ridge on pooled log-mel, and "
+        "an SVR on librosa descriptors (decodes each clip once; cached in the store). [] scores none.",
+    )
 
 
 class GanConfig(_Section):

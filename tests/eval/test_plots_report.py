@@ -165,8 +165,10 @@ def test_evaluate_predictions_writes_everything(tmp_path, songs):
     ids, t, p = songs
     config = EvaluateConfig(bootstrap=200, worst_songs=5, quadrant_threshold=0.0)
     floor = M.regression_metrics(t, 0.3 * t, names=("valence", "arousal"))
+    other = M.regression_metrics(t, 0.3 * t + 0.2, names=("valence", "arousal"))
     result = evaluate_predictions(ids, t, p, split="test", config=config, out_dir=tmp_path, history=_history(),
-                                  floor_metrics=floor, model="vit tiny", data="deam",
+                                  floors={"ridge floor": 0.3 * t, "descriptor floor": 0.3 * t + 0.2},
+                                  model="vit tiny", data="deam",
                                   songs_per_split={"train": 100, "val": 20, "test": 40}, seed=7)  # fmt: skip
 
     for name in ("metrics.json", "predictions.csv", "history.csv", "report.html", "report.md"):
@@ -186,7 +188,11 @@ def test_evaluate_predictions_writes_everything(tmp_path, songs):
         assert m["rmse_1_9"] == pytest.approx(4 * m["rmse"])
         low, high = bootstrap_interval(t[:, j], p[:, j], M.ccc, n=200, seed=7)
         assert (m["ccc_ci95_low"], m["ccc_ci95_high"]) == pytest.approx((low, high))
-        assert stored["floor"]["comparison"][dim]["beats_floor"] == (m["ccc"] > floor[dim]["ccc"])
+        strongest = max(floor[dim]["ccc"], other[dim]["ccc"])
+        assert stored["floor"]["comparison"][dim]["beats_floor"] == (m["ccc"] > strongest)
+        assert stored["floor"]["floors"]["descriptor floor"]["metrics"][dim]["ccc"] == pytest.approx(other[dim]["ccc"])
+    assert stored["floor"]["floors"]["ridge floor"]["quadrants"]["macro_f1"] == pytest.approx(
+        analyse_quadrants(t, 0.3 * t).macro_f1)
     assert stored["ccc_mean"] == pytest.approx(
         (stored["metrics"]["valence"]["ccc"] + stored["metrics"]["arousal"]["ccc"]) / 2
     )
@@ -220,6 +226,7 @@ def test_evaluate_predictions_writes_everything(tmp_path, songs):
         assert f"](plots/{name}.png)" in md, name
     assert "song&lt;" in html  # song ids are escaped
     assert "the ridge floor (CCC" in html and "vit tiny" in html and "songs in train" in html
+    assert "descriptor floor" in html and "Quadrants, same songs" in html
     for text in ("CCC 95% CI", "MSE (1-9)", "macro-F1", "Q1 happy/excited"):
         assert text in html and text in md.replace("\\", ""), text
 
@@ -228,12 +235,13 @@ def test_evaluate_predictions_json_safe_switches_and_a_losing_model(tmp_path, so
     ids, t, p = songs
     p = p.copy()
     p[:, 1] = 0.25  # constant arousal prediction: Pearson undefined (NaN -> null), CCC 0
-    floor = {"valence": {"ccc": 0.99}, "arousal": {"ccc": -0.5}}
+    floor = np.stack([t[:, 0], -t[:, 1]], axis=1)  # perfect on valence, reversed on arousal
     config = EvaluateConfig(bootstrap=0, worst_songs=0)
     (tmp_path / "run" / "plots").mkdir(parents=True)
     (tmp_path / "run" / "plots" / "worst_songs.png").write_bytes(PNG_MAGIC)  # left by an earlier run
     (tmp_path / "run" / "history.csv").write_text("epoch\n1\n")
-    result = evaluate_predictions(ids, t, p, split="val", config=config, out_dir=tmp_path / "run", floor_metrics=floor)
+    result = evaluate_predictions(ids, t, p, split="val", config=config, out_dir=tmp_path / "run",
+                                  floors={"ridge floor": floor})  # fmt: skip
     text = (tmp_path / "run" / "metrics.json").read_text(encoding="utf-8")
     assert "NaN" not in text and "Infinity" not in text
     arousal = result["metrics"]["arousal"]
@@ -249,7 +257,7 @@ def test_evaluate_predictions_json_safe_switches_and_a_losing_model(tmp_path, so
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 4
     assert "Valence: the model does not beat the ridge floor (CCC" in html
-    assert "Arousal: the model beats the ridge floor (CCC 0.000 vs -0.500" in html
+    assert "Arousal: the model beats the ridge floor (CCC 0.000 vs -0." in html
     assert "CCC intervals: off" in html and "Largest errors" not in html
 
 
@@ -270,11 +278,11 @@ def test_evaluate_predictions_bad_input(tmp_path, songs, change, message):
         evaluate_predictions(ids, t, p, split="test", config=EvaluateConfig(bootstrap=0), out_dir=tmp_path)
 
 
-def test_floor_metrics_must_cover_both_dimensions(tmp_path, songs):
+def test_floor_predictions_must_match_the_songs(tmp_path, songs):
     ids, t, p = songs
-    with pytest.raises(ValueError, match="missing \\['arousal'\\]"):
+    with pytest.raises(ValueError, match="floor 'ridge floor': predictions of shape"):
         evaluate_predictions(ids, t, p, split="test", config=EvaluateConfig(bootstrap=0), out_dir=tmp_path,
-                             floor_metrics={"valence": {"ccc": 0.2}})  # fmt: skip
+                             floors={"ridge floor": t[:, :1]})  # fmt: skip
 
 
 def test_to_jsonable():

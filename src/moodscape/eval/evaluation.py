@@ -5,8 +5,9 @@
 
 * ``metrics.json`` - per dimension: CCC with its bootstrap 95% interval, Pearson, R2, MSE, MAE,
   RMSE on [-1, 1] and MSE/MAE/RMSE on DEAM's 1-9 scale (``*_1_9`` keys; 1-9 = x * 4 + 5, so MAE and
-  RMSE scale by 4 and MSE by 16); the quadrant analysis; the worst songs; the ridge floor
-  comparison when given; song count and split. NaN is written as ``null``.
+  RMSE scale by 4 and MSE by 16); the quadrant analysis; the worst songs; the cheap floors scored
+  on the same songs when given (each floor's metrics, accuracy and macro-F1, and the comparison
+  with the strongest of them per dimension); song count and split. NaN is written as ``null``.
 * ``predictions.csv`` - one row per song in input order: song_id, split, valence, arousal,
   valence_pred, arousal_pred (on [-1, 1]), quadrant, quadrant_pred, valence_abs_error,
   arousal_abs_error.
@@ -54,6 +55,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "PLOT_NAMES",
     "compare_to_floor",
+    "score_floors",
     "dimension_metrics",
     "evaluate_predictions",
     "evaluation_sections",
@@ -185,14 +187,19 @@ def worst_songs(
 
 
 def compare_to_floor(
-    metrics: Mapping[str, Mapping[str, Any]], floor: Mapping[str, Mapping[str, Any]]
+    metrics: Mapping[str, Mapping[str, Any]],
+    floor: Mapping[str, Mapping[str, Any]],
+    *,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Model vs ridge floor per dimension, by CCC.
+    """Model vs floor per dimension, by CCC.
 
     Args:
         metrics: ``{dim: {"ccc", "ccc_ci95_low", "ccc_ci95_high", ...}}`` of the model.
         floor: ``{dim: {"ccc", ...}}`` of the floor (``BaselineResult.metrics`` or the "metrics"
             entry of the baseline's metrics.json), scored on the same songs.
+        names: which floor each dimension's row is (``{dim: "descriptor floor"}``); default
+            "ridge floor".
 
     Returns:
         ``{dim: {"model_ccc", "floor_ccc", "difference", "beats_floor", "floor_below_interval",
@@ -212,7 +219,8 @@ def compare_to_floor(
         has_ci = low is not None and high is not None and not (math.isnan(low) or math.isnan(high))
         beats = model > base
         below = (base < low) if has_ci else None
-        head = f"{dim.capitalize()}: the model {'beats' if beats else 'does not beat'} the ridge floor"
+        name = (names or {}).get(dim, "ridge floor")
+        head = f"{dim.capitalize()}: the model {'beats' if beats else 'does not beat'} the {name}"
         sentence = f"{head} (CCC {model:.3f} vs {base:.3f}, difference {model - base:+.3f})"
         if has_ci and beats:
             sentence += (
@@ -224,8 +232,30 @@ def compare_to_floor(
         else:
             sentence += "."
         out[dim] = {"model_ccc": model, "floor_ccc": base, "difference": model - base, "beats_floor": beats,
-                    "floor_below_interval": below, "sentence": sentence}  # fmt: skip
+                    "floor_below_interval": below, "floor": name, "sentence": sentence}  # fmt: skip
     return out
+
+
+def score_floors(
+    y_true: np.ndarray, floors: Mapping[str, np.ndarray], per_dim: Mapping[str, Mapping[str, Any]], *, threshold: float
+) -> dict[str, Any]:
+    """Every floor's metrics and quadrant scores on the same songs, and the model against the strongest.
+
+    ``floors`` maps a name ("ridge floor", "descriptor floor") to its (N, 2) predictions. The strongest
+    floor is chosen per dimension by CCC: "beats the floor" always means beating the best cheap model.
+    """
+    scored = {}
+    for name, predicted in floors.items():
+        predicted = np.asarray(predicted, dtype=np.float64)
+        if predicted.shape != y_true.shape:
+            raise ValueError(f"floor '{name}': predictions of shape {predicted.shape}, expected {y_true.shape}")
+        quads = analyse_quadrants(y_true, predicted, threshold=threshold)
+        scored[name] = {"metrics": M.regression_metrics(y_true, predicted, names=DIMENSIONS),
+                        "quadrants": {"accuracy": quads.accuracy, "macro_f1": quads.macro_f1}}  # fmt: skip
+    strongest = {d: max(scored, key=lambda n: scored[n]["metrics"][d]["ccc"]) for d in DIMENSIONS}
+    metrics = {d: scored[strongest[d]]["metrics"][d] for d in DIMENSIONS}
+    return {"floors": scored, "strongest": strongest, "metrics": metrics,
+            "comparison": compare_to_floor(per_dim, metrics, names=strongest)}  # fmt: skip
 
 
 def _num(value: Any) -> float:
@@ -285,18 +315,26 @@ def _metrics_section(metrics: Mapping[str, Any]) -> Section:
     ])  # fmt: skip
 
 
-def _floor_section(metrics: Mapping[str, Any], floor: Mapping[str, Mapping[str, Any]]) -> Section:
+def _floor_section(metrics: Mapping[str, Any], floor: Mapping[str, Any]) -> Section:
     model = {d: {k: _num(v) for k, v in metrics["metrics"][d].items()} for d in DIMENSIONS}
-    comparison = compare_to_floor(model, floor)
+    floors = floor.get("floors") or {"ridge floor": {"metrics": floor["metrics"]}}
     rows = [
         {"dimension": dim, "who": who, **{k: _num(src.get(k)) for k in M.METRIC_NAMES}}
         for dim in DIMENSIONS
-        for who, src in (("model", model[dim]), ("ridge floor", floor[dim]))
+        for who, src in (("model", model[dim]), *((name, f["metrics"][dim]) for name, f in floors.items()))
     ]
     columns = [("dimension", "dimension"), ("who", "predictor"), ("ccc", "CCC"), ("pearson", "Pearson"),
                ("r2", "R2"), ("mse", "MSE"), ("mae", "MAE"), ("rmse", "RMSE")]  # fmt: skip
-    blocks: list = [Table(rows, columns=columns, caption="Model vs ridge floor, same songs (on [-1, 1])")]
-    return Section("Against the ridge floor", blocks + [Text(comparison[d]["sentence"]) for d in DIMENSIONS])
+    blocks: list = [Table(rows, columns=columns, caption="Model vs the cheap floors, same songs (on [-1, 1])")]
+    quads = [{"who": "model", "accuracy": _num(metrics["quadrants"]["accuracy"]),
+              "macro_f1": _num(metrics["quadrants"]["macro_f1"])}]  # fmt: skip
+    quads += [{"who": name, **{k: _num(v) for k, v in f["quadrants"].items()}} for name, f in floors.items()
+              if "quadrants" in f]  # fmt: skip
+    if len(quads) > 1:
+        blocks.append(Table(quads, columns=[("who", "predictor"), ("accuracy", "quadrant accuracy"),
+                                            ("macro_f1", "macro-F1")], caption="Quadrants, same songs"))  # fmt: skip
+    comparison = floor["comparison"]
+    return Section("Against the floors", blocks + [Text(comparison[d]["sentence"]) for d in DIMENSIONS])
 
 
 _PER_QUADRANT_COLUMNS = [
@@ -356,24 +394,23 @@ def evaluation_sections(
     metrics: Mapping[str, Any],
     *,
     plots: Mapping[str, str | Path],
-    floor_metrics: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Section]:
     """Report sections for the output of :func:`evaluate_predictions`.
 
     Args:
-        metrics: the dict :func:`evaluate_predictions` returns (or its metrics.json, loaded).
+        metrics: the dict :func:`evaluate_predictions` returns (or its metrics.json, loaded); its
+            "floor" entry, when set, becomes the section on the floors.
         plots: PNG paths by name: "training_curves", "scatter", "errors", "va_plane", "confusion",
             "worst_songs"; missing names are skipped.
-        floor_metrics: the ridge floor's per-dimension metrics, shown beside the model's.
 
     Returns:
-        sections in order: run summary, metrics, ridge floor (when given), quadrants, predictions,
+        sections in order: run summary, metrics, floors (when scored), quadrants, predictions,
         largest errors (when any), training (when its plot is given).
     """
     plots = {k: Path(v) for k, v in plots.items()}
     sections = [_summary_section(metrics), _metrics_section(metrics)]
-    if floor_metrics is not None:
-        sections.append(_floor_section(metrics, floor_metrics))
+    if metrics.get("floor"):
+        sections.append(_floor_section(metrics, metrics["floor"]))
     sections.append(_quadrant_section(metrics["quadrants"], plots))
     images = _images(plots, [("scatter", "True vs predicted, with the identity line"),
                              ("errors", "Signed errors (predicted - true)")])  # fmt: skip
@@ -430,7 +467,7 @@ def evaluate_predictions(
     config: EvaluateConfig,
     out_dir: str | Path,
     history: Sequence[Mapping[str, Any]] | None = None,
-    floor_metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    floors: Mapping[str, np.ndarray] | None = None,
     title: str | None = None,
     model: str | None = None,
     data: str | None = None,
@@ -450,8 +487,9 @@ def evaluate_predictions(
         out_dir: the run folder; created if needed; outputs of an earlier evaluation there are
             replaced (stale plots and history.csv removed).
         history: one dict per epoch (see :data:`HISTORY_COLUMNS`) -> history.csv and a curves plot.
-        floor_metrics: the ridge floor's ``{dim: {"ccc", "pearson", "r2", "mse", "mae", "rmse"}}``
-            on the same songs (``BaselineResult.metrics``) -> a comparison in the outputs.
+        floors: the cheap floors' (N, 2) predictions of the same songs by name ("ridge floor",
+            "descriptor floor") -> their metrics and quadrant scores, and the model against the
+            strongest of them per dimension (see :func:`score_floors`).
         title: report title; default "moodscape evaluation (<split>)".
         model, data, songs_per_split: shown in the run summary and stored in metrics.json.
         seed: seed of the bootstrap resampling.
@@ -460,7 +498,8 @@ def evaluate_predictions(
     Returns:
         the JSON-safe metrics dict written to metrics.json (NaN -> None): keys title, split, songs,
         model, data, songs_per_split, bootstrap, metrics ({dim: {...}}, see :func:`dimension_metrics`),
-        ccc_mean, quadrants (see ``QuadrantAnalysis.to_dict``), worst_songs, floor (or None), files.
+        ccc_mean, quadrants (see ``QuadrantAnalysis.to_dict``), worst_songs, floor (or None: floors,
+        strongest, metrics, comparison), files.
     """
     ids, t, p = _check_inputs(song_ids, y_true, y_pred)
     out = Path(out_dir)
@@ -472,10 +511,7 @@ def evaluate_predictions(
     per_dim = dimension_metrics(t, p, bootstrap=config.bootstrap, seed=seed)
     quads = analyse_quadrants(t, p, threshold=threshold)
     worst = worst_songs(ids, t, p, k=config.worst_songs, threshold=threshold)
-    floor = None
-    if floor_metrics is not None:
-        floor = {"metrics": {d: dict(floor_metrics[d]) for d in DIMENSIONS if d in floor_metrics},
-                 "comparison": compare_to_floor(per_dim, floor_metrics)}  # fmt: skip
+    floor = score_floors(t, floors, per_dim, threshold=threshold) if floors else None
 
     plots: dict[str, Path] = {}
     if history:
@@ -523,7 +559,7 @@ def evaluate_predictions(
     _write_predictions(out / "predictions.csv", ids, split, t, p, quads.true_quadrants, quads.predicted_quadrants)
     if history:
         _write_history(out / "history.csv", history)
-    sections = evaluation_sections(result, plots=plots, floor_metrics=floor_metrics)
+    sections = evaluation_sections(result, plots=plots)
     write_report(out, title=title, sections=[*sections, *extra_sections],
                  subtitle=f"{split} split, {len(ids)} songs")  # fmt: skip
     logger.info("evaluation of %d %s songs written to %s", len(ids), split, out)

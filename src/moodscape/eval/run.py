@@ -1,5 +1,5 @@
 """Evaluate a trained run on one split: per-song predictions, metrics with intervals, quadrant
-analysis, the ridge floor on the same songs, plots and the report.
+analysis, the cheap floors on the same songs, plots and the report.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from ..training.checkpoint import read_meta
 from ..training.regressor import predict_songs
 from ..models.loading import load_regressor
 from ..training.windows import SongFeatures
-from .baseline import DIMENSIONS, fit_floor, pooled_matrix
+from .baseline import floor_predictions
 from .evaluation import evaluate_predictions
-from .metrics import regression_metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
     predicted, _ = predict_songs(
         model, data, frames=meta["window_frames"], hop=meta["eval_hop_frames"], device=device
     )
-    floor = fit_floor(store, splits, alphas=config.baseline.alphas, seed=config.seed)
-    floor_metrics = regression_metrics(data.labels, floor.predict(pooled_matrix(store, song_ids)), names=DIMENSIONS)
+    floors = floor_predictions(store, splits, song_ids, kinds=config.evaluate.floors, config=config, progress=progress)
     songs = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     return evaluate_predictions(
         song_ids,
@@ -71,7 +69,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
         config=config.evaluate,
         out_dir=run_dir / "evaluation" / split,
         history=read_history(run_dir / "history.csv"),
-        floor_metrics=floor_metrics,
+        floors=floors,
         model=f"{describe_model(config, meta)} (best epoch {meta.get('epoch')})",
         data=f"{store.settings['dataset']} ({store.directory})",
         songs_per_split=songs,

@@ -31,6 +31,10 @@ def _metric_rows(model: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
             for d, m in ((d, metrics["metrics"][d]) for d in DIMENSIONS)]  # fmt: skip
 
 
+def _quadrant_scores(metrics: dict[str, Any]) -> dict[str, float]:
+    return {"accuracy": metrics["quadrants"]["accuracy"], "macro-F1": metrics["quadrants"]["macro_f1"]}
+
+
 def _stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"stage": name, "status": s.get("status"), "seconds": s.get("seconds"), "peak memory (MB)": s.get("peak_memory_mb")}
             for name, s in summary["stages"].items()]  # fmt: skip
@@ -127,10 +131,17 @@ def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path
             curves += _plot(student_eval, "training_curves", "Student: loss and validation CCC per epoch")
         sections.append(Section("Training", curves))
         rows = _metric_rows("teacher", teacher) + (_metric_rows("student", student) if student else [])
-        floor = (teacher.get("floor") or {}).get("metrics") or {}
-        rows += [{"model": "ridge floor", "dimension": d, "CCC": floor[d]["ccc"]} for d in DIMENSIONS if d in floor]
+        floors = (teacher.get("floor") or {}).get("floors") or {}
+        rows += [{"model": name, "dimension": d, "CCC": f["metrics"][d]["ccc"], "Pearson": f["metrics"][d]["pearson"],
+                  "R2": f["metrics"][d]["r2"], "RMSE": f["metrics"][d]["rmse"], "MAE": f["metrics"][d]["mae"]}
+                 for name, f in floors.items() for d in DIMENSIONS]  # fmt: skip
         blocks: list[Any] = [Table(rows, caption=f"Song-level {split} metrics, {teacher['songs']} real songs, 95% "
-                                   "bootstrap intervals over songs")]  # fmt: skip
+                                   "bootstrap intervals over songs; the cheap floors on the same songs")]  # fmt: skip
+        quads = [{"model": "teacher", **_quadrant_scores(teacher)}]
+        quads += [{"model": "student", **_quadrant_scores(student)}] if student else []
+        quads += [{"model": name, "accuracy": f["quadrants"]["accuracy"], "macro-F1": f["quadrants"]["macro_f1"]}
+                  for name, f in floors.items()]  # fmt: skip
+        blocks.append(Table(quads, caption="Russell quadrants, same songs"))
         comparison = _json(run / "student" / "comparison" / "comparison.json") if student else None
         if comparison:
             keep = comparison["retention_percent"]
