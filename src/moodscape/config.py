@@ -154,6 +154,11 @@ class TrainConfig(_Section):
     synthetic_ratio: float = Field(
         0.0, ge=0.0, description="Synthetic windows per real training window and epoch (training set only)."
     )
+    fuse_descriptors: bool = Field(
+        False, description="After training, fuse the network's song values with the descriptor floor (an SVR on "
+        "librosa descriptors fitted on the training songs): w * network + (1 - w) * floor per dimension, w chosen "
+        "on the validation songs; saved in best/fusion/ and used by evaluate, export and predict.",
+    )
 
 
 class StudentConfig(_Section):

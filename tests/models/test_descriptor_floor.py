@@ -25,3 +25,19 @@ def test_refuses_bad_shapes_and_predict_before_fit(rng):
         DescriptorFloor().fit(rng.standard_normal((10, 3)), rng.standard_normal((10, 1)))
     with pytest.raises(RuntimeError, match="before fit"):
         DescriptorFloor().predict(rng.standard_normal((2, 3)))
+
+
+def test_saved_floor_predicts_what_sklearn_predicts(rng, tmp_path):
+    X = rng.standard_normal((80, 6))
+    y = np.stack([np.tanh(X[:, 0]), np.tanh(X[:, 1] - X[:, 2])], axis=1)
+    floor = DescriptorFloor(seed=1).fit(X, y, names=[f"d{i}" for i in range(6)])
+    loaded = DescriptorFloor.load(floor.save(tmp_path / "floor"))
+    assert loaded.names_ == [f"d{i}" for i in range(6)]
+    np.testing.assert_allclose(loaded.predict(X[:10]), floor.predict(X[:10]), atol=1e-12)
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    reference = make_pipeline(StandardScaler(), SVR(**floor.params_[1])).fit(X, y[:, 1]).predict(X[:10])
+    np.testing.assert_allclose(floor.predict(X[:10])[:, 1], np.clip(reference, -1, 1), atol=1e-9)

@@ -116,3 +116,39 @@ def test_distill_cli_writes_a_student_run_and_its_comparison(teacher_run, tmp_pa
                  "evaluation/test/metrics.json", "comparison/report.html"):  # fmt: skip
         assert (student / name).exists(), name
     assert json.loads((student / "best" / "moodscape.json").read_text())["kind"] == "student"
+
+
+def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tmp_path, capsys):
+    """train.fuse_descriptors: the descriptor floor and weights chosen on validation songs, in best/fusion;
+    evaluation, export and predict all use the fused song value, and the timeline shifts with it."""
+    import numpy as np
+
+    from moodscape import Predictor
+    from moodscape.audio.descriptors import clip_descriptors
+    from moodscape.audio.io import load_audio
+    from moodscape.models.fusion import WEIGHT_GRID, Fusion
+
+    run = tmp_path / "fused"
+    assert main(["-q", "train", "--config", "configs/demo.yaml",
+                 *settings(demo_root, run, "train.epochs=2", "train.fuse_descriptors=true", "evaluate.bootstrap=50")]) == 0  # fmt: skip
+    fusion = Fusion.load(run / "best" / "fusion")
+    assert all(w in WEIGHT_GRID for w in fusion.weights) and fusion.meta["validation_songs"] == 18
+    metrics = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
+    assert metrics["fusion"]["weights"] == {"valence": fusion.weights[0], "arousal": fusion.weights[1]}
+    assert set(metrics["fusion"]["network_alone"]["metrics"]) == {"valence", "arousal"}
+
+    assert main(["-q", "export", str(run), "--format", "onnx"]) == 0
+    assert (run / "export" / "fusion" / "fusion.json").exists()
+    assert "Fusion" in (run / "export" / "model_card.md").read_text()
+    song = demo_root / "DEAM_audio" / "MEMD_audio" / "2.mp3"
+    fused = Predictor.load(run / "best").predict(song, timeline=True)
+    exported = Predictor.load(run / "export" / "model.onnx").predict(song)
+    assert (exported.valence, exported.arousal) == pytest.approx((fused.valence, fused.arousal), abs=1e-3)
+    network = Predictor.load(run / "best")
+    network.backend.fusion = None
+    alone = network.predict(song, timeline=True)
+    samples, rate = load_audio(song, sample_rate=22050, quality="HQ")
+    expected = fusion.combine(np.array([alone.valence, alone.arousal]), clip_descriptors(samples, rate)[None])[0]
+    assert (fused.valence, fused.arousal) == pytest.approx(tuple(expected), abs=1e-6)
+    shift = fused.timeline[0]["valence"] - alone.timeline[0]["valence"]
+    assert shift == pytest.approx(fused.valence - alone.valence, abs=1e-9)

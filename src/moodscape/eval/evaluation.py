@@ -59,6 +59,7 @@ __all__ = [
     "dimension_metrics",
     "evaluate_predictions",
     "evaluation_sections",
+    "fusion_summary",
     "to_jsonable",
     "worst_songs",
 ]
@@ -424,6 +425,20 @@ def evaluation_sections(
     return sections
 
 
+def fusion_summary(fusion, y_true: np.ndarray, network: np.ndarray, threshold: float) -> tuple[dict[str, Any], list[Section]]:
+    """What a fused model's evaluation adds: its weights, and the network alone on the same songs."""
+    quads = analyse_quadrants(y_true, network, threshold=threshold)
+    alone = {"metrics": M.regression_metrics(y_true, network, names=DIMENSIONS),
+             "quadrants": {"accuracy": quads.accuracy, "macro_f1": quads.macro_f1}}  # fmt: skip
+    weights = {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}
+    rows = [{"dimension": d, "network weight": weights[d], "network alone CCC": alone["metrics"][d]["ccc"]}
+            for d in DIMENSIONS]  # fmt: skip
+    text = (f"The model's song values are w * network + (1 - w) * descriptor floor, w chosen on the validation songs. "
+            f"The network alone scores quadrant accuracy {quads.accuracy:.3f}, macro-F1 {quads.macro_f1:.3f} here.")
+    return {"weights": weights, "network_alone": alone}, [Section("Fusion with the descriptor floor",
+                                                                  [Text(text), Table(rows)])]  # fmt: skip
+
+
 def _write_predictions(path: Path, ids: list[str], split: str, t: np.ndarray, p: np.ndarray, tq, pq) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -473,6 +488,7 @@ def evaluate_predictions(
     data: str | None = None,
     songs_per_split: Mapping[str, int] | None = None,
     seed: int = 0,
+    extra: Mapping[str, Any] | None = None,
     extra_sections: Sequence[Section] = (),
 ) -> dict[str, Any]:
     """Score per-song predictions and write metrics.json, predictions.csv, history.csv, plots and reports.
@@ -493,6 +509,7 @@ def evaluate_predictions(
         title: report title; default "moodscape evaluation (<split>)".
         model, data, songs_per_split: shown in the run summary and stored in metrics.json.
         seed: seed of the bootstrap resampling.
+        extra: more entries for metrics.json (e.g. "fusion", see :func:`fusion_summary`).
         extra_sections: report sections appended after the evaluation's own.
 
     Returns:
@@ -552,6 +569,7 @@ def evaluate_predictions(
         "quadrants": quads.to_dict(),
         "worst_songs": worst,
         "floor": floor,
+        **dict(extra or {}),
         "files": files,
     })  # fmt: skip
 

@@ -18,8 +18,10 @@ from ..training.checkpoint import read_meta
 from ..training.regressor import predict_songs
 from ..models.loading import load_regressor
 from ..training.windows import SongFeatures
+from ..audio.descriptors import store_descriptors
+from ..models.fusion import Fusion
 from .baseline import floor_predictions
-from .evaluation import evaluate_predictions
+from .evaluation import evaluate_predictions, fusion_summary
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
         model, data, frames=meta["window_frames"], hop=meta["eval_hop_frames"], device=device
     )
     floors = floor_predictions(store, splits, song_ids, kinds=config.evaluate.floors, config=config, progress=progress)
+    fusion = Fusion.find(best)
+    extra, sections = {}, []
+    if fusion is not None:
+        network = predicted
+        predicted = fusion.combine(network, store_descriptors(store, song_ids, progress=progress))
+        extra["fusion"], sections = fusion_summary(fusion, data.labels, network, config.evaluate.quadrant_threshold)
     songs = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     return evaluate_predictions(
         song_ids,
@@ -70,6 +78,8 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
         out_dir=run_dir / "evaluation" / split,
         history=read_history(run_dir / "history.csv"),
         floors=floors,
+        extra=extra,
+        extra_sections=sections,
         model=f"{describe_model(config, meta)} (best epoch {meta.get('epoch')})",
         data=f"{store.settings['dataset']} ({store.directory})",
         songs_per_split=songs,

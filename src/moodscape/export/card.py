@@ -21,6 +21,18 @@ def _metrics_lines(run: Path) -> list[str]:
     return lines
 
 
+def _fusion_lines(fusion: dict[str, Any] | None) -> list[str]:
+    if not fusion:
+        return []
+    w = fusion["weights"]
+    return [
+        f"- Fusion (`{fusion['folder']}/`): the song value is `w * network + (1 - w) * floor`, where the floor is an RBF "
+        "SVR on librosa descriptors of the whole clip (`moodscape.audio.descriptors`; safetensors + JSON, no "
+        f"pickle) and w = {w['valence']:.1f} for valence, {w['arousal']:.1f} for arousal (chosen on validation "
+        "songs). `moodscape predict` applies it; the ONNX files alone give the network's values.",
+    ]
+
+
 def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
     spec, parity = summary["input"], summary["parity"]
     lines = [
@@ -39,6 +51,7 @@ def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
         "`model.onnx` (see BENCHMARKS.md); `moodscape predict` does that for you.",
         f"- Output `(batch, 2)`: valence, arousal. For a whole song, slide windows every {spec['hop_samples']} "
         "samples and average.",
+        *_fusion_lines(summary.get("fusion")),
         "",
         "## Files",
         "| file | MB |",

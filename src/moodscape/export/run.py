@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ExportError
 from ..eval.evaluation import to_jsonable
+from ..models.fusion import FUSION_DIR, Fusion
 from ..models.student import count_parameters
 from ..models.waveform import WaveformRegressor
 from .card import write_model_card
@@ -55,6 +57,10 @@ def export_run(
             files["onnx_logmel_int8"] = quantize_int8(out / "model-logmel.onnx", out / "model-logmel.int8.onnx")
     if "torchscript" in formats:
         files["torchscript"] = export_torchscript(model, out / "model.torchscript.pt")
+    fusion = Fusion.find(folder)
+    shutil.rmtree(out / FUSION_DIR, ignore_errors=True)  # a fusion left by an earlier export of another model
+    if fusion is not None:
+        shutil.copytree(folder / FUSION_DIR, out / FUSION_DIR)
     parity = check_parity(model, files, real_song_windows(run, model))
     summary = {
         "checkpoint": str(folder),
@@ -62,6 +68,8 @@ def export_run(
         "parameters": count_parameters(model.regressor),
         "files": {name: {"path": path.name, "mb": path.stat().st_size / 1e6} for name, path in files.items()},
         "parity": parity,
+        "fusion": None if fusion is None else {"weights": {"valence": float(fusion.weights[0]),
+                                                           "arousal": float(fusion.weights[1])}, "folder": FUSION_DIR},
         "input": {"sample_rate": model.sample_rate, "window_samples": model.window_samples,
                   "window_seconds": model.window_samples / model.sample_rate, "hop_samples": model.eval_hop_samples,
                   "n_mels": model.frontend.n_mels, "frames": model.frames},  # fmt: skip

@@ -25,6 +25,7 @@ import torch
 from ..data.quadrants import QUADRANT_NAMES, quadrant
 from ..data.records import from_unit
 from ..errors import CheckpointError, ConfigError, MoodscapeError
+from ..models.fusion import DESCRIPTOR_MAX_SECONDS, Fusion
 from .stream import StreamInfo, stream_windows
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class _TorchBackend:
 
         self.model = WaveformRegressor.from_checkpoint(folder)
         self.audio = AudioConfig(**self.model.meta["audio"])
+        self.fusion = Fusion.find(folder)
         self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
         self.threads = threads
         self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch)"
@@ -119,6 +121,7 @@ class _OnnxBackend:
                 "`moodscape export RUN --format onnx`"
             ) from exc
         self.frontend = LogMel.from_config(features, self.audio).eval() if features is not None else None
+        self.fusion = Fusion.find(path.parent)
         self.input = self.session.get_inputs()[0].name
         self.description = f"{spec.get('kind', 'model')} {path} (ONNX Runtime)"
 
@@ -235,15 +238,21 @@ class Predictor:
         values = np.concatenate(outputs).astype(np.float64)
         if not np.isfinite(values).all():
             raise MoodscapeError(f"{path}: the model returned NaN or Inf; the model file may be damaged")
+        notes = [info.note] if info.note else []
+        fusion = getattr(self.backend, "fusion", None)
+        if fusion is not None:  # the song value fuses the network with the descriptor floor; windows shift with it
+            network = values.mean(axis=0)
+            song = fusion.combine(network, self._descriptors(path, info, notes)[None])[0]
+            values = values + (song - network)
         valence, arousal = (float(v) for v in values.mean(axis=0))
         q = quadrant(valence, arousal)
         result = SongPrediction(
             path=str(path), valence=valence, arousal=arousal, valence_1_9=float(from_unit(valence)),
             arousal_1_9=float(from_unit(arousal)), quadrant=f"Q{q}", mood=QUADRANT_NAMES[q],
-            seconds=info.samples / self.sample_rate, windows=len(values), warning=info.note,
+            seconds=info.samples / self.sample_rate, windows=len(values), warning="; ".join(notes),
         )  # fmt: skip
-        if info.note:
-            log.warning("%s: %s", path, info.note)
+        if notes:
+            log.warning("%s: %s", path, result.warning)
         if timeline:
             centre = min(self.window, info.samples) / 2  # each point sits at its window's middle
             result.timeline = [
@@ -251,6 +260,18 @@ class Predictor:
                 for start, (v, a) in zip(info.starts, values)
             ]
         return result
+
+    def _descriptors(self, path: str | Path, info: StreamInfo, notes: list[str]) -> np.ndarray:
+        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the file."""
+        from ..audio.descriptors import clip_descriptors
+        from ..audio.io import load_audio
+
+        audio = self.backend.audio
+        samples, rate = load_audio(path, sample_rate=self.sample_rate, duration=DESCRIPTOR_MAX_SECONDS,
+                                   min_seconds=audio.min_seconds, short_policy=audio.short_policy, quality="HQ")  # fmt: skip
+        if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
+            notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
+        return clip_descriptors(samples, rate)
 
     def predict_many(
         self, paths: Iterable[str | Path], *, timeline: bool = False, progress: bool = True

@@ -2,19 +2,28 @@
 
 The 2018-style recipe (Panda et al. on 4Q; MediaEval baselines): handcrafted timbre, spectral, rhythm
 and tonal statistics (:mod:`moodscape.audio.descriptors`) and an SVM. ``C`` and ``gamma`` are chosen
-per dimension by k-fold cross-validation on the training songs only.
+per dimension by k-fold cross-validation on the training songs only. A fitted floor saves as
+safetensors (scaler, support vectors, dual coefficients) plus JSON and predicts with numpy, so a
+model that fuses it needs no pickle and no scikit-learn object at prediction time.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
+
+from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
 C_GRID = (0.1, 0.3, 1.0, 3.0)
 GAMMA_SCALES = (0.3, 1.0, 3.0)  # times sklearn's 'scale' (1 / n_features on standardised inputs)
+WEIGHTS_FILE = "descriptor_floor.safetensors"
+CONFIG_FILE = "descriptor_floor.json"
+DIMENSIONS = ("valence", "arousal")
 
 
 class DescriptorFloor:
@@ -22,10 +31,11 @@ class DescriptorFloor:
 
     def __init__(self, *, folds: int = 4, seed: int = 0) -> None:
         self.folds, self.seed = folds, seed
-        self.models_: list = []
         self.params_: list[dict[str, float]] = []
+        self.arrays_: dict[str, np.ndarray] = {}
+        self.names_: list[str] = []
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> DescriptorFloor:
+    def fit(self, X: np.ndarray, y: np.ndarray, *, names: list[str] | None = None) -> DescriptorFloor:
         from sklearn.model_selection import GridSearchCV, KFold
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -36,18 +46,59 @@ class DescriptorFloor:
             raise ValueError(f"expected X (N, features), y (N, 2) with N >= {2 * self.folds}; got {X.shape}, {y.shape}")
         grid = {"svr__C": list(C_GRID), "svr__gamma": [s / X.shape[1] for s in GAMMA_SCALES]}
         cv = KFold(self.folds, shuffle=True, random_state=self.seed)
-        self.models_, self.params_ = [], []
-        for column in range(2):
+        self.params_, self.arrays_ = [], {}
+        self.names_ = list(names) if names is not None else [f"x{i}" for i in range(X.shape[1])]
+        for dim, column in zip(DIMENSIONS, range(2)):
             search = GridSearchCV(make_pipeline(StandardScaler(), SVR()), grid, cv=cv,
                                   scoring="neg_mean_squared_error")  # fmt: skip
             search.fit(X, y[:, column])
-            self.models_.append(search.best_estimator_)
+            scaler, svr = search.best_estimator_.named_steps["standardscaler"], search.best_estimator_.named_steps["svr"]
             self.params_.append({k.removeprefix("svr__"): float(v) for k, v in search.best_params_.items()})
+            self.arrays_.update({
+                f"{dim}.mean": scaler.mean_, f"{dim}.scale": scaler.scale_, f"{dim}.support": svr.support_vectors_,
+                f"{dim}.dual": svr.dual_coef_[0], f"{dim}.intercept": np.atleast_1d(svr.intercept_),
+            })  # fmt: skip
         log.info("descriptor floor: SVR parameters %s chosen by %d-fold CV", self.params_, self.folds)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        if not self.models_:
+        """The SVRs' decision function, computed from the saved arrays (what sklearn computes, in numpy)."""
+        if not self.arrays_:
             raise RuntimeError("DescriptorFloor.predict before fit")
-        X = np.asarray(X, dtype=np.float64)
-        return np.clip(np.stack([m.predict(X) for m in self.models_], axis=1), -1.0, 1.0)
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        out = []
+        for dim, params in zip(DIMENSIONS, self.params_):
+            a = self.arrays_
+            z = (X - a[f"{dim}.mean"]) / a[f"{dim}.scale"]
+            support = a[f"{dim}.support"]
+            squared = (z**2).sum(1)[:, None] + (support**2).sum(1)[None, :] - 2 * z @ support.T
+            kernel = np.exp(-params["gamma"] * np.maximum(squared, 0.0))
+            out.append(kernel @ a[f"{dim}.dual"] + a[f"{dim}.intercept"][0])
+        return np.clip(np.stack(out, axis=1), -1.0, 1.0)
+
+    def save(self, folder: str | Path) -> Path:
+        """``descriptor_floor.safetensors`` + ``descriptor_floor.json`` in ``folder``."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(folder / WEIGHTS_FILE))
+        payload = {"kind": "descriptor-svr", "params": self.params_, "names": self.names_, "folds": self.folds,
+                   "seed": self.seed}  # fmt: skip
+        (folder / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> DescriptorFloor:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        try:
+            payload = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            arrays = load_file(str(folder / WEIGHTS_FILE))
+            floor = cls(folds=int(payload["folds"]), seed=int(payload["seed"]))
+            floor.params_, floor.names_, floor.arrays_ = payload["params"], payload["names"], dict(arrays)
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+            raise CheckpointError(f"{folder}: not a readable descriptor model ({exc}); re-train or re-export it") from exc
+        return floor

@@ -124,7 +124,10 @@ def distill(
     check_resume_config(out, config, resume)
     prepared = prepare_data(config, progress=progress)
     save_config(config, out)
-    DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress).fit(resume=resume)
+    trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress)
+    trainer.fit(resume=resume)
+    if config.distill.fuse_descriptors:
+        trainer.fuse()
     return out
 
 

@@ -5,6 +5,7 @@ Subclasses build their model and define the loss of a batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,20 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..audio.descriptors import descriptor_names, store_descriptors
 from ..audio.store import FeatureStore
 from ..config import Config, TrainConfig, config_to_dict
 from ..errors import ConfigError
 from ..eval.metrics import ccc, ccc_loss, mse
+from ..models.descriptor_floor import DescriptorFloor
+from ..models.fusion import FUSION_DIR, Fusion, choose_weights
+from ..models.loading import load_regressor
 from ..prepare import PreparedData
 from .augment import Augmenter
 from .loop import Trainer
 from .windows import Batch, SongFeatures, SyntheticWindows, song_windows
+
+log = logging.getLogger(__name__)
 
 
 def loss_function(name: str):
@@ -128,6 +135,28 @@ class WindowRegressionTrainer(Trainer):
     def validate(self, model: torch.nn.Module) -> dict[str, float]:
         songs, windows = predict_songs(model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
         return song_and_window_metrics(self.val_data.labels, songs, windows, "val")
+
+    def fuse(self) -> Fusion:
+        """Fit the descriptor floor on the training songs and the fusion weights on the validation songs,
+        and save both in ``best/fusion`` (see :mod:`moodscape.models.fusion`)."""
+        store, splits = self.prepared.store, self.prepared.splits
+        if not splits.val:
+            raise ConfigError("fuse_descriptors needs validation songs to choose the weights; set split.val > 0")
+        model = load_regressor(self.out_dir / "best").to(self.device)
+        network, _ = predict_songs(model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
+        train_x = store_descriptors(store, splits.train, progress=self.progress)
+        floor = DescriptorFloor(seed=self.seed).fit(train_x, store.labels(splits.train), names=descriptor_names())
+        floor_val = floor.predict(store_descriptors(store, splits.val, progress=self.progress))
+        truth = self.val_data.labels
+        weights = choose_weights(network, floor_val, truth)
+        fused = np.asarray(weights) * network + (1 - np.asarray(weights)) * floor_val
+        val_ccc = {name: {d: ccc(truth[:, i], values[:, i]) for i, d in enumerate(("valence", "arousal"))}
+                   for name, values in (("network", network), ("floor", floor_val), ("fused", fused))}  # fmt: skip
+        fusion = Fusion(weights, floor, meta={"validation_songs": len(splits.val), "val_ccc": val_ccc})
+        fusion.save(self.out_dir / "best" / FUSION_DIR)
+        log.info("fusion with the descriptor floor: network weight valence %.1f, arousal %.1f (val CCC %s)",
+                 *weights, val_ccc)  # fmt: skip
+        return fusion
 
     def checkpoint_meta(self) -> dict[str, Any]:
         store, stats = self.prepared.store, self.prepared.normalization

@@ -62,7 +62,10 @@ def train_teacher(config: Config, *, out_dir: str | Path, resume: bool = False, 
     check_resume_config(out_dir, config, resume)
     prepared = prepare_data(config, progress=progress)
     save_config(config, out_dir)
-    TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)
+    trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress)
+    trainer.fit(resume=resume)
+    if config.train.fuse_descriptors:
+        trainer.fuse()
     return out_dir
 
 
