@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
+FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-intervals clean
+.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,13 @@ bench-gan: venv
 
 bench-intervals: venv
 	$(BIN)/python benchmarks/intervals.py
+
+bench-quality: venv
+	$(BIN)/python benchmarks/quality.py --data $(FOURQ) --work $(BENCH_CACHE)/quality --out benchmarks/quality-results.json
+
+# The model shipped in src/moodscape/default_model: trained on all of 4q-dev; its card quotes bench-quality.
+default-model: venv
+	bash scripts/default_model.sh $(BIN) $(FOURQ) runs/default-model benchmarks/quality-results.json
 
 bench-inference: venv
 	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)

@@ -62,3 +62,13 @@ def test_override_below_a_value_in_the_file(tmp_path):
     path.write_text("features:\n  n_mels: 96\n")
     with pytest.raises(ConfigError, match="'n_mels' is a value, not a section"):
         load_config(path, ["features.n_mels.x=1"])
+
+
+def test_training_on_every_song_needs_the_val_split_evaluated():
+    from moodscape.config import load_config
+    from moodscape.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="evaluate.split=val"):
+        load_config(None, ["split.train=0.85", "split.val=0.15", "split.test=0"])
+    config = load_config(None, ["split.train=0.85", "split.val=0.15", "split.test=0", "evaluate.split=val"])
+    assert config.split.test == 0

@@ -216,7 +216,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return 1
     if args.out:
         check_output(args.out)  # before any decoding: a bad name must not cost the work
-    predictor = Predictor.load(args.model, threads=args.threads, batch_size=args.batch_size, hop_seconds=args.hop)
+    options = {"threads": args.threads, "batch_size": args.batch_size, "hop_seconds": args.hop}
+    predictor = Predictor.load(args.model, **options) if args.model else Predictor.default(**options)
     names = plot_names(files) if args.plot else {}
     writer = PredictionWriter(args.out, timeline=args.timeline) if args.out else None
     done, failed = 0, []
@@ -250,6 +251,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"skipped: {error}", file=sys.stderr)
     print(f"{done} of {len(files)} files predicted", file=sys.stderr)
     return 1 if not done else 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .errors import CheckpointError
+    from .inference.catalog import find_models, shipped_model
+
+    rows = []
+    try:
+        rows.append(shipped_model())
+    except CheckpointError as exc:
+        log.warning("%s", exc)
+    rows += find_models(args.paths or [Path(".")], max_depth=args.depth)
+    print(f"{'model':28} {'kind':8} {'fused':5} {'MB':>6}  {'form':34} path")
+    for m in rows:
+        print(f"{m.name[:28]:28} {m.kind[:8]:8} {'yes' if m.fused else 'no':5} {m.mb:6.2f}  {m.form[:34]:34} {m.path}")
+        if m.summary:
+            print(f"{'':28} {m.summary}")
+    print(f"{len(rows)} model(s); predict with one: moodscape predict SONG --model PATH (no --model: the default)")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -507,13 +527,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict valence and arousal for audio files, and folders searched recursively (any format "
         "soundfile reads, any sample rate and channel count, any length: files are decoded and resampled in "
         "blocks, so memory stays flat). Each song gets values on [-1, 1] and 1-9, a quadrant of Russell's "
-        "circumplex and a mood word; --timeline adds the per-window curve. A file that cannot be read is reported "
+        "circumplex and a mood word; --timeline adds the per-window curve. Without --model, the model shipped with "
+        "moodscape is used (trained on the 4Q set; `moodscape models` shows its card). A model fused with the "
+        "descriptor floor also decodes the file once more for its descriptors. A file that cannot be read is reported "
         "and skipped. Exit status: 0 when at least one file was predicted, 1 when every file failed (or none was "
         "found), 2 for a bad model or option.",
     )
     predict.add_argument("paths", type=Path, nargs="+", help="audio files or folders")
-    predict.add_argument("--model", required=True,
-                         help="run folder (teacher or student), checkpoint folder, exported .onnx, or Hub name")  # fmt: skip
+    predict.add_argument("--model", help="run folder (teacher or student), checkpoint folder, exported .onnx or export "
+                         "folder, or Hub name (default: the model shipped with moodscape; see `moodscape models`)")
     predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
     predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
     predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")
@@ -523,6 +545,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="windows per model call (default 32); memory grows with it")  # fmt: skip
     predict.add_argument("--threads", type=_positive_int, help="CPU threads for the model (default: the runtime's)")
     predict.set_defaults(func=_cmd_predict)
+
+    models = commands.add_parser(
+        "models",
+        help="list the shipped model and trained ones on disk",
+        description="List the model shipped with moodscape (the default of `moodscape predict`, with its cross-validated "
+        "scores) and the models found under PATHs (default: the current folder): checkpoint folders (moodscape.json) "
+        "and folders of exported ONNX files, with kind, whether the song value is fused with the descriptor floor, "
+        "and size.",
+    )
+    models.add_argument("paths", type=Path, nargs="*", help="folders to search (default: .)")
+    models.add_argument("--depth", type=_positive_int, default=5, help="how deep to search (default 5)")
+    models.set_defaults(func=_cmd_models)
 
     evaluate = commands.add_parser(
         "evaluate",

@@ -73,7 +73,8 @@ class SplitConfig(_Section):
 
     train: float = Field(0.70, gt=0.0, lt=1.0)
     val: float = Field(0.15, ge=0.0, lt=1.0)
-    test: float = Field(0.15, gt=0.0, lt=1.0)
+    test: float = Field(0.15, ge=0.0, lt=1.0, description="0 trains on every song (quality then comes from "
+                        "cross-validation; evaluate.split must be val).")
     seed: int = 42
     folds: int | None = Field(None, ge=2, description="Also draw k folds over train+val.")
 
@@ -306,6 +307,9 @@ class Config(_Section):
                 f"features.fmax ({self.features.fmax:g} Hz) is above the Nyquist frequency of audio.sample_rate "
                 f"{self.audio.sample_rate} Hz ({nyquist:g} Hz); lower features.fmax or raise audio.sample_rate"
             )
+        if self.split.test == 0 and self.evaluate.split == "test":
+            raise ValueError("split.test is 0, so there are no test songs: set evaluate.split=val (and measure "
+                             "quality by cross-validation, e.g. benchmarks/quality.py)")
         bins = self.features.n_fft // 2 + 1
         if self.features.n_mels > bins:
             raise ValueError(

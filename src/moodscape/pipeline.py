@@ -270,7 +270,8 @@ def _predict(ctx: Context) -> dict[str, Any]:
 
     config = ctx.config
     store = FeatureStore(ctx.done["features"]["store"])
-    songs = load_splits(store.directory / "splits.json").test[: config.pipeline.predict_songs]
+    splits = load_splits(store.directory / "splits.json")
+    songs = (splits.test or getattr(splits, config.evaluate.split))[: config.pipeline.predict_songs]
     predictor = Predictor.load(ctx.run / "export" if config.pipeline.export else _final_model(config, ctx.run))
     out = ctx.run / "predictions"
     results = []

@@ -24,9 +24,9 @@ from tqdm.auto import tqdm
 from . import __version__
 from .audio.inverse import denormalize
 from .audio.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
-from .data.splits import load_splits
 from .errors import CheckpointError, ConfigError
 from .models.gan import Generator
+from .training.gan import SONGS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ def draw_labels(
     raise ConfigError(f"unknown label source '{source}'; valid: {', '.join(LABEL_SOURCES)}")
 
 
+def _gan_training_songs(gan_dir: Path, store: FeatureStore) -> list[str]:
+    """The songs the GAN was trained on (its songs.json), whose labels the generated ones follow."""
+    path = gan_dir / SONGS_FILE
+    if not path.exists():
+        raise CheckpointError(f"{path} not found: {gan_dir} is not a finished GAN run; train it with `moodscape gan train`")
+    songs = json.loads(path.read_text(encoding="utf-8"))["train_songs"]
+    missing = [s for s in songs if s not in set(store.song_ids)]
+    if missing:
+        raise CheckpointError(f"{path}: {len(missing)} training song(s) no longer in {store.directory}, e.g. {missing[:3]}")
+    return list(songs)
+
+
 def generate_synthetic_store(
     gan_dir: str | Path,
     out_dir: str | Path,
@@ -72,9 +84,9 @@ def generate_synthetic_store(
         raise CheckpointError(f"{meta_path} not found; train a GAN first with `moodscape gan train`")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     store = FeatureStore(meta["store"])
-    splits = load_splits(store.directory / "splits.json")
+    train_songs = _gan_training_songs(Path(gan_dir), store)
     rng = np.random.default_rng(seed)
-    drawn = draw_labels(store.labels(splits.train), n, source=labels, rng=rng, grid=grid)
+    drawn = draw_labels(store.labels(train_songs), n, source=labels, rng=rng, grid=grid)
     generator = Generator.from_pretrained(generator_dir)
     torch_rng = torch.Generator().manual_seed(seed)
     mean, std = np.asarray(meta["normalization"]["mean"]), np.asarray(meta["normalization"]["std"])
@@ -106,7 +118,7 @@ def generate_synthetic_store(
         "generator": str(generator_dir),
         "labels": labels,
         "seed": seed,
-        "train_songs": len(splits.train),
+        "train_songs": len(train_songs),
         "complete": True,
         "moodscape_version": __version__,
     }

@@ -337,3 +337,13 @@ def test_splits_is_frozen():
     with pytest.raises(AttributeError):
         s.train = ("x",)  # type: ignore[misc]
     assert hash(s) == hash(Splits(train=("a",), val=(), test=("b",)))
+
+
+def test_a_split_without_test_songs_puts_every_song_in_train_or_val():
+    from moodscape.config import SplitConfig
+    from moodscape.data.splits import create_splits
+
+    ids = [f"s{i}" for i in range(40)]
+    labels = np.array([[(-1) ** i * 0.5, (-1) ** (i // 2) * 0.5] for i in range(40)])
+    splits = create_splits(ids, labels, SplitConfig(train=0.85, val=0.15, test=0.0))
+    assert not splits.test and len(splits.train) + len(splits.val) == 40 and len(splits.val) == 6

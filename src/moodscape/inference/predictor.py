@@ -220,6 +220,13 @@ class Predictor:
         log.info("predicting with %s", backend.description)
         return cls(backend, batch_size=batch_size, hop_seconds=hop_seconds)
 
+    @classmethod
+    def default(cls, *, threads: int | None = None, batch_size: int = 32, hop_seconds: float | None = None) -> Predictor:
+        """The model shipped inside the package (see ``moodscape models`` and its model card)."""
+        from .catalog import default_model_dir
+
+        return cls.load(default_model_dir(), threads=threads, batch_size=batch_size, hop_seconds=hop_seconds)
+
     def predict(self, path: str | Path, *, timeline: bool = False) -> SongPrediction:
         """Predict one file; raises AudioError for unreadable, truncated or silent audio, and for audio
         shorter than the model's ``audio.min_seconds`` when its short-clip policy is 'skip'. Under 'pad' or

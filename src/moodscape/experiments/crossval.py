@@ -1,0 +1,167 @@
+"""Cross-validation on real music: folds grouped by artist and stratified by quadrant; every model is
+trained on a fold's training songs through the library's own trainers, scored on the fold's held-out
+songs, and set against the floor on the same folds.
+
+Each fold's training part is split once more, by artist, into the songs a model learns from and the
+validation songs that choose its epoch (and its fusion weights); held-out songs are never seen before
+they are scored. Normalisation statistics come from the fold's training songs only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.descriptors import store_descriptors
+from ..audio.normalize import Normalization
+from ..audio.store import FeatureStore
+from ..config import Config
+from ..data.folds import grouped_folds, groups_for
+from ..data.quadrants import quadrant
+from ..data.splits import Splits
+from ..eval.baseline import fit_floor
+from ..eval.metrics import ccc
+from ..eval.quadrant_analysis import analyse_quadrants
+from ..models.fusion import Fusion
+from ..models.loading import load_regressor
+from ..prepare import PreparedData
+from ..synthetic import generate_synthetic_store
+from ..training.distill import DistillTrainer
+from ..training.gan import GanTrainer
+from ..training.regressor import predict_songs
+from ..training.teacher import TeacherTrainer
+from ..training.windows import SongFeatures
+
+log = logging.getLogger(__name__)
+
+VALIDATION_FOLDS = 6  # a sixth of a fold's training songs (by artist) validates
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold: songs to learn from, validation songs, held-out songs (disjoint, no shared artist)."""
+
+    index: int
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+
+def song_quadrants(store: FeatureStore, song_ids: Sequence[str]) -> np.ndarray:
+    labels = store.labels(song_ids)
+    return quadrant(labels[:, 0], labels[:, 1])
+
+
+def make_folds(store: FeatureStore, groups: Mapping[str, str], *, k: int = 5, seed: int = 0) -> list[Fold]:
+    """``k`` folds of the store's songs (see :func:`moodscape.data.folds.grouped_folds`), each with its
+    training part split by artist into training and validation songs."""
+    ids = store.song_ids
+    artist = dict(zip(ids, groups_for(ids, groups, source="the group metadata")))
+    quads = dict(zip(ids, song_quadrants(store, ids).tolist()))
+    folds = []
+    for index, test in enumerate(grouped_folds(ids, [quads[s] for s in ids], [artist[s] for s in ids], k=k, seed=seed)):
+        rest = [s for s in ids if s not in set(test)]
+        val = grouped_folds(rest, [quads[s] for s in rest], [artist[s] for s in rest], k=VALIDATION_FOLDS,
+                            seed=seed + 1 + index)[0]  # fmt: skip
+        train = tuple(s for s in rest if s not in set(val))
+        folds.append(Fold(index, train, val, test))
+    return folds
+
+
+def prepared_fold(store: FeatureStore, fold: Fold) -> PreparedData:
+    """The fold as the trainers take it, with normalisation fitted on its training songs (in memory)."""
+    mean, std = store.band_statistics(fold.train)
+    splits = Splits(train=fold.train, val=fold.val, test=fold.test, settings={"fold": fold.index})
+    stats = Normalization(mean=mean, std=std, songs=len(fold.train), splits_hash=f"fold{fold.index}")
+    return PreparedData(store=store, splits=splits, normalization=stats)
+
+
+def floor_fold(kind: str, prepared: PreparedData, config: Config) -> np.ndarray:
+    """A cheap floor fitted on the fold's training songs: (n_test, 2) held-out predictions."""
+    store, splits = prepared.store, prepared.splits
+    floor = fit_floor(store, splits, kind=kind, alphas=config.baseline.alphas, seed=config.seed,
+                      workers=config.store.workers, progress=False)  # fmt: skip
+    return floor.predict(splits.test)
+
+
+def _held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> dict[str, np.ndarray]:
+    """The best checkpoint's held-out song values: the network's, and fused when the run has a fusion."""
+    store, splits = prepared.store, prepared.splits
+    data = SongFeatures(store, splits.test, normalization=prepared.normalization, mode=store.features.normalization)
+    network, _ = predict_songs(load_regressor(run / "best"), data, frames=frames, hop=hop, device=torch.device("cpu"))
+    out = {"network": network}
+    fusion = Fusion.find(run / "best")
+    if fusion is not None:
+        out["fused"] = fusion.combine(network, store_descriptors(store, splits.test, progress=False))
+    return out
+
+
+def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[str, np.ndarray]:
+    """Train the teacher of ``config`` on the fold (resuming a killed run); held-out song values."""
+    trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=False)
+    trainer.fit(resume=(out_dir / "last").exists())
+    if config.train.fuse_descriptors and Fusion.find(out_dir / "best") is None:
+        trainer.fuse()
+    return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
+
+
+def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_dir: Path) -> dict[str, np.ndarray]:
+    """Distil the fold's teacher into the student of ``config``; held-out song values."""
+    trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir / "best", out_dir=out_dir, progress=False)
+    trainer.fit(resume=(out_dir / "last").exists())
+    if config.distill.fuse_descriptors and Fusion.find(out_dir / "best") is None:
+        trainer.fuse()
+    return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
+
+
+def gan_teacher_fold(config: Config, prepared: PreparedData, out_dir: Path, *, ratio: float) -> dict[str, np.ndarray]:
+    """A GAN trained on the fold's training songs only, its windows added to the teacher's at ``ratio``."""
+    gan_dir = out_dir / "gan"
+    if not (gan_dir / "generator" / "moodscape.json").exists():
+        GanTrainer(prepared, config, out_dir=gan_dir, progress=False).fit()
+    synthetic = gan_dir / "synthetic"
+    if not (synthetic / "settings.json").exists():
+        generate_synthetic_store(gan_dir, synthetic, n=config.gan.samples, seed=config.seed, progress=False)
+    train = config.train.model_copy(update={"synthetic_dir": synthetic, "synthetic_ratio": ratio})
+    return teacher_fold(config.model_copy(update={"train": train}), prepared, out_dir / "teacher")
+
+
+def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Quadrant accuracy and macro-F1, sign accuracy per dimension, and CCC per dimension."""
+    quads = analyse_quadrants(truth, predicted)
+    return {
+        "accuracy": float(quads.accuracy),
+        "macro_f1": float(quads.macro_f1),
+        "valence_sign": float(np.mean((predicted[:, 0] >= 0) == (truth[:, 0] >= 0))),
+        "arousal_sign": float(np.mean((predicted[:, 1] >= 0) == (truth[:, 1] >= 0))),
+        "ccc_valence": ccc(truth[:, 0], predicted[:, 0]),
+        "ccc_arousal": ccc(truth[:, 1], predicted[:, 1]),
+    }
+
+
+def macro_f1(true_quadrants: np.ndarray, predicted_quadrants: np.ndarray) -> float:
+    """Mean F1 over the four quadrants (a quadrant never true nor predicted counts as F1 0)."""
+    f1 = []
+    for q in (1, 2, 3, 4):
+        hit = np.sum((true_quadrants == q) & (predicted_quadrants == q))
+        total = np.sum(true_quadrants == q) + np.sum(predicted_quadrants == q)
+        f1.append(2 * hit / total if total else 0.0)
+    return float(np.mean(f1))
+
+
+def paired_gain(truth: np.ndarray, model: np.ndarray, floor: np.ndarray, *, n: int = 1000,
+                seed: int = 0) -> tuple[float, float, float]:  # fmt: skip
+    """Macro-F1 of ``model`` minus the floor's on the same out-of-fold songs, with a paired bootstrap
+    95% interval over songs (both scored on each resample): (difference, low, high)."""
+    t = quadrant(truth[:, 0], truth[:, 1])
+    a, b = quadrant(model[:, 0], model[:, 1]), quadrant(floor[:, 0], floor[:, 1])
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(t), len(t)) for _ in range(n)]
+    gains = np.array([macro_f1(t[i], a[i]) - macro_f1(t[i], b[i]) for i in draws])
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return macro_f1(t, a) - macro_f1(t, b), float(low), float(high)
