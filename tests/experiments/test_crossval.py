@@ -1,0 +1,72 @@
+"""Cross-validation machinery on a handful of clips: folds by artist, fold data, every arm of the benchmark
+(floors, a fused teacher, its student, a teacher with GAN windows) scored on held-out songs only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from moodscape.audio.store import FeatureStore, build_feature_store
+from moodscape.config import load_config
+from moodscape.data.dataset import load_dataset
+from moodscape.data.demo import generate_demo_dataset
+from moodscape.experiments import crossval as cv
+
+pytestmark = pytest.mark.slow
+
+TINY = ["train.epochs=1", "train.windows_per_song=2", "train.threads=2", "distill.epochs=1", "distill.threads=2",
+        "student.preset=tiny", "train.fuse_descriptors=true", "distill.fuse_descriptors=true", "gan.preset=tiny",
+        "gan.epochs=1", "gan.windows_per_song=1", "gan.samples=64", "gan.monitor_windows=0"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cv")
+    generate_demo_dataset(root / "data", songs=36, seconds=8.0, seed=2, progress=False)
+    config = load_config("configs/small-data.yaml", [f"data.root={root / 'data'}", *TINY])
+    store = FeatureStore(build_feature_store(load_dataset(root / "data"), root / "features", config=config, progress=False))
+    groups = {s: f"artist{int(s) % 12}" for s in store.song_ids}
+    return store, groups, config, root
+
+
+def test_folds_keep_artists_apart_and_validation_inside_training(setup):
+    store, groups, _, _ = setup
+    folds = cv.make_folds(store, groups, k=3, seed=0)
+    assert sorted(s for f in folds for s in f.test) == sorted(store.song_ids)
+    for fold in folds:
+        parts = [set(fold.train), set(fold.val), set(fold.test)]
+        assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1 :])
+        artists = [{groups[s] for s in p} for p in parts]
+        assert not (artists[2] & (artists[0] | artists[1])) and not (artists[0] & artists[1])
+    assert folds == cv.make_folds(store, groups, k=3, seed=0)
+
+
+def test_every_arm_predicts_held_out_songs_only(setup):
+    store, groups, config, root = setup
+    fold = cv.make_folds(store, groups, k=3, seed=0)[0]
+    prepared = cv.prepared_fold(store, fold)
+    assert prepared.normalization.songs == len(fold.train)
+    floor = cv.floor_fold("descriptors", prepared, config)
+    assert floor.shape == (len(fold.test), 2)
+    teacher = cv.teacher_fold(config, prepared, root / "teacher")
+    assert set(teacher) == {"network", "fused"} and teacher["fused"].shape == (len(fold.test), 2)
+    student = cv.student_fold(config, prepared, root / "teacher", root / "student")
+    assert student["network"].shape == (len(fold.test), 2)
+    gan = cv.gan_teacher_fold(config, prepared, root / "gan", ratio=0.5)
+    assert gan["network"].shape == (len(fold.test), 2)
+    songs = set(__import__("json").loads((root / "gan" / "gan" / "songs.json").read_text())["train_songs"])
+    assert songs == set(fold.train), "the fold's GAN saw its training songs only"
+    truth = store.labels(fold.test)
+    scores = cv.scores(truth, teacher["fused"])
+    assert set(scores) >= {"macro_f1", "valence_sign", "arousal_sign"} and 0 <= scores["macro_f1"] <= 1
+    gain, low, high = cv.paired_gain(truth, teacher["fused"], floor, n=200)
+    assert low <= gain <= high
+
+
+def test_macro_f1_matches_the_quadrant_analysis(rng):
+    from moodscape.data.quadrants import quadrant
+    from moodscape.eval.quadrant_analysis import analyse_quadrants
+
+    truth, predicted = rng.uniform(-1, 1, (60, 2)), rng.uniform(-1, 1, (60, 2))
+    expected = analyse_quadrants(truth, predicted).macro_f1
+    assert cv.macro_f1(quadrant(truth[:, 0], truth[:, 1]), quadrant(predicted[:, 0], predicted[:, 1])) == pytest.approx(expected)
