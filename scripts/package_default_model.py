@@ -43,14 +43,15 @@ def card(info: dict, quality: dict) -> str:
         "of 5 s windows at 22,050 Hz, computed by moodscape's front end) distilled from a tiny ViT teacher.",
         "- Fused per song with the descriptor floor: an RBF SVR on 158 librosa descriptors of the clip (timbre, "
         f"spectral shape, dynamics, rhythm, tonality), `fusion/`. Song value = w * network + (1 - w) * floor with "
-        f"w = {w['valence']:.1f} (valence) and {w['arousal']:.1f} (arousal), chosen on validation songs. Per-window "
+        f"w = {w['valence']:.2f} (valence) and {w['arousal']:.2f} (arousal), chosen on training songs held back "
+        "from the network. Per-window "
         "values are the network's, shifted by the same amount as the song value.",
         "",
         "## Training data and licence",
         f"- {info['songs']} clips of 4q-dev: 400 ~30 s clips of the 4Q audio emotion dataset (Panda, Malheiro and "
         "Paiva, 2018, IEEE Transactions on Affective Computing), 100 per Russell quadrant, labelled from AllMusic "
-        "mood tags; 85% trained and 15% (a random share, stratified by quadrant) chose the epoch and the fusion "
-        "weights.",
+        "mood tags: 15% (a random share, stratified by quadrant) chose the epoch, a fifth of the rest the fusion "
+        "weights, and the network learnt from the others; the floor learnt from every training song.",
         "- The 4Q data is distributed by its authors for research use, so this model is for research use too.",
         "",
         "## What the outputs mean",

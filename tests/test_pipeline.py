@@ -145,7 +145,7 @@ def test_the_readme_prediction_examples_run_as_written(demo_run, demo_root, tmp_
     for name in ("1.mp3", "2.mp3"):
         (tmp_path / "songs" / name).symlink_to(demo_root / "DEAM_audio" / "MEMD_audio" / name)
     monkeypatch.chdir(tmp_path)
-    (example,) = [argv for argv in COMMANDS if argv[0] == "predict"]
+    (example,) = [argv for argv in COMMANDS if argv[0] == "predict" and "--model" in argv]
     assert main(["-q", *example]) == 0
     rows = (tmp_path / "moods.csv").read_text().splitlines()
     assert len(rows) == 3 and (tmp_path / "moods_timeline.csv").exists()

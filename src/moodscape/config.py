@@ -156,10 +156,12 @@ class TrainConfig(_Section):
         0.0, ge=0.0, description="Synthetic windows per real training window and epoch (training set only)."
     )
     fuse_descriptors: bool = Field(
-        False, description="After training, fuse the network's song values with the descriptor floor (an SVR on "
-        "librosa descriptors fitted on the training songs): w * network + (1 - w) * floor per dimension, w chosen "
-        "on the validation songs; saved in best/fusion/ and used by evaluate, export and predict.",
+        False, description="Fuse the network's song values with the descriptor floor (an SVR on librosa descriptors "
+        "of the training songs): w * network + (1 - w) * floor per dimension; saved in best/fusion/ and used by "
+        "evaluate, export and predict. w is chosen on fusion_share of the training songs, held back from the "
+        "network (validation CCC, inflated by early stopping, would favour the network).",
     )
+    fusion_share: float = Field(0.2, gt=0.0, lt=1.0, description="Training songs held back to choose fusion weights.")
 
 
 class StudentConfig(_Section):

@@ -14,7 +14,7 @@ from moodscape.experiments import crossval as cv
 
 pytestmark = pytest.mark.slow
 
-TINY = ["train.epochs=1", "train.windows_per_song=2", "train.threads=2", "distill.epochs=1", "distill.threads=2",
+TINY = ["train.epochs=1", "train.windows_per_song=2", "train.fusion_share=0.4", "distill.fusion_share=0.4", "train.threads=2", "distill.epochs=1", "distill.threads=2",
         "student.preset=tiny", "train.fuse_descriptors=true", "distill.fuse_descriptors=true", "gan.preset=tiny",
         "gan.epochs=1", "gan.windows_per_song=1", "gan.samples=64", "gan.monitor_windows=0"]  # fmt: skip
 
@@ -22,7 +22,7 @@ TINY = ["train.epochs=1", "train.windows_per_song=2", "train.threads=2", "distil
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cv")
-    generate_demo_dataset(root / "data", songs=36, seconds=8.0, seed=2, progress=False)
+    generate_demo_dataset(root / "data", songs=48, seconds=8.0, seed=2, progress=False)
     config = load_config("configs/small-data.yaml", [f"data.root={root / 'data'}", *TINY])
     store = FeatureStore(build_feature_store(load_dataset(root / "data"), root / "features", config=config, progress=False))
     groups = {s: f"artist{int(s) % 12}" for s in store.song_ids}

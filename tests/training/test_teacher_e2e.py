@@ -132,7 +132,7 @@ def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tm
     assert main(["-q", "train", "--config", "configs/demo.yaml",
                  *settings(demo_root, run, "train.epochs=2", "train.fuse_descriptors=true", "evaluate.bootstrap=50")]) == 0  # fmt: skip
     fusion = Fusion.load(run / "best" / "fusion")
-    assert all(w in WEIGHT_GRID for w in fusion.weights) and fusion.meta["validation_songs"] == 18
+    assert all(w in WEIGHT_GRID for w in fusion.weights) and 14 <= fusion.meta["weight_songs"] <= 20
     metrics = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
     assert metrics["fusion"]["weights"] == {"valence": fusion.weights[0], "arousal": fusion.weights[1]}
     assert set(metrics["fusion"]["network_alone"]["metrics"]) == {"valence", "arousal"}

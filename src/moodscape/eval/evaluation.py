@@ -433,7 +433,7 @@ def fusion_summary(fusion, y_true: np.ndarray, network: np.ndarray, threshold: f
     weights = {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}
     rows = [{"dimension": d, "network weight": weights[d], "network alone CCC": alone["metrics"][d]["ccc"]}
             for d in DIMENSIONS]  # fmt: skip
-    text = (f"The model's song values are w * network + (1 - w) * descriptor floor, w chosen on the validation songs. "
+    text = (f"The model's song values are w * network + (1 - w) * descriptor floor, w chosen on training songs held back from the network. "
             f"The network alone scores quadrant accuracy {quads.accuracy:.3f}, macro-F1 {quads.macro_f1:.3f} here.")
     return {"weights": weights, "network_alone": alone}, [Section("Fusion with the descriptor floor",
                                                                   [Text(text), Table(rows)])]  # fmt: skip

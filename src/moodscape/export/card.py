@@ -28,8 +28,8 @@ def _fusion_lines(fusion: dict[str, Any] | None) -> list[str]:
     return [
         f"- Fusion (`{fusion['folder']}/`): the song value is `w * network + (1 - w) * floor`, where the floor is an RBF "
         "SVR on librosa descriptors of the whole clip (`moodscape.audio.descriptors`; safetensors + JSON, no "
-        f"pickle) and w = {w['valence']:.1f} for valence, {w['arousal']:.1f} for arousal (chosen on validation "
-        "songs). `moodscape predict` applies it; the ONNX files alone give the network's values.",
+        f"pickle) and w = {w['valence']:.2f} for valence, {w['arousal']:.2f} for arousal (chosen on training "
+        "songs held back from the network). `moodscape predict` applies it; the ONNX files alone give the network's values.",
     ]
 
 

@@ -17,6 +17,7 @@ from .. import __version__
 from ..audio.descriptors import descriptor_names, store_descriptors
 from ..audio.store import FeatureStore
 from ..config import Config, TrainConfig, config_to_dict
+from ..data.quadrants import quadrant
 from ..errors import ConfigError
 from ..eval.metrics import ccc, ccc_loss, mse
 from ..models.descriptor_floor import DescriptorFloor
@@ -55,6 +56,22 @@ def predict_songs(
     return np.stack(songs), per_window
 
 
+def calibration_songs(song_ids, labels: np.ndarray, *, share: float, seed: int) -> tuple[str, ...]:
+    """A seeded share of the songs in each quadrant, held back from the network to choose fusion weights."""
+    quads = quadrant(labels[:, 0], labels[:, 1])
+    rng = np.random.default_rng([seed, 7])
+    picked: list[str] = []
+    for q in (1, 2, 3, 4):
+        members = [s for s, k in zip(song_ids, quads) if k == q]
+        picked += [str(s) for s in rng.permutation(members)[: int(round(share * len(members)))]]
+    if len(picked) < 8:
+        raise ConfigError(
+            f"train.fusion_share={share} holds back {len(picked)} of {len(song_ids)} training songs to choose the fusion "
+            "weights; at least 8 are needed (raise the share, add songs, or set fuse_descriptors=false)"
+        )
+    return tuple(sorted(picked))
+
+
 def song_and_window_metrics(truth: np.ndarray, songs: np.ndarray, windows: list[np.ndarray], prefix: str) -> dict:
     """CCC per dimension at song level, mean CCC, window-level CCC and MSE."""
     window_truth = np.concatenate([np.repeat(t[None], len(w), axis=0) for t, w in zip(truth, windows)])
@@ -86,7 +103,14 @@ class WindowRegressionTrainer(Trainer):
         self.config, self.prepared, self.frames, self.hop = config, prepared, frames, hop
         store, splits, stats = prepared.store, prepared.splits, prepared.normalization
         mode = store.features.normalization
-        self.train_data = SongFeatures(store, splits.train, normalization=stats, mode=mode)
+        # With fusion, a share of the training songs is kept from the network: the fusion weights are chosen
+        # on songs it neither learnt from nor was selected on (validation CCC is inflated by early stopping).
+        self.fusion_songs = (
+            calibration_songs(splits.train, store.labels(splits.train), share=train.fusion_share, seed=config.seed)
+            if train.fuse_descriptors else ()
+        )  # fmt: skip
+        self.network_songs = tuple(s for s in splits.train if s not in set(self.fusion_songs))
+        self.train_data = SongFeatures(store, self.network_songs, normalization=stats, mode=mode)
         self.val_data = SongFeatures(store, splits.val, normalization=stats, mode=mode)
         self.synthetic = None
         if train.synthetic_ratio > 0:
@@ -137,25 +161,28 @@ class WindowRegressionTrainer(Trainer):
         return song_and_window_metrics(self.val_data.labels, songs, windows, "val")
 
     def fuse(self) -> Fusion:
-        """Fit the descriptor floor on the training songs and the fusion weights on the validation songs,
-        and save both in ``best/fusion`` (see :mod:`moodscape.models.fusion`)."""
+        """Choose the fusion weights on the held-back training songs (the network's and an unbiased floor's
+        predictions of them), then fit the floor on every training song; save both in ``best/fusion``."""
         store, splits = self.prepared.store, self.prepared.splits
-        if not splits.val:
-            raise ConfigError("fuse_descriptors needs validation songs to choose the weights; set split.val > 0")
+        held = self.fusion_songs
         model = load_regressor(self.out_dir / "best").to(self.device)
-        network, _ = predict_songs(model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
-        train_x = store_descriptors(store, splits.train, progress=self.progress)
-        floor = DescriptorFloor(seed=self.seed).fit(train_x, store.labels(splits.train), names=descriptor_names())
-        floor_val = floor.predict(store_descriptors(store, splits.val, progress=self.progress))
-        truth = self.val_data.labels
-        weights = choose_weights(network, floor_val, truth)
-        fused = np.asarray(weights) * network + (1 - np.asarray(weights)) * floor_val
-        val_ccc = {name: {d: ccc(truth[:, i], values[:, i]) for i, d in enumerate(("valence", "arousal"))}
-                   for name, values in (("network", network), ("floor", floor_val), ("fused", fused))}  # fmt: skip
-        fusion = Fusion(weights, floor, meta={"validation_songs": len(splits.val), "val_ccc": val_ccc})
+        data = SongFeatures(store, held, normalization=self.prepared.normalization, mode=store.features.normalization)
+        network, _ = predict_songs(model, data, frames=self.frames, hop=self.hop, device=self.device)
+
+        def floor_on(song_ids) -> DescriptorFloor:
+            x = store_descriptors(store, song_ids, progress=self.progress)
+            return DescriptorFloor(seed=self.seed).fit(x, store.labels(song_ids), names=descriptor_names())
+
+        floor_held = floor_on(self.network_songs).predict(store_descriptors(store, held, progress=self.progress))
+        truth = data.labels
+        weights = choose_weights(network, floor_held, truth)
+        fused = np.asarray(weights) * network + (1 - np.asarray(weights)) * floor_held
+        held_ccc = {name: {d: ccc(truth[:, i], values[:, i]) for i, d in enumerate(("valence", "arousal"))}
+                    for name, values in (("network", network), ("floor", floor_held), ("fused", fused))}  # fmt: skip
+        fusion = Fusion(weights, floor_on(splits.train), meta={"weight_songs": len(held), "weight_songs_ccc": held_ccc})
         fusion.save(self.out_dir / "best" / FUSION_DIR)
-        log.info("fusion with the descriptor floor: network weight valence %.1f, arousal %.1f (val CCC %s)",
-                 *weights, val_ccc)  # fmt: skip
+        log.info("fusion with the descriptor floor: network weight valence %.2f, arousal %.2f (CCC on %d held-back "
+                 "songs %s)", *weights, len(held), held_ccc)  # fmt: skip
         return fusion
 
     def checkpoint_meta(self) -> dict[str, Any]:
@@ -166,6 +193,8 @@ class WindowRegressionTrainer(Trainer):
             "audio": store.audio.model_dump(mode="json"),
             "features": store.features.model_dump(mode="json"),
             "normalization": {"mean": stats.mean.tolist(), "std": stats.std.tolist(), "songs": stats.songs},
+            "network_songs": len(self.network_songs),
+            "fusion_songs": list(self.fusion_songs),
             "window_frames": self.frames,
             "eval_hop_frames": self.hop,
             "store": str(store.directory),

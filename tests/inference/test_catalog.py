@@ -1,0 +1,48 @@
+"""The shipped default model and `moodscape models`: a fresh install predicts with no --model."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from moodscape import Predictor
+from moodscape.cli import main
+from moodscape.inference.catalog import default_model_dir, find_models
+
+from ..conftest import write_tiny_checkpoint, write_tone
+
+
+def test_the_shipped_model_is_a_small_fused_int8_onnx_with_a_card():
+    folder = default_model_dir()
+    info = json.loads((folder / "model.json").read_text())
+    onnx = folder / info["onnx"]
+    assert onnx.suffix == ".onnx" and "int8" in onnx.name and onnx.stat().st_size < 5e6
+    assert (folder / "fusion" / "fusion.json").exists()
+    card = (folder / "model_card.md").read_text()
+    for text in ("research use", "quadrant centres", "Cross-validated", "grouped by artist", "Limits"):
+        assert text in card, text
+    assert 0 < info["cross_validation"]["macro_f1"][0] < 1
+
+
+def test_predict_without_a_model_uses_the_shipped_one(tmp_path, capsys):
+    song = write_tone(tmp_path / "song.wav", seconds=12.0)
+    result = Predictor.default().predict(song, timeline=True)
+    assert -1 <= result.valence <= 1 and -1 <= result.arousal <= 1 and result.timeline
+    out = tmp_path / "moods.csv"
+    assert main(["-q", "predict", str(song), "--out", str(out)]) == 0
+    (row,) = csv.DictReader(out.open())
+    assert float(row["valence"]) == pytest.approx(result.valence, abs=1e-4)
+
+
+def test_models_lists_the_shipped_model_and_local_ones(tmp_path, capsys):
+    write_tiny_checkpoint(tmp_path / "runs" / "a" / "best")
+    write_tiny_checkpoint(tmp_path / "runs" / "a" / "last")  # a training state, not a model to list
+    (tmp_path / "runs" / "b" / "export").mkdir(parents=True)
+    (tmp_path / "runs" / "b" / "export" / "model.onnx").write_bytes(b"onnx")
+    found = find_models([tmp_path])
+    assert [m.path.relative_to(tmp_path).as_posix() for m in found] == ["runs/a/best", "runs/b/export"]
+    assert main(["models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(default)" in out and "runs/a/best" in out and "runs/b/export" in out and "3 model(s)" in out
