@@ -246,12 +246,12 @@ class Predictor:
         if not np.isfinite(values).all():
             raise MoodscapeError(f"{path}: the model returned NaN or Inf; the model file may be damaged")
         notes = [info.note] if info.note else []
+        song = values.mean(axis=0)
         fusion = getattr(self.backend, "fusion", None)
         if fusion is not None:  # the song value fuses the network with the descriptor floor; windows shift with it
-            network = values.mean(axis=0)
-            song = fusion.combine(network, self._descriptors(path, info, notes)[None])[0]
-            values = values + (song - network)
-        valence, arousal = (float(v) for v in values.mean(axis=0))
+            fused = fusion.combine(song, self._descriptors(path, info, notes)[None])[0]
+            values, song = np.clip(values + (fused - song), -1.0, 1.0), fused
+        valence, arousal = (float(v) for v in song)
         q = quadrant(valence, arousal)
         result = SongPrediction(
             path=str(path), valence=valence, arousal=arousal, valence_1_9=float(from_unit(valence)),
