@@ -9,7 +9,7 @@ and spread over folds), the macro-F1 gain over the strongest floor on the same o
 a paired bootstrap interval, and wall time. Held-out predictions are cached per fold in --work, so an
 interrupted run continues where it stopped.
 
-Usage: python benchmarks/quality.py [--data ../shared/data/4q-dev] [--rows floor ridge demo ...]
+Usage: python benchmarks/quality.py [--data ../shared/data/4q-dev] [--rows floor ridge demo:teacher small-data ...]
 """
 
 from __future__ import annotations
@@ -43,14 +43,18 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
         profile = name.removesuffix("+gan")
         held = cv.gan_teacher_fold(config, prepared, work / profile / "gan" / f"fold{fold.index}", ratio=gan_ratio)
         return {f"{profile} teacher + GAN windows": held["network"]}
-    teacher_dir = work / name / "teacher" / f"fold{fold.index}"
+    profile = name.removesuffix(":teacher")
+    teacher_dir = work / profile / "teacher" / f"fold{fold.index}"
+    arms = [("teacher", lambda: cv.teacher_fold(config, prepared, teacher_dir))]
+    if not name.endswith(":teacher"):
+        student_dir = work / profile / "student" / f"fold{fold.index}"
+        arms.append(("student", lambda: cv.student_fold(config, prepared, teacher_dir, student_dir)))
     out = {}
-    for model, held in (("teacher", cv.teacher_fold(config, prepared, teacher_dir)),
-                        ("student", cv.student_fold(config, prepared, teacher_dir,
-                                                    work / name / "student" / f"fold{fold.index}"))):  # fmt: skip
-        out[f"{name} {model}" + (" (network alone)" if "fused" in held else "")] = held["network"]
+    for model, train in arms:
+        held = train()
+        out[f"{profile} {model}" + (" (network alone)" if "fused" in held else "")] = held["network"]
         if "fused" in held:
-            out[f"{name} {model} + descriptor floor"] = held["fused"]
+            out[f"{profile} {model} + descriptor floor"] = held["fused"]
     return out
 
 
@@ -58,8 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "4q-dev")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "moodscape-bench" / "quality")
-    parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "small-data", "small-data+gan"],
-                        help="floor, ridge, a profile name (demo, small-data) or PROFILE+gan")  # fmt: skip
+    parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "demo:teacher", "small-data", "small-data+gan"],
+                        help="floor, ridge, a profile name (demo, small-data: teacher and student), PROFILE:teacher "
+                             "(the teacher only) or PROFILE+gan (the teacher with GAN windows)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gan-ratio", type=float, default=0.5, help="synthetic windows per real one (+gan rows)")
@@ -81,7 +86,7 @@ def main() -> None:
     predictions: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name in args.rows:
-        profile = name.removesuffix("+gan")
+        profile = name.removesuffix("+gan").removesuffix(":teacher")
         extra = [f"gan.epochs={args.gan_epochs}", "gan.monitor_windows=0"] if name.endswith("+gan") else []
         config = base if name in FLOORS else load_config(REPO / PROFILES[profile], [*THREADS, *extra])
         for fold in folds:
