@@ -11,6 +11,7 @@ import pytest
 from moodscape import __version__
 from moodscape.cli import build_parser, main
 
+
 def _subcommands(parser, prefix=()):
     """Every command path of the parser (["gan"], ["gan", "train"], ...), so a new one is covered too."""
     for action in parser._actions:

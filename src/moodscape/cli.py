@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
 from .errors import MoodscapeError
+from .version import __version__
 
 log = logging.getLogger("moodscape")
 
@@ -92,8 +92,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from .audio.store import build_feature_store
     from .data.dataset import load_dataset
+    from .features.store import build_feature_store
 
     config = _config(args)
     dataset = load_dataset(
@@ -112,8 +112,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from .audio.store import FeatureStore
-    from .prepare import split_store
+    from .features.prepare import split_store
+    from .features.store import FeatureStore
 
     config = _config(args)
     prepared = split_store(FeatureStore(args.store), config, force=args.force)
@@ -208,7 +208,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .audio.io import find_audio_files
-    from .inference.predictor import Predictor, PredictionWriter, check_output, plot_names
+    from .inference.predictor import PredictionWriter, Predictor, check_output, plot_names
 
     files = [f for p in args.paths for f in (find_audio_files(p) if p.is_dir() else [p])]
     if not files:
@@ -303,7 +303,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan_generate(args: argparse.Namespace) -> int:
-    from .synthetic import generate_synthetic_store
+    from .inference.synthetic import generate_synthetic_store
 
     config = _config(args)
     run_dir = args.run_dir or config.gan.out_dir
@@ -316,7 +316,7 @@ def _cmd_gan_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
-    from .eval.gan_eval import evaluate_gan
+    from .experiments.gan_eval import evaluate_gan
 
     config = _config(args)
     run_dir = args.run_dir or config.gan.out_dir
@@ -331,7 +331,7 @@ def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan_ablation(args: argparse.Namespace) -> int:
-    from .eval.ablation import ARMS, run_ablation
+    from .experiments.ablation import ARMS, run_ablation
 
     config = _config(args)
     synthetic = args.synthetic or Path(config.gan.out_dir) / "synthetic"
@@ -353,7 +353,7 @@ def _parse_point(text: str) -> tuple[float, float]:
 
 
 def _cmd_listen(args: argparse.Namespace) -> int:
-    from .listen import PRESET_POINTS, listen_to_clip, listen_to_generator
+    from .inference.listen import PRESET_POINTS, listen_to_clip, listen_to_generator
 
     if args.generator:
         points = tuple(args.point) if args.point else PRESET_POINTS

@@ -4,13 +4,12 @@ inference and export, so that preprocessing can never drift between them.
 
 from __future__ import annotations
 
-from librosa.filters import mel as mel_filterbank
 import numpy as np
 import torch
+from librosa.filters import mel as mel_filterbank
 from torch import nn
 
 from ..config import AudioConfig, FeaturesConfig
-
 
 # Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
 CHUNK_FRAMES = 256

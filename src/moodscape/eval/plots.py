@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..data.records import from_unit, to_unit
-from .metrics import ccc
+from ..metrics.regression import ccc
 
 __all__ = [
     "plot_confusion",

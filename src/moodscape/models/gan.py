@@ -97,6 +97,7 @@ Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")
 
 _METADATA_KEY = "moodscape_gan_config"
+SONGS_FILE = "songs.json"  # in a GAN run folder: the training songs it saw, whose labels generation draws from
 _MIN_CHANNELS = 8
 _LABEL_DIM = 2
 

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..errors import CheckpointError
+from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
 from ..models.serialization import load_exact
-from .checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 
 log = logging.getLogger(__name__)
 

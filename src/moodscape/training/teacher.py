@@ -9,10 +9,10 @@ import torch
 
 from ..config import Config, load_config, save_config
 from ..errors import ConfigError
+from ..features.prepare import PreparedData, prepare_data
+from ..features.windows import Batch, window_frames
 from ..models.teacher import TeacherRegressor, build_teacher
-from ..prepare import PreparedData, prepare_data
 from .regressor import WindowRegressionTrainer
-from .windows import Batch, window_frames
 
 log = logging.getLogger(__name__)
 
