@@ -42,11 +42,6 @@ def tiny(**kwargs) -> TeacherRegressor:
     return TeacherRegressor(**args)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture
 def no_hub(monkeypatch):
     """Fail the test if anything reaches for the Hugging Face Hub."""
