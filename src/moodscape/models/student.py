@@ -39,7 +39,7 @@ from torch import nn
 from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, MobileViTV2Model
 
 from ..config import StudentConfig
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, SettingError
 from .registry import Registry
 from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
 from .teacher import resolve_pretrained
@@ -99,10 +99,10 @@ class StudentRegressor(nn.Module):
     ) -> None:
         super().__init__()
         if kind not in _CLASSES:
-            raise ValueError(f"unknown student kind {kind!r}; valid: {', '.join(_CLASSES)}")
+            raise SettingError(f"unknown student kind {kind!r}; valid: {', '.join(_CLASSES)}")
         smallest = _SMALLEST[kind]  # the backbone downsamples 32x, then v2 unfolds 2x2 patches
         if int(n_mels) < smallest or int(frames) < smallest:
-            raise ValueError(
+            raise SettingError(
                 f"{kind} needs windows of at least {smallest}x{smallest} (mel bins x frames), got n_mels={n_mels}, "
                 f"frames={frames}; use more mel bands or a longer window"
             )

@@ -83,7 +83,7 @@ from torch import nn
 from transformers import ASTConfig, ASTModel, PreTrainedConfig, PreTrainedModel, ViTConfig, ViTModel
 
 from ..config import ModelConfig
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, SettingError
 from .registry import Registry
 from .serialization import (
     CONFIG_NAME,
@@ -171,7 +171,7 @@ def _pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, int
         value = (value, value)
     pair = tuple(int(v) for v in value)
     if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"{what} must be two positive integers (mel bins, frames), got {value!r}")
+        raise SettingError(f"{what} must be two positive integers (mel bins, frames), got {value!r}")
     return pair  # type: ignore[return-value]
 
 
@@ -229,19 +229,19 @@ class TeacherRegressor(nn.Module):
         spec = TEACHER_KINDS.get(kind)
         patch = _pair(patch_size, "patch_size")
         if int(n_mels) < 1 or int(frames) < 1:
-            raise ValueError(f"n_mels and frames must be positive, got n_mels={n_mels}, frames={frames}")
+            raise SettingError(f"n_mels and frames must be positive, got n_mels={n_mels}, frames={frames}")
         if hidden_size < 1 or num_layers < 1 or num_heads < 1 or hidden_size % num_heads:
-            raise ValueError(
+            raise SettingError(
                 f"hidden_size ({hidden_size}) must be a positive multiple of num_heads ({num_heads}), "
                 f"num_layers ({num_layers}) positive"
             )
         if pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+            raise SettingError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         if not 0 <= freeze_blocks <= num_layers:
-            raise ValueError(f"freeze_blocks={freeze_blocks} must be between 0 and num_layers={num_layers}")
+            raise SettingError(f"freeze_blocks={freeze_blocks} must be between 0 and num_layers={num_layers}")
         for name, p in (("dropout", dropout), ("backbone_dropout", backbone_dropout)):
             if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
+                raise SettingError(f"{name} must be in [0, 1), got {p}")
         intermediate_size = 4 * hidden_size if intermediate_size is None else int(intermediate_size)
 
         self.n_mels, self.frames, self.kind = int(n_mels), int(frames), spec.name
@@ -262,7 +262,7 @@ class TeacherRegressor(nn.Module):
         )
         if spec.name == "vit":
             if stride is not None:
-                raise ValueError("stride applies to kind='ast' only; ViT patches never overlap")
+                raise SettingError("stride applies to kind='ast' only; ViT patches never overlap")
             self.stride = patch
             # Pad up to whole patches so that no bin or frame is dropped by the strided projection.
             self.padded_shape = (
@@ -273,10 +273,10 @@ class TeacherRegressor(nn.Module):
             config = ViTConfig(image_size=self.padded_shape, patch_size=patch, num_channels=1, **common)
         else:
             if patch[0] != patch[1]:
-                raise ValueError(f"kind='ast' uses square patches, got patch_size={patch}")
+                raise SettingError(f"kind='ast' uses square patches, got patch_size={patch}")
             self.stride = patch if stride is None else _pair(stride, "stride")
             if self.n_mels < patch[0] or self.frames < patch[1]:
-                raise ValueError(
+                raise SettingError(
                     f"kind='ast' needs at least one {patch[0]}x{patch[1]} patch: got n_mels={n_mels}, frames={frames}"
                 )
             self.padded_shape = (self.n_mels, self.frames)
