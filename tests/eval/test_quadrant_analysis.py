@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
-from moodscape.metrics import regression as M
 from moodscape.eval.quadrant_analysis import analyse_quadrants, quadrant_confusion
+from moodscape.metrics import regression as M
 from moodscape.models.serialization import to_jsonable
 
 

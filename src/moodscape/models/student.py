@@ -21,7 +21,7 @@ Presets (:data:`STUDENT_PRESETS`): ``tiny`` (tests), ``xxs``, ``xs`` and ``s``, 
 and 1.0 (``apple/mobilevitv2-1.0-imagenet1k-256`` ...) for v2.
 
 Weights (``student.pretrained``): ``none`` for random initialisation, or a local folder / Hub name
-found through the same tiers as the teacher (:func:`~moodscape.models.teacher.resolve_pretrained`).
+found through the same tiers as the teacher (:func:`~moodscape.models.hub.resolve_pretrained`).
 An ImageNet MobileViT's 3-channel stem is summed into one channel; a moodscape student folder
 continues from its backbone and head.
 """
@@ -40,9 +40,9 @@ from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, Mob
 
 from ..config import StudentConfig
 from ..errors import CheckpointError, ConfigError, SettingError
+from .hub import resolve_pretrained
 from .registry import Registry
 from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
-from .teacher import resolve_pretrained
 
 __all__ = ["STUDENT_PRESETS", "StudentRegressor", "build_student"]
 

@@ -11,7 +11,8 @@ from ..config import Config, load_config, save_config
 from ..errors import ConfigError
 from ..features.prepare import PreparedData, prepare_data
 from ..features.windows import Batch, window_frames
-from ..models.teacher import TeacherRegressor, build_teacher
+from ..models.teacher import TeacherRegressor
+from ..models.teacher_build import build_teacher
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
