@@ -264,7 +264,7 @@ def _export(ctx: Context) -> dict[str, Any]:
 
 def _predict(ctx: Context) -> dict[str, Any]:
     from .data.splits import load_splits
-    from .eval.plots import plot_trajectory
+    from .eval.plots import plot_prediction
     from .features.store import FeatureStore
     from .inference.predictor import Predictor, write_predictions
 
@@ -281,9 +281,7 @@ def _predict(ctx: Context) -> dict[str, Any]:
             log.warning("prediction of %s failed: %s", path, error)
             continue
         results.append(result)
-        points = result.timeline
-        plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
-                        out / f"{path.stem}.png", title=f"{path.name}: {result.mood}")  # fmt: skip
+        plot_prediction(result, out / f"{path.stem}.png")
     written = write_predictions(results, out / "predictions.csv", timeline=True) if results else []
     return {"model": predictor.backend.description, "songs": [r.to_dict(timeline=False) for r in results],
             "files": [str(p) for p in written]}  # fmt: skip

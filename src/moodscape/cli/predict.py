@@ -62,11 +62,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                       f"{result.valence_1_9:6.2f} {result.arousal_1_9:6.2f}  {result.quadrant} {result.mood}"
                       + (f"  ({result.warning})" if result.warning else ""), flush=True)  # fmt: skip
             if args.plot:
-                from ..eval.plots import plot_trajectory
+                from ..eval.plots import plot_prediction
 
-                points = result.timeline
-                plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
-                                args.plot / names[path], title=f"{path.name}: {result.mood}")  # fmt: skip
+                plot_prediction(result, args.plot / names[path])
     finally:
         if writer is not None:
             writer.close()

@@ -38,6 +38,7 @@ from transformers import ASTConfig, ViTConfig
 
 from ..errors import CheckpointError, SettingError
 from .hub import short_error
+from .optim import parameter_groups
 from .serialization import (
     constructor_args,
     load_exact,
@@ -298,33 +299,11 @@ class TeacherRegressor(nn.Module):
     def parameter_groups(
         self, *, lr_backbone: float, lr_head: float, weight_decay: float = 0.0
     ) -> list[dict[str, Any]]:
-        """Optimiser parameter groups of the trainable parameters only.
-
-        Backbone and head get their own learning rate; in each, biases, norm weights, CLS/distillation
-        tokens and position embeddings get no weight decay. Empty groups are left out; each group has
-        a ``name`` (``backbone``, ``backbone_no_decay``, ``head``, ``head_no_decay``) for logging.
-        Use as ``torch.optim.AdamW(model.parameter_groups(...))``.
-        """
-        groups: dict[str, list[nn.Parameter]] = {
-            "backbone": [], "backbone_no_decay": [], "head": [], "head_no_decay": []
-        }  # fmt: skip
-        for name, param in self.named_parameters():
-            if not param.requires_grad:
-                continue
-            part = "head" if name.startswith("head.") else "backbone"
-            no_decay = param.ndim <= 1 or name.endswith(("cls_token", "distillation_token", "position_embeddings"))
-            groups[part + ("_no_decay" if no_decay else "")].append(param)
-        lrs = {"backbone": lr_backbone, "head": lr_head}
-        return [
-            {
-                "name": name,
-                "params": params,
-                "lr": lrs[name.split("_")[0]],
-                "weight_decay": 0.0 if name.endswith("no_decay") else weight_decay,
-            }
-            for name, params in groups.items()
-            if params
-        ]
+        """AdamW groups of the trainable parameters (see :func:`moodscape.models.optim.parameter_groups`): the
+        head apart from the backbone; no decay on CLS/distillation tokens and position embeddings either."""
+        return parameter_groups(self, in_head=lambda name: name.startswith("head."), lr_backbone=lr_backbone,
+                                lr_head=lr_head, weight_decay=weight_decay,
+                                no_decay=("cls_token", "distillation_token", "position_embeddings"))  # fmt: skip
 
     # ---------------------------------------------------------------------------- save/load
 

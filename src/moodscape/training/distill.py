@@ -22,8 +22,8 @@ from ..features.windows import Batch
 from ..models.checkpoint import read_meta
 from ..models.student import StudentRegressor, build_student
 from ..models.teacher import TeacherRegressor
+from .loop import check_resume_config
 from .regressor import WindowRegressionTrainer
-from .teacher import check_resume_config
 
 log = logging.getLogger(__name__)
 

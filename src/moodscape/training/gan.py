@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..config import Config, config_to_dict, load_config, save_config
+from ..config import Config, config_to_dict, save_config
 from ..errors import CheckpointError, ConfigError
 from ..features.prepare import PreparedData, prepare_data
 from ..features.windows import SongFeatures, window_frames
@@ -36,7 +36,7 @@ from ..models.gan import SONGS_FILE, Discriminator, Generator, build_gan, gradie
 from ..models.ridge import RidgeBaseline
 from ..version import __version__
 from .augment import diff_augment
-from .loop import resolve_device, write_history
+from .loop import check_resume_config, resolve_device, write_history
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +307,7 @@ class GanTrainer:
 def train_gan(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Prepare the data, train the GAN on training songs only, leave generator/ and last/ in ``out_dir``."""
     out_dir = Path(out_dir)
-    saved = out_dir / "config.yaml"
-    if resume and saved.exists() and load_config(saved) != config:
-        raise ConfigError(f"{saved} differs from the configuration given now; resume with the same options")
+    check_resume_config(out_dir, config, resume)
     prepared = prepare_data(config, progress=progress)
     save_config(config, out_dir)
     GanTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)

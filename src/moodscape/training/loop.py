@@ -25,8 +25,8 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import TrainConfig
-from ..errors import CheckpointError
+from ..config import Config, TrainConfig, load_config
+from ..errors import CheckpointError, ConfigError
 from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
 from ..models.serialization import load_exact
@@ -229,6 +229,16 @@ class Trainer(ABC):
             bar.update(1)
         bar.close()
         return total / max(count, 1)
+
+
+def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
+    """Resuming with another configuration would mix two runs: refuse it."""
+    saved = out_dir / "config.yaml"
+    if resume and saved.exists() and load_config(saved) != config:
+        raise ConfigError(
+            f"{saved} differs from the configuration given now; resume with the same --config and --set "
+            "options (or start a new run folder)"
+        )
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
