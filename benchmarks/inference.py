@@ -23,10 +23,10 @@ import torch
 from moodscape.config import AudioConfig, FeaturesConfig, ModelConfig, StudentConfig
 from moodscape.export.onnx import export_onnx, quantize_int8
 from moodscape.inference.predictor import Predictor
+from moodscape.models.checkpoint import write_checkpoint
 from moodscape.models.student import build_student
-from moodscape.models.teacher import build_teacher
+from moodscape.models.teacher_build import build_teacher
 from moodscape.models.waveform import WaveformRegressor
-from moodscape.training.checkpoint import write_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
 from features import ensure_dataset  # noqa: E402

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from moodscape.eval import metrics as M
-from moodscape.eval.intervals import bootstrap_interval
+from moodscape.metrics import regression as M
+from moodscape.metrics.intervals import bootstrap_interval
 
 
 def best_seconds(run, rounds: int) -> float:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from moodscape.audio.store import FeatureStore, build_feature_store
 from moodscape.config import load_config
 from moodscape.data.dataset import load_dataset
 from moodscape.data.folds import read_groups
 from moodscape.experiments import crossval as cv
+from moodscape.features.store import FeatureStore, build_feature_store
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +37,8 @@ def write_tiny_checkpoint(folder: Path, *, kind: str = "student", seconds: float
     import torch
 
     from moodscape.config import AudioConfig, FeaturesConfig
+    from moodscape.models.checkpoint import write_checkpoint
     from moodscape.models.student import StudentRegressor
-    from moodscape.training.checkpoint import write_checkpoint
 
     torch.manual_seed(0)
     audio = AudioConfig(sample_rate=16000, min_seconds=0.5, short_policy="skip")
@@ -85,6 +87,25 @@ def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "data"
     generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
     return root
+
+
+def demo_cli(*args: str) -> list[str]:
+    """`moodscape -q run --config configs/demo.yaml ARGS` as a subprocess command line."""
+    return [sys.executable, "-m", "moodscape.cli", "-q", "run", "--config", "configs/demo.yaml", *args]
+
+
+def demo_settings(demo_root: Path, run: Path, *extra: str) -> list[str]:
+    """--set options that point the demo profile at ``demo_root`` and the run folder ``run``."""
+    return [x for item in (f"data.root={demo_root}", f"pipeline.out_dir={run}", *extra) for x in ("--set", item)]
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_root, tmp_path_factory) -> Path:
+    """The whole demo pipeline (configs/demo.yaml) on :func:`demo_root`, run once for the session: the
+    pipeline, teacher, distillation, export and README tests all read this one run."""
+    run = tmp_path_factory.mktemp("pipeline") / "run"
+    subprocess.run(demo_cli(*demo_settings(demo_root, run)), check=True, capture_output=True, text=True, cwd=REPO)
+    return run
 
 
 def assert_self_contained(html: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from moodscape import __version__
 from moodscape.cli import build_parser, main
 
+
 def _subcommands(parser, prefix=()):
     """Every command path of the parser (["gan"], ["gan", "train"], ...), so a new one is covered too."""
     for action in parser._actions:
@@ -61,3 +62,53 @@ def test_parser_lists_commands():
     text = build_parser().format_help()
     for name in ("demo-data", "data", "features", "split", "baseline"):
         assert name in text
+
+
+def _bad_input(tmp_path):
+    """For every leaf command, an invocation with input a user gets wrong (missing file or folder, a model
+    setting out of range); each must end as a message with exit code 2, never a traceback."""
+    missing = str(tmp_path / "missing")
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    demo = ["--config", "configs/demo.yaml"]
+    return {
+        "demo-data": ["demo-data", str(song / "below-a-file")],
+        "data check": ["data", "check", missing],
+        "features": ["features", missing, "--out", str(tmp_path / "f")],
+        "split": ["split", missing],
+        "baseline": ["baseline", missing],
+        "train": ["train", *demo, "--set", f"data.root={missing}"],
+        "run": ["run", *demo, "--set", f"data.root={missing}", "--set", f"pipeline.out_dir={tmp_path / 'run'}"],
+        "distill": ["distill", missing],
+        "export": ["export", missing],
+        "predict": ["predict", str(song), "--model", str(tmp_path / "no-model.onnx")],
+        "models": ["models", missing],
+        "evaluate": ["evaluate", missing],
+        "gan train": ["gan", "train", *demo, "--set", f"data.root={missing}"],
+        "gan generate": ["gan", "generate", missing],
+        "gan evaluate": ["gan", "evaluate", missing],
+        "gan ablation": ["gan", "ablation", *demo, "--set", f"data.root={missing}"],
+        "listen": ["listen", str(tmp_path / "out"), "--generator", missing],
+    }
+
+
+def test_every_command_reports_bad_input_without_a_traceback(tmp_path, caplog, capsys):
+    cases = _bad_input(tmp_path)
+    leaves = {" ".join(c) for c in SUBCOMMANDS if not any(o[: len(c)] == c and len(o) > len(c) for o in SUBCOMMANDS)}
+    assert set(cases) == leaves, "give each new command a bad-input case here"
+    for name, argv in cases.items():
+        caplog.clear()
+        assert main(argv) == 2, name
+        assert "Traceback" not in caplog.text + capsys.readouterr().err, name
+        assert caplog.records and caplog.records[-1].levelname == "ERROR", name
+
+
+def test_a_model_setting_out_of_range_is_a_config_error():
+    from moodscape.errors import ConfigError
+    from moodscape.models.student import StudentRegressor
+    from moodscape.models.teacher import TeacherRegressor
+
+    with pytest.raises(ConfigError, match="multiple of num_heads"):
+        TeacherRegressor(n_mels=32, frames=32, hidden_size=30, num_heads=4, num_layers=1)
+    with pytest.raises(ConfigError, match="needs windows of at least"):
+        StudentRegressor(n_mels=16, frames=16)

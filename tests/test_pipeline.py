@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -18,8 +16,9 @@ from safetensors.torch import load_file
 
 from moodscape.config import load_config
 from moodscape.pipeline import STAGE_LIST, PeakMemory, _hash, resolve_run_config, run_pipeline
+from moodscape.training.loop import CRASH_ENV, CRASH_EXIT_CODE
 
-from .conftest import REPO, assert_self_contained
+from .conftest import REPO, assert_self_contained, demo_cli, demo_settings
 
 
 def test_a_stage_hash_changes_with_its_sections_and_everything_before_it():
@@ -53,19 +52,7 @@ def test_unknown_stage_is_refused(tmp_path):
         run_pipeline(load_config("configs/demo.yaml", [f"pipeline.out_dir={tmp_path}"]), start="teachers")
 
 
-def cli(*args):
-    return [sys.executable, "-m", "moodscape.cli", "-q", "run", "--config", "configs/demo.yaml", *args]
-
-
-def settings(demo_root, run, *extra):
-    return [x for item in (f"data.root={demo_root}", f"pipeline.out_dir={run}", *extra) for x in ("--set", item)]
-
-
-@pytest.fixture(scope="module")
-def demo_run(demo_root, tmp_path_factory):
-    run = tmp_path_factory.mktemp("pipeline") / "run"
-    subprocess.run(cli(*settings(demo_root, run)), check=True, capture_output=True, text=True)
-    return run
+cli, settings = demo_cli, demo_settings
 
 
 def finite_in(value, low, high):
@@ -120,10 +107,8 @@ def test_demo_profile_runs_every_stage_and_measures_what_it_claims(demo_run):
 @pytest.mark.slow
 @PIPELINE_TIMEOUT
 def test_a_second_run_skips_everything_and_from_redoes_the_tail(demo_run, demo_root):
-    began = time.monotonic()
     out = subprocess.run(cli(*settings(demo_root, demo_run)), check=True, capture_output=True, text=True).stdout
     assert "features   up to date" in out and out.count("skipped (done earlier)") == 8
-    assert time.monotonic() - began < 60
     out = subprocess.run(cli(*settings(demo_root, demo_run), "--from", "predict"), check=True, capture_output=True,
                          text=True).stdout  # fmt: skip
     assert out.count("skipped (done earlier)") == 7 and "predict    ran" in out
@@ -161,16 +146,10 @@ def test_killed_during_the_teacher_it_resumes_to_the_same_metrics(demo_run, demo
     run = tmp_path / "run"
     lean = ("pipeline.gan=false", "pipeline.distill=false", "pipeline.export=false", "pipeline.predict_songs=0",
             "pipeline.reconstructions=0", "pipeline.gan_evaluate=false")  # fmt: skip
-    proc = subprocess.Popen(cli(*settings(demo_root, run, *lean)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    history = run / "teacher" / "history.csv"
-    deadline = time.monotonic() + 400
-    while time.monotonic() < deadline and proc.poll() is None:
-        if history.exists() and history.read_text().count("\n") >= 4:  # header + 3 epochs
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    crash = {**os.environ, CRASH_ENV: "epoch 3 best"}  # best/ of epoch 3 written, last/ still at epoch 2
+    killed = subprocess.run(cli(*settings(demo_root, run, *lean)), env=crash, capture_output=True, text=True)
+    assert killed.returncode == CRASH_EXIT_CODE, killed.stderr[-2000:]
+    assert (run / "teacher" / "history.csv").read_text().count("\n") == 3  # header + 2 saved epochs
     assert json.loads((run / "stages" / "teacher.json").read_text())["status"] == "running"
 
     out = subprocess.run(cli(*settings(demo_root, run, *lean)), check=True, capture_output=True, text=True).stdout

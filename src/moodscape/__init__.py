@@ -1,6 +1,6 @@
 """moodscape: predict valence and arousal of music, song by song and second by second."""
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["Predictor", "__version__"]
 

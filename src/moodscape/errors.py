@@ -23,3 +23,8 @@ class CheckpointError(MoodscapeError):
 
 class ExportError(MoodscapeError):
     """An export step failed or its output does not match the PyTorch model."""
+
+
+class SettingError(ConfigError, ValueError):
+    """A model or front-end setting is out of range (they usually come from a config file). Also a
+    ``ValueError``, for code that passes the setting directly."""

@@ -137,8 +137,8 @@ def _hash(previous: str, config: Config, sections: tuple[str, ...]) -> str:
 
 
 def _features(ctx: Context) -> dict[str, Any]:
-    from .audio.store import FeatureStore, build_feature_store
     from .data.dataset import load_dataset
+    from .features.store import FeatureStore, build_feature_store
 
     config = ctx.config
     if config.data.root is None:
@@ -153,8 +153,8 @@ def _features(ctx: Context) -> dict[str, Any]:
 
 
 def _split(ctx: Context) -> dict[str, Any]:
-    from .audio.store import FeatureStore
-    from .prepare import split_store
+    from .features.prepare import split_store
+    from .features.store import FeatureStore
 
     # The stage runs only when no split exists for these settings: draw it (again) rather than refuse.
     prepared = split_store(FeatureStore(ctx.done["features"]["store"]), ctx.config, force=True)
@@ -168,7 +168,7 @@ def _gan(ctx: Context) -> dict[str, Any]:
 
 
 def _generate(ctx: Context) -> dict[str, Any]:
-    from .synthetic import generate_synthetic_store
+    from .inference.synthetic import generate_synthetic_store
 
     out = generate_synthetic_store(ctx.run / "gan", ctx.run / "gan" / "synthetic", n=ctx.config.gan.samples,
                                    labels="kde", seed=ctx.config.seed, progress=ctx.progress)  # fmt: skip
@@ -217,7 +217,7 @@ def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _gan_quality(ctx: Context) -> dict[str, Any]:
     """Frechet distances need an encoder trained on real songs only: the teacher, unless it saw synthetic windows."""
-    from .eval.gan_eval import evaluate_gan
+    from .experiments.gan_eval import evaluate_gan
     from .training.teacher import train_teacher
 
     config, run = ctx.config, ctx.run
@@ -237,7 +237,7 @@ def _gan_quality(ctx: Context) -> dict[str, Any]:
 
 def _reconstructions(ctx: Context) -> list[str]:
     from .data.splits import load_splits
-    from .listen import PRESET_POINTS, listen_to_clip, listen_to_generator
+    from .inference.listen import PRESET_POINTS, listen_to_clip, listen_to_generator
 
     config, out = ctx.config, ctx.run / "reconstructions"
     count = config.pipeline.reconstructions
@@ -263,9 +263,9 @@ def _export(ctx: Context) -> dict[str, Any]:
 
 
 def _predict(ctx: Context) -> dict[str, Any]:
-    from .audio.store import FeatureStore
     from .data.splits import load_splits
-    from .eval.plots import plot_trajectory
+    from .eval.plots import plot_prediction
+    from .features.store import FeatureStore
     from .inference.predictor import Predictor, write_predictions
 
     config = ctx.config
@@ -281,9 +281,7 @@ def _predict(ctx: Context) -> dict[str, Any]:
             log.warning("prediction of %s failed: %s", path, error)
             continue
         results.append(result)
-        points = result.timeline
-        plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
-                        out / f"{path.stem}.png", title=f"{path.name}: {result.mood}")  # fmt: skip
+        plot_prediction(result, out / f"{path.stem}.png")
     written = write_predictions(results, out / "predictions.csv", timeline=True) if results else []
     return {"model": predictor.backend.description, "songs": [r.to_dict(timeline=False) for r in results],
             "files": [str(p) for p in written]}  # fmt: skip

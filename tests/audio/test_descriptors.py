@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 
 from moodscape.audio.descriptors import DESCRIPTOR_FILE, clip_descriptors, descriptor_names, store_descriptors
-from moodscape.audio.store import FeatureStore, build_feature_store
 from moodscape.config import Config
 from moodscape.data.dataset import Dataset
 from moodscape.data.records import SongRecord
+from moodscape.features.store import FeatureStore, build_feature_store
 
 SR = 22050
 

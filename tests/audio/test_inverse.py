@@ -20,8 +20,8 @@ import torch
 from moodscape.audio.frontend import LogMel
 from moodscape.audio.inverse import denormalize, logmel_to_audio, peak_normalize, write_wav
 from moodscape.audio.io import load_audio
-from moodscape.audio.normalize import Normalization
 from moodscape.errors import AudioError
+from moodscape.features.normalize import Normalization
 
 SR = 22050
 SETTINGS = dict(sample_rate=SR, n_fft=2048, hop_length=512, fmin=20.0, fmax=8000.0)

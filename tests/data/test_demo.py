@@ -24,7 +24,7 @@ from moodscape.data.demo import (
     render_song,
 )
 from moodscape.errors import ConfigError
-from moodscape.eval.metrics import ccc
+from moodscape.metrics.regression import ccc
 
 SECONDS = 16.5  # past DEAM's 15 s start, so the dynamic files hold 15000..16500 ms
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from moodscape.config import EvaluateConfig
-from moodscape.eval import metrics as M
 from moodscape.eval import plots
 from moodscape.eval.evaluation import evaluate_predictions, to_jsonable, worst_songs
-from moodscape.eval.intervals import bootstrap_interval
 from moodscape.eval.quadrant_analysis import analyse_quadrants
 from moodscape.eval.report import Bullets, Image, Raw, Section, Table, Text, format_value, write_report
+from moodscape.metrics import regression as M
+from moodscape.metrics.intervals import bootstrap_interval
 
 from ..conftest import assert_self_contained
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
-from moodscape.eval import metrics as M
-from moodscape.eval.evaluation import to_jsonable
 from moodscape.eval.quadrant_analysis import analyse_quadrants, quadrant_confusion
+from moodscape.metrics import regression as M
+from moodscape.models.serialization import to_jsonable
 
 
 def _noisy(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from moodscape.audio.store import FeatureStore, build_feature_store
 from moodscape.config import load_config
 from moodscape.data.dataset import load_dataset
 from moodscape.data.demo import generate_demo_dataset
 from moodscape.experiments import crossval as cv
+from moodscape.features.store import FeatureStore, build_feature_store
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from moodscape import Predictor
 from moodscape.cli import main
 from moodscape.errors import AudioError, CheckpointError
 from moodscape.export.run import export_run
-from moodscape.training.windows import window_starts
+from moodscape.features.windows import window_starts
 
 from ..conftest import write_tone
 

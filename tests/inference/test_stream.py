@@ -8,9 +8,9 @@ import soundfile as sf
 
 from moodscape.audio.io import load_audio
 from moodscape.errors import AudioError
+from moodscape.features.windows import window_starts
 from moodscape.inference import stream
 from moodscape.inference.stream import StreamInfo, stream_windows
-from moodscape.training.windows import window_starts
 
 from ..conftest import write_tone
 

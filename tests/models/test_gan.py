@@ -43,11 +43,6 @@ def labels(batch: int) -> torch.Tensor:
     return torch.rand(batch, 2) * 2 - 1
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 # --------------------------------------------------------------------------------------- shapes
 
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moodscape.eval.metrics import ccc
+from moodscape.metrics.regression import ccc
 from moodscape.models.ridge import DEFAULT_ALPHAS, RidgeBaseline, pooled_stats
 
 ALPHAS = (1e-3, 1e-1, 10.0, 100.0, 1e3, 1e4, 1e6)

@@ -22,11 +22,6 @@ TINY_V1 = {"hidden_sizes": [16, 24, 32], "neck_hidden_sizes": [8, 8, 16, 16, 24,
            "expand_ratio": 2.0, "num_attention_heads": 2}  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def tiny(**kwargs) -> StudentRegressor:
     return StudentRegressor(**{"n_mels": 32, "frames": 40, "backbone": TINY_V1, "head_hidden": 8, **kwargs})
 

@@ -20,16 +20,12 @@ from transformers import ASTConfig, ASTForAudioClassification, ViTConfig, ViTFor
 from moodscape import __version__
 from moodscape.config import ModelConfig
 from moodscape.errors import CheckpointError, ConfigError
-from moodscape.models import teacher as teacher_mod
+from moodscape.models import hub as hub_mod
+from moodscape.models.hub import resolve_pretrained
 from moodscape.models.registry import Registry, UnknownNameError
-from moodscape.models.teacher import (
-    TEACHER_KINDS,
-    TEACHER_PRESETS,
-    TeacherRegressor,
-    build_teacher,
-    resize_position_embeddings,
-    resolve_pretrained,
-)
+from moodscape.models.teacher import TeacherRegressor
+from moodscape.models.teacher_build import build_teacher, resize_position_embeddings
+from moodscape.models.teacher_kinds import TEACHER_KINDS, TEACHER_PRESETS
 
 PROJ = "embeddings.patch_embeddings.projection.weight"
 POS = "embeddings.position_embeddings"
@@ -42,11 +38,6 @@ def tiny(**kwargs) -> TeacherRegressor:
     return TeacherRegressor(**args)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture
 def no_hub(monkeypatch):
     """Fail the test if anything reaches for the Hugging Face Hub."""
@@ -54,7 +45,7 @@ def no_hub(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError(f"unexpected Hub call: {args} {kwargs}")
 
-    monkeypatch.setattr(teacher_mod, "snapshot_download", forbidden)
+    monkeypatch.setattr(hub_mod, "snapshot_download", forbidden)
 
 
 @pytest.fixture
@@ -62,9 +53,9 @@ def online(monkeypatch):
     """Pretend offline mode is off, whatever the environment says; the Hub itself is faked per test."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(teacher_mod.hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub_mod.hf_constants, "HF_HUB_OFFLINE", False)
     delays: list[float] = []
-    monkeypatch.setattr(teacher_mod, "_sleep", delays.append)
+    monkeypatch.setattr(hub_mod, "_sleep", delays.append)
     return delays
 
 
@@ -392,7 +383,7 @@ def test_build_from_moodscape_teacher_folder(tmp_path, no_hub):
 
 def test_adapts_3_channel_imagenet_vit(hf_vit, no_hub, caplog):
     folder, hf = hf_vit
-    with caplog.at_level(logging.INFO, logger="moodscape.models.teacher"):
+    with caplog.at_level(logging.INFO, logger="moodscape.models"):
         model = build_teacher(cfg(pretrained=str(folder)), n_mels=32, frames=40).eval()
     ours, theirs = model.backbone.state_dict(), hf.state_dict()
 
@@ -547,13 +538,13 @@ def test_hub_name_offline_lists_tiers_and_never_random(monkeypatch, var):
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setenv(var, "1")
     calls = []
-    real = teacher_mod.snapshot_download
+    real = hub_mod.snapshot_download
 
     def spy(*args, **kwargs):
         calls.append(kwargs.get("local_files_only"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(teacher_mod, "snapshot_download", spy)
+    monkeypatch.setattr(hub_mod, "snapshot_download", spy)
     with pytest.raises(CheckpointError) as info:
         build_teacher(cfg(pretrained=MISSING_HUB_NAME), n_mels=32, frames=40)
     message = str(info.value)
@@ -590,7 +581,7 @@ def fake_hub(folder: Path | None, *, cached: bool = False, failures: int = 0, er
 
 def test_hub_cache_hit_needs_no_network(monkeypatch, online, hf_vit):
     snapshot, calls = fake_hub(hf_vit[0], cached=True)
-    monkeypatch.setattr(teacher_mod, "snapshot_download", snapshot)
+    monkeypatch.setattr(hub_mod, "snapshot_download", snapshot)
     model = build_teacher(cfg(pretrained="google/vit-tiny-test"), n_mels=32, frames=32)
     assert calls == [True]
     torch.testing.assert_close(model.backbone.layernorm.weight, hf_vit[1].layernorm.weight)
@@ -598,7 +589,7 @@ def test_hub_cache_hit_needs_no_network(monkeypatch, online, hf_vit):
 
 def test_hub_download_retries_with_backoff_then_loads(monkeypatch, online, hf_vit):
     snapshot, calls = fake_hub(hf_vit[0], failures=2)
-    monkeypatch.setattr(teacher_mod, "snapshot_download", snapshot)
+    monkeypatch.setattr(hub_mod, "snapshot_download", snapshot)
     model = build_teacher(cfg(pretrained="google/vit-tiny-test"), n_mels=32, frames=32)
     assert calls == [True, False, False, False]
     assert online == [1.0, 2.0]  # exponential backoff
@@ -607,7 +598,7 @@ def test_hub_download_retries_with_backoff_then_loads(monkeypatch, online, hf_vi
 
 def test_hub_download_gives_up_after_retries(monkeypatch, online):
     snapshot, calls = fake_hub(None, failures=10)
-    monkeypatch.setattr(teacher_mod, "snapshot_download", snapshot)
+    monkeypatch.setattr(hub_mod, "snapshot_download", snapshot)
     with pytest.raises(CheckpointError) as info:
         build_teacher(cfg(pretrained="google/vit-tiny-test"), n_mels=32, frames=32)
     assert calls == [True, False, False, False]
@@ -621,7 +612,7 @@ def test_hub_unknown_repo_is_not_retried(monkeypatch, online):
     httpx2 = pytest.importorskip("httpx2")
     response = httpx2.Response(404, request=httpx2.Request("GET", "https://huggingface.co/api/models/x/y"))
     snapshot, calls = fake_hub(None, error=RepositoryNotFoundError("404 Repository Not Found", response=response))
-    monkeypatch.setattr(teacher_mod, "snapshot_download", snapshot)
+    monkeypatch.setattr(hub_mod, "snapshot_download", snapshot)
     with pytest.raises(CheckpointError, match="not found or not accessible"):
         resolve_pretrained("x/y")
     assert calls == [True, False] and online == []

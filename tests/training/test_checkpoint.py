@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from moodscape.errors import CheckpointError
-from moodscape.training.checkpoint import (
+from moodscape.models.checkpoint import (
     optimizer_from_files,
     optimizer_to_files,
     read_meta,

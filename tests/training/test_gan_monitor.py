@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from moodscape.errors import ConfigError
+from moodscape.features.windows import Batch
 from moodscape.training.gan import GanMonitor, _label_scale, label_loss
-from moodscape.training.windows import Batch
 
 N_MELS, FRAMES = 8, 12
 

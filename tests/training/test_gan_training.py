@@ -10,13 +10,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from moodscape.audio.store import FeatureStore
 from moodscape.cli import main
 from moodscape.data.demo import generate_demo_dataset
 from moodscape.errors import ConfigError
-from moodscape.eval.ablation import _verdict
+from moodscape.experiments.ablation import _verdict
+from moodscape.features.store import FeatureStore
+from moodscape.inference.synthetic import draw_labels
 from moodscape.models.gan import Generator
-from moodscape.synthetic import draw_labels
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_gan_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypa
     # A checkpoint whose networks were built with other settings (e.g. an older version's defaults) is
     # refused with the settings named, not loaded into a different architecture.
     from moodscape.errors import CheckpointError
-    from moodscape.prepare import prepare_data
+    from moodscape.features.prepare import prepare_data
 
     older = load_config(None, [*options, "gan.latent_film=false"])
     trainer = gan_training.GanTrainer(prepare_data(older, progress=False), older, out_dir=tmp_path / "crashed",

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from safetensors.torch import load_file
 
 from moodscape.cli import main
+from moodscape.training.loop import CRASH_ENV, CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.slow
 
@@ -33,22 +32,16 @@ def read_metrics(run):
 
 
 @pytest.fixture(scope="module")
-def teacher_run(demo_root, tmp_path_factory):
-    """The tiny teacher of configs/demo.yaml, trained once through the CLI; returns (run, printed)."""
-    run = tmp_path_factory.mktemp("teacher") / "run"
-    out = subprocess.run(
-        [sys.executable, "-m", "moodscape.cli", "-q", "train", "--config", "configs/demo.yaml",
-         *settings(demo_root, run)], capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return run, out.stdout
+def teacher_run(demo_run):
+    """The tiny teacher of configs/demo.yaml: the session's demo pipeline run trained it."""
+    return demo_run / "teacher"
 
 
 def test_tiny_teacher_learns_and_is_reported_beside_the_floor(teacher_run):
     """Measured with configs/demo.yaml: test CCC 0.80 valence, 0.90 arousal; the ridge floor on the
     same 18 songs is 0.78 / 0.91, so the tiny teacher does not beat it on arousal yet (see the notes).
     """
-    run, printed = teacher_run
-    assert "report" in printed
+    run = teacher_run
     metrics = read_metrics(run)
     assert metrics["split"] == "test" and metrics["songs"] == 18
     ccc = {d: metrics["metrics"][d]["ccc"] for d in ("valence", "arousal")}
@@ -69,22 +62,17 @@ def short_run(demo_root, out):
             *settings(demo_root, out, "train.epochs=4", "train.patience=null", "evaluate.bootstrap=200")]  # fmt: skip
 
 
-def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tmp_path):
+def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tmp_path, capsys):
     first, second, killed = tmp_path / "first", tmp_path / "second", tmp_path / "killed"
     assert main(short_run(demo_root, first)) == 0
+    printed = capsys.readouterr().out
+    assert f"run folder: {first}" in printed and "report: " in printed and "report.html" in printed
     assert main(short_run(demo_root, second)) == 0
     assert read_metrics(first) == read_metrics(second)
 
-    proc = subprocess.Popen([sys.executable, "-m", "moodscape.cli", *short_run(demo_root, killed)])
-    history = killed / "history.csv"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if history.exists() and history.read_text().count("\n") >= 3:  # header + 2 epochs
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    crash = {**os.environ, CRASH_ENV: "epoch 2 saved"}
+    proc = subprocess.run([sys.executable, "-m", "moodscape.cli", *short_run(demo_root, killed)], env=crash)
+    assert proc.returncode == CRASH_EXIT_CODE and (killed / "history.csv").read_text().count("\n") == 3
     assert main([*short_run(demo_root, killed), "--resume"]) == 0
 
     assert read_metrics(killed) == read_metrics(first)
@@ -105,7 +93,7 @@ def test_resume_with_another_config_is_refused(demo_root, tmp_path, caplog):
 def test_distill_cli_writes_a_student_run_and_its_comparison(teacher_run, tmp_path, capsys):
     """The CLI path; distillation quality, export and prediction are checked on the full demo pipeline
     (tests/test_pipeline.py)."""
-    run, _ = teacher_run
+    run = teacher_run
     student = tmp_path / "student"
     assert main(["-q", "distill", str(run), "--out", str(student), "--set", "student.preset=tiny",
                  "--set", "distill.epochs=1", "--set", "evaluate.bootstrap=100"]) == 0  # fmt: skip

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-import pytest
-
+from moodscape.features.windows import fit_frames, song_windows, window_frames, window_starts
 from moodscape.training.augment import Augmenter, diff_augment
-from moodscape.training.windows import fit_frames, song_windows, window_frames, window_starts
 
 
 def test_window_frames_rounds_to_patch_multiple():
@@ -59,11 +58,11 @@ def test_gain_shifts_each_band_by_gain_over_its_std():
 
 
 def test_synthetic_windows_mix_into_training_batches_only_at_the_ratio(tmp_path, rng):
-    from moodscape.audio.store import FeatureStore, build_feature_store
     from moodscape.config import Config
-    from moodscape.training.windows import SongFeatures
+    from moodscape.features.store import FeatureStore, build_feature_store
+    from moodscape.features.windows import SongFeatures
 
-    from ..audio.test_store import make_dataset
+    from ..features.test_store import make_dataset
 
     store = FeatureStore(build_feature_store(make_dataset(tmp_path / "a", 3, 6.0, rng), tmp_path / "f",
                                              config=Config(), workers=1, progress=False))  # fmt: skip

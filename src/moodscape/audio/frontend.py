@@ -4,13 +4,13 @@ inference and export, so that preprocessing can never drift between them.
 
 from __future__ import annotations
 
-from librosa.filters import mel as mel_filterbank
 import numpy as np
 import torch
+from librosa.filters import mel as mel_filterbank
 from torch import nn
 
 from ..config import AudioConfig, FeaturesConfig
-
+from ..errors import SettingError
 
 # Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
 CHUNK_FRAMES = 256
@@ -42,7 +42,7 @@ class LogMel(nn.Module):
     ) -> None:
         super().__init__()
         if fmax > sample_rate / 2:
-            raise ValueError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
+            raise SettingError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.power, self.amin, self.top_db = power, amin, top_db

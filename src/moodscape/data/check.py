@@ -1,4 +1,4 @@
-"""The data check: what a loaded :class:`~moodscape.data.dataset.Dataset` holds and what is wrong with it.
+"""The data check: what a loaded :class:`~moodscape.data.corpus.Dataset` holds and what is wrong with it.
 
 ``check_dataset`` gathers counts, label statistics, quadrant counts, missing and unreadable audio,
 and, where static and per-second annotations both exist, the Pearson correlation of every static
@@ -15,18 +15,16 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-
-import numpy as np
-
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio.io import AudioInfo, decode, probe_audio, validate
 from ..errors import AudioError
-from .dataset import Dataset, preview, sort_key
+from .corpus import Dataset, preview, sort_key
 from .quadrants import quadrant
 from .records import SCALES, DynamicLabels, from_unit
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ..audio.io import AUDIO_EXTENSIONS
 from ..errors import DataError
-from .dataset import Dataset, build_dataset, parse_number, preview, read_csv_table
+from .corpus import Dataset, build_dataset, preview
 from .records import SCALES, SongRecord, to_unit
+from .tables import parse_number, read_csv_table
 
 # Quadrant -> (valence, arousal) centre on [-1, 1].
 QUADRANT_CENTRES = {1: (0.5, 0.5), 2: (-0.5, 0.5), 3: (-0.5, -0.5), 4: (0.5, -0.5)}

@@ -39,18 +39,8 @@ from pathlib import Path
 from ..audio.io import AUDIO_EXTENSIONS
 from ..errors import DataError
 from .check import correlate_static_with_curves
-from .dataset import (
-    Dataset,
-    StaticSpec,
-    audio_by_id,
-    audio_files,
-    build_dataset,
-    label_columns,
-    read_dynamic,
-    read_static,
-    sort_key,
-    static_to_records,
-)
+from .corpus import Dataset, audio_by_id, audio_files, build_dataset, sort_key
+from .tables import StaticSpec, label_columns, read_dynamic, read_static, static_to_records
 
 AVERAGED = Path("annotations") / "annotations averaged per song"
 SONG_LEVEL = AVERAGED / "song_level"

@@ -133,7 +133,11 @@ def generate_demo_dataset(
     audio_dir = root / AUDIO_DIR
     annotations_dir = root / ANNOTATIONS_DIR
     for folder in (audio_dir, annotations_dir / STATIC_FILES[0].parent, annotations_dir / DYNAMIC_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"{root}: cannot create the demo dataset there ({error.strerror}); give a folder "
+                              "that can be created and written") from error  # fmt: skip
 
     for leftover in audio_dir.glob(".*.mp3.part"):  # from an interrupted run
         leftover.unlink()

@@ -17,17 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from .dataset import (
-    Dataset,
-    StaticSpec,
-    audio_by_id,
-    audio_files,
-    build_dataset,
-    label_columns,
-    read_dynamic,
-    read_static,
-    static_to_records,
-)
+from .corpus import Dataset, audio_by_id, audio_files, build_dataset
+from .tables import StaticSpec, label_columns, read_dynamic, read_static, static_to_records
 
 AUDIO = "clips_45seconds"
 STATIC = Path("annotations") / "static_annotations.csv"

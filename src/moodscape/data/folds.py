@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .dataset import read_csv_table
+from .tables import read_csv_table
 
 
 def grouped_folds(
@@ -41,7 +41,7 @@ def grouped_folds(
 def read_groups(path: str | Path, *, id_column: str, group_column: str) -> dict[str, str]:
     """``{song_id: group}`` from a metadata CSV (e.g. 4Q's ``metadata.csv``: ``Song`` and ``Artist``).
 
-    Column names are matched as :func:`~moodscape.data.dataset.read_csv_table` normalises them.
+    Column names are matched as :func:`~moodscape.data.tables.read_csv_table` normalises them.
     """
     table = read_csv_table(path, required=(id_column.lower(), group_column.lower()))
     at_id, at_group = table.index(id_column.lower()), table.index(group_column.lower())

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..config import SplitConfig
 from ..errors import DataError
+from ..version import __version__
 from .quadrants import quadrant
 from .records import SongRecord
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.descriptors import store_descriptors
-from ..audio.store import FeatureStore
 from ..config import Config, save_config
 from ..data.splits import Splits, load_splits
 from ..errors import ConfigError, DataError
+from ..features.store import FeatureStore
+from ..metrics.regression import regression_metrics
 from ..models.descriptor_floor import DescriptorFloor
 from ..models.ridge import RidgeBaseline, pooled_stats
-from .metrics import regression_metrics
 from .quadrant_analysis import analyse_quadrants
 
 DIMENSIONS = ("valence", "arousal")

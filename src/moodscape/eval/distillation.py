@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from ..models.loading import load_regressor
+from ..models.serialization import to_jsonable
 from ..models.student import count_parameters
-from .evaluation import to_jsonable
 from .report import Section, Table, Text, write_report
 from .run import evaluate_run
 

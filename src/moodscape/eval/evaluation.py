@@ -36,8 +36,9 @@ import numpy as np
 from ..config import EvaluateConfig
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..data.records import from_unit
-from . import metrics as M
-from .intervals import bootstrap_interval
+from ..metrics import regression as M
+from ..metrics.intervals import bootstrap_interval
+from ..models.serialization import to_jsonable
 from .plots import (
     plot_confusion,
     plot_error_histograms,
@@ -72,30 +73,6 @@ CONFIDENCE_LEVEL = 0.95
 PLOT_NAMES = ("training_curves", "scatter", "errors", "va_plane", "confusion", "worst_songs")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean", "lr")
 _DEAM = "1-9"
-
-
-def to_jsonable(obj: Any) -> Any:
-    """A copy of ``obj`` that ``json.dumps(..., allow_nan=False)`` accepts.
-
-    NaN and infinities -> None; numpy scalars and arrays -> Python numbers and lists; tuples -> lists;
-    Paths -> str; mapping keys -> str.
-    """
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def _check_inputs(song_ids, y_true, y_pred) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..data.records import from_unit, to_unit
-from .metrics import ccc
+from ..metrics.regression import ccc
 
 __all__ = [
     "plot_confusion",
@@ -313,3 +313,10 @@ def plot_trajectory(times, valence, arousal, path: str | Path, *, title: str = "
     ax.grid(alpha=0.2)
     ax.legend(loc="lower center", fontsize=8)
     return _save(fig, path)
+
+
+def plot_prediction(result, path: str | Path) -> Path:
+    """:func:`plot_trajectory` of one ``moodscape predict`` result (it needs its timeline), titled by file and mood."""
+    points = result.timeline
+    return plot_trajectory([p["time"] for p in points], [p["valence"] for p in points], [p["arousal"] for p in points],
+                           path, title=f"{Path(result.path).name}: {result.mood}")  # fmt: skip

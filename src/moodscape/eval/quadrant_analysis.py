@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
-from .metrics import ccc, mae
+from ..metrics.regression import ccc, mae
 
 __all__ = ["MIN_SONGS_PER_QUADRANT", "QuadrantAnalysis", "analyse_quadrants", "quadrant_confusion"]
 

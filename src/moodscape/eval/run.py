@@ -11,15 +11,15 @@ from typing import Any
 
 import torch
 
+from ..audio.descriptors import store_descriptors
 from ..config import load_config
 from ..errors import CheckpointError
-from ..prepare import prepare_data
-from ..training.checkpoint import read_meta
-from ..training.regressor import predict_songs
-from ..models.loading import load_regressor
-from ..training.windows import SongFeatures
-from ..audio.descriptors import store_descriptors
+from ..features.prepare import prepare_data
+from ..features.windows import SongFeatures
+from ..models.checkpoint import read_meta
 from ..models.fusion import Fusion
+from ..models.loading import load_regressor
+from ..models.predict import predict_songs
 from .baseline import floor_predictions
 from .evaluation import evaluate_predictions, fusion_summary
 

@@ -18,24 +18,24 @@ import numpy as np
 import torch
 
 from ..audio.descriptors import store_descriptors
-from ..audio.normalize import Normalization
-from ..audio.store import FeatureStore
 from ..config import Config
 from ..data.folds import grouped_folds, groups_for
 from ..data.quadrants import quadrant
 from ..data.splits import Splits
 from ..eval.baseline import fit_floor
-from ..eval.metrics import ccc
 from ..eval.quadrant_analysis import analyse_quadrants
+from ..features.normalize import Normalization
+from ..features.prepare import PreparedData
+from ..features.store import FeatureStore
+from ..features.windows import SongFeatures
+from ..inference.synthetic import generate_synthetic_store
+from ..metrics.regression import ccc
 from ..models.fusion import Fusion
 from ..models.loading import load_regressor
-from ..prepare import PreparedData
-from ..synthetic import generate_synthetic_store
+from ..models.predict import predict_songs
 from ..training.distill import DistillTrainer
 from ..training.gan import GanTrainer
-from ..training.regressor import predict_songs
 from ..training.teacher import TeacherTrainer
-from ..training.windows import SongFeatures
 
 log = logging.getLogger(__name__)
 

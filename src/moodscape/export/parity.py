@@ -15,13 +15,13 @@ import numpy as np
 import torch
 
 from ..audio.io import load_audio
-from ..audio.store import FeatureStore
 from ..config import load_config
 from ..data.splits import load_splits
 from ..errors import AudioError, MoodscapeError
-from ..eval.metrics import ccc
+from ..features.store import FeatureStore
+from ..features.windows import window_starts
+from ..metrics.regression import ccc
 from ..models.waveform import WaveformRegressor
-from ..training.windows import window_starts
 
 log = logging.getLogger(__name__)
 

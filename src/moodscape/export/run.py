@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ExportError
-from ..eval.evaluation import to_jsonable
 from ..models.fusion import FUSION_DIR, Fusion
+from ..models.serialization import to_jsonable
 from ..models.student import count_parameters
 from ..models.waveform import WaveformRegressor
 from .card import write_model_card

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ..models.waveform import WaveformRegressor
 from ..errors import ExportError
+from ..models.waveform import WaveformRegressor
 from .onnx import model_metadata
 
 

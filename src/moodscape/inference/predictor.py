@@ -158,7 +158,7 @@ def _locate(source: str | Path) -> Path:
             f"--model {text}: not found ({path.absolute()} does not exist); give a run folder, a checkpoint folder, "
             "an exported .onnx file or export folder, or a Hugging Face Hub name of the form owner/name"
         )
-    from ..models.teacher import resolve_pretrained
+    from ..models.hub import resolve_pretrained
 
     return resolve_pretrained(text, key="--model", patterns=PREDICT_HUB_PATTERNS, random_init=False)
 

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import SettingError
+
 __all__ = ["EMA"]
 
 
@@ -30,7 +32,7 @@ class EMA:
 
     def __init__(self, model: nn.Module, *, decay: float = 0.999) -> None:
         if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay!r}")
+            raise SettingError(f"EMA decay must be in [0, 1), got {decay!r}")
         self.decay = float(decay)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.updates = 0

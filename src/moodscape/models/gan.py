@@ -75,7 +75,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, SettingError
 from .registry import Registry
 from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
 
@@ -97,6 +97,7 @@ Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")
 
 _METADATA_KEY = "moodscape_gan_config"
+SONGS_FILE = "songs.json"  # in a GAN run folder: the training songs it saw, whose labels generation draws from
 _MIN_CHANNELS = 8
 _LABEL_DIM = 2
 
@@ -143,9 +144,9 @@ GAN_PRESETS.register("default", GanSize(z_dim=128, g_channels=128, d_channels=32
 def _check_size(n_mels: int, frames: int, num_blocks: int, what: str) -> None:
     for name, value in (("n_mels", n_mels), ("frames", frames), ("num_blocks", num_blocks)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{what}: {name} must be a positive integer, got {value!r}")
+            raise SettingError(f"{what}: {name} must be a positive integer, got {value!r}")
     if min(n_mels, frames) < 2**num_blocks:
-        raise ValueError(
+        raise SettingError(
             f"{what}: a ({n_mels}, {frames}) window is too small for num_blocks={num_blocks} (each block halves "
             f"it); use num_blocks <= {int(math.log2(min(n_mels, frames)))}"
         )
@@ -337,11 +338,11 @@ class Generator(_Pretrained):
         _check_size(n_mels, frames, num_blocks, "Generator")
         for name, value in (("z_dim", z_dim), ("base_channels", base_channels), ("embed_dim", embed_dim)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Generator: {name} must be a positive integer, got {value!r}")
+                raise SettingError(f"Generator: {name} must be a positive integer, got {value!r}")
         if attention not in ATTENTIONS:
-            raise ValueError(f"Generator: unknown attention {attention!r}; valid: {', '.join(ATTENTIONS)}")
+            raise SettingError(f"Generator: unknown attention {attention!r}; valid: {', '.join(ATTENTIONS)}")
         if output_limit is not None and not output_limit > 0:
-            raise ValueError(f"Generator: output_limit must be positive or None, got {output_limit!r}")
+            raise SettingError(f"Generator: output_limit must be positive or None, got {output_limit!r}")
         self._init_args = dict(
             n_mels=n_mels, frames=frames, z_dim=z_dim, base_channels=base_channels, num_blocks=num_blocks,
             embed_dim=embed_dim, attention=attention,
@@ -424,12 +425,12 @@ class Discriminator(_Pretrained):
         super().__init__()
         _check_size(n_mels, frames, num_blocks, "Discriminator")
         if not label_scale > 0:
-            raise ValueError(f"Discriminator: label_scale must be positive, got {label_scale!r}")
+            raise SettingError(f"Discriminator: label_scale must be positive, got {label_scale!r}")
         if pooling not in ("sum", "mean"):
-            raise ValueError(f"Discriminator: pooling must be 'sum' or 'mean', got {pooling!r}")
+            raise SettingError(f"Discriminator: pooling must be 'sum' or 'mean', got {pooling!r}")
         for name, value in (("base_channels", base_channels), ("embed_dim", embed_dim)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Discriminator: {name} must be a positive integer, got {value!r}")
+                raise SettingError(f"Discriminator: {name} must be a positive integer, got {value!r}")
         self._init_args = dict(
             n_mels=n_mels, frames=frames, base_channels=base_channels, num_blocks=num_blocks, embed_dim=embed_dim,
             aux_labels=bool(aux_labels), pooling=pooling, minibatch_std=bool(minibatch_std),

@@ -10,8 +10,8 @@ from ..errors import CheckpointError
 from .serialization import CONFIG_NAME, read_json
 from .student import CHECKPOINT_TYPE as STUDENT_TYPE
 from .student import StudentRegressor
-from .teacher import CHECKPOINT_TYPE as TEACHER_TYPE
 from .teacher import TeacherRegressor
+from .teacher_kinds import CHECKPOINT_TYPE as TEACHER_TYPE
 
 _CLASSES = {TEACHER_TYPE: TeacherRegressor, STUDENT_TYPE: StudentRegressor}
 

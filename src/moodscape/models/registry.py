@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar, overload
 
-from ..errors import ConfigError
+from ..errors import SettingError
 
 __all__ = ["Registry", "UnknownNameError"]
 
 T = TypeVar("T")
 
 
-class UnknownNameError(ConfigError, ValueError):
+class UnknownNameError(SettingError):
     """A name is not in a registry. The message lists the valid names.
 
     Both a :class:`~moodscape.errors.ConfigError` (names usually come from a config file) and a

@@ -16,7 +16,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..eval.metrics import ccc
+from ..metrics.regression import ccc
 
 __all__ = ["DEFAULT_ALPHAS", "pooled_stats", "RidgeBaseline"]
 

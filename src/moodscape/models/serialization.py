@@ -5,17 +5,20 @@ format version, readable from ``config.json`` or from the safetensors metadata. 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from .. import __version__
 from ..errors import CheckpointError
+from ..version import __version__
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -102,3 +105,27 @@ def load_exact(model: nn.Module, state: dict[str, torch.Tensor], where: Path) ->
             "incompatible moodscape/transformers version"
         )
     model.load_state_dict(state, strict=True)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A copy of ``obj`` that ``json.dumps(..., allow_nan=False)`` accepts.
+
+    NaN and infinities -> None; numpy scalars and arrays -> Python numbers and lists; tuples -> lists;
+    Paths -> str; mapping keys -> str.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

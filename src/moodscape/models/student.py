@@ -21,7 +21,7 @@ Presets (:data:`STUDENT_PRESETS`): ``tiny`` (tests), ``xxs``, ``xs`` and ``s``, 
 and 1.0 (``apple/mobilevitv2-1.0-imagenet1k-256`` ...) for v2.
 
 Weights (``student.pretrained``): ``none`` for random initialisation, or a local folder / Hub name
-found through the same tiers as the teacher (:func:`~moodscape.models.teacher.resolve_pretrained`).
+found through the same tiers as the teacher (:func:`~moodscape.models.hub.resolve_pretrained`).
 An ImageNet MobileViT's 3-channel stem is summed into one channel; a moodscape student folder
 continues from its backbone and head.
 """
@@ -39,10 +39,11 @@ from torch import nn
 from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, MobileViTV2Model
 
 from ..config import StudentConfig
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, SettingError
+from .hub import resolve_pretrained
+from .optim import parameter_groups
 from .registry import Registry
 from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
-from .teacher import resolve_pretrained
 
 __all__ = ["STUDENT_PRESETS", "StudentRegressor", "build_student"]
 
@@ -99,10 +100,10 @@ class StudentRegressor(nn.Module):
     ) -> None:
         super().__init__()
         if kind not in _CLASSES:
-            raise ValueError(f"unknown student kind {kind!r}; valid: {', '.join(_CLASSES)}")
+            raise SettingError(f"unknown student kind {kind!r}; valid: {', '.join(_CLASSES)}")
         smallest = _SMALLEST[kind]  # the backbone downsamples 32x, then v2 unfolds 2x2 patches
         if int(n_mels) < smallest or int(frames) < smallest:
-            raise ValueError(
+            raise SettingError(
                 f"{kind} needs windows of at least {smallest}x{smallest} (mel bins x frames), got n_mels={n_mels}, "
                 f"frames={frames}; use more mel bands or a longer window"
             )
@@ -161,17 +162,10 @@ class StudentRegressor(nn.Module):
         return self.regress(self.embed(x))
 
     def parameter_groups(self, *, lr_backbone: float, lr_head: float, weight_decay: float = 0.0) -> list[dict]:
-        """AdamW groups: backbone and head (with the projection) at their own rates; no decay on 1-D tensors."""
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "backbone_no_decay": [], "head": [], "head_no_decay": []}
-        for name, param in self.named_parameters():
-            part = "backbone" if name.startswith("backbone.") else "head"
-            groups[part + ("_no_decay" if param.ndim <= 1 else "")].append(param)
-        lrs = {"backbone": lr_backbone, "head": lr_head}
-        return [
-            {"name": name, "params": params, "lr": lrs[name.split("_")[0]],
-             "weight_decay": 0.0 if name.endswith("no_decay") else weight_decay}
-            for name, params in groups.items() if params
-        ]  # fmt: skip
+        """AdamW groups (see :func:`moodscape.models.optim.parameter_groups`): the head (with the projection)
+        is everything outside the backbone."""
+        return parameter_groups(self, in_head=lambda name: not name.startswith("backbone."), lr_backbone=lr_backbone,
+                                lr_head=lr_head, weight_decay=weight_decay)  # fmt: skip
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """``model.safetensors`` + ``config.json`` (constructor arguments and versions)."""

@@ -15,7 +15,7 @@ from torch import nn
 from ..audio.frontend import LogMel
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import CheckpointError
-from ..training.checkpoint import read_meta
+from .checkpoint import read_meta
 from .loading import load_regressor
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import SettingError
+
 
 class Augmenter(nn.Module):
     """Random gain, time/frequency masks and mixup on normalised log-mel batches.
@@ -81,7 +83,7 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...] | list[str]) -> torch.
     """
     unknown = set(policy) - set(DIFF_AUGMENTS)
     if unknown:
-        raise ValueError(f"unknown DiffAugment policy {sorted(unknown)}; valid: {', '.join(DIFF_AUGMENTS)}")
+        raise SettingError(f"unknown DiffAugment policy {sorted(unknown)}; valid: {', '.join(DIFF_AUGMENTS)}")
     batch, bins, frames = x.shape
     if "translation" in policy:
         limit = frames // 8

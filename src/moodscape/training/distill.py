@@ -17,13 +17,13 @@ import torch
 
 from ..config import Config, load_config, save_config
 from ..errors import CheckpointError, ConfigError
+from ..features.prepare import PreparedData, prepare_data
+from ..features.windows import Batch
+from ..models.checkpoint import read_meta
 from ..models.student import StudentRegressor, build_student
 from ..models.teacher import TeacherRegressor
-from ..prepare import PreparedData, prepare_data
-from .checkpoint import read_meta
+from .loop import check_resume_config
 from .regressor import WindowRegressionTrainer
-from .teacher import check_resume_config
-from .windows import Batch
 
 log = logging.getLogger(__name__)
 

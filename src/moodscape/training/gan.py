@@ -19,28 +19,27 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .. import __version__
-from ..config import Config, config_to_dict, load_config, save_config
+from ..config import Config, config_to_dict, save_config
 from ..errors import CheckpointError, ConfigError
-from ..eval.gan_quality import (
+from ..features.prepare import PreparedData, prepare_data
+from ..features.windows import SongFeatures, window_frames
+from ..metrics.gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
     matched_distances,
     split_halves,
 )
+from ..models.checkpoint import optimizer_from_files, optimizer_to_files, recover, write_folder, write_meta
 from ..models.ema import EMA
-from ..models.gan import Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
+from ..models.gan import SONGS_FILE, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
-from ..prepare import PreparedData, prepare_data
+from ..version import __version__
 from .augment import diff_augment
-from .checkpoint import optimizer_from_files, optimizer_to_files, recover, write_folder, write_meta
-from .loop import resolve_device, write_history
-from .windows import SongFeatures, window_frames
+from .loop import check_resume_config, resolve_device, write_history
 
 log = logging.getLogger(__name__)
 
-SONGS_FILE = "songs.json"
 STATE_FILE = "training_state.json"
 STATE_TENSORS = "training_state.safetensors"
 
@@ -308,9 +307,7 @@ class GanTrainer:
 def train_gan(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Prepare the data, train the GAN on training songs only, leave generator/ and last/ in ``out_dir``."""
     out_dir = Path(out_dir)
-    saved = out_dir / "config.yaml"
-    if resume and saved.exists() and load_config(saved) != config:
-        raise ConfigError(f"{saved} differs from the configuration given now; resume with the same options")
+    check_resume_config(out_dir, config, resume)
     prepared = prepare_data(config, progress=progress)
     save_config(config, out_dir)
     GanTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import logging
 import math
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -24,13 +25,24 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import TrainConfig
-from ..errors import CheckpointError
+from ..config import Config, TrainConfig, load_config
+from ..errors import CheckpointError, ConfigError
+from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
 from ..models.serialization import load_exact
-from .checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 
 log = logging.getLogger(__name__)
+
+# Crash injection for tests: when this variable names a step ("epoch 3 best": best/ written, last/ not
+# yet; "epoch 3 saved": the epoch fully saved), the process dies there at once, as under kill -9.
+CRASH_ENV = "MOODSCAPE_CRASH_AT"
+CRASH_EXIT_CODE = 137
+
+
+def crash_point(step: str) -> None:
+    """Die like a killed process (no clean-up, no flush) when ``MOODSCAPE_CRASH_AT`` names ``step``."""
+    if os.environ.get(CRASH_ENV) == step:
+        os._exit(CRASH_EXIT_CODE)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -158,6 +170,7 @@ class Trainer(ABC):
             meta = {**self.checkpoint_meta(), "epoch": epoch + 1, "metrics": metrics}
             if improved:
                 write_checkpoint(self.out_dir / "best", evaluated, meta=meta)
+            crash_point(f"epoch {epoch + 1} best")
             state = {"epoch": epoch + 1, "history": history, "best": best, "stale": stale,
                      "scheduler": scheduler.state_dict()}  # fmt: skip
             if self.ema is not None:
@@ -165,6 +178,7 @@ class Trainer(ABC):
             write_checkpoint(last_dir, self.model, meta=meta, optimizer=optimizer, training_state=state,
                              ema=None if self.ema is None else self.ema.model)  # fmt: skip
             write_history(self.out_dir / "history.csv", history)
+            crash_point(f"epoch {epoch + 1} saved")
             if self.cfg.patience is not None and stale >= self.cfg.patience:
                 log.info("early stop: no better val CCC for %d epochs", stale)
                 break
@@ -215,6 +229,16 @@ class Trainer(ABC):
             bar.update(1)
         bar.close()
         return total / max(count, 1)
+
+
+def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
+    """Resuming with another configuration would mix two runs: refuse it."""
+    saved = out_dir / "config.yaml"
+    if resume and saved.exists() and load_config(saved) != config:
+        raise ConfigError(
+            f"{saved} differs from the configuration given now; resume with the same --config and --set "
+            "options (or start a new run folder)"
+        )
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:

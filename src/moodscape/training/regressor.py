@@ -13,20 +13,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
 from ..audio.descriptors import descriptor_names, store_descriptors
-from ..audio.store import FeatureStore
 from ..config import Config, TrainConfig, config_to_dict
 from ..data.quadrants import quadrant
 from ..errors import ConfigError
-from ..eval.metrics import ccc, ccc_loss, mse
+from ..features.prepare import PreparedData
+from ..features.store import FeatureStore
+from ..features.windows import Batch, SongFeatures, SyntheticWindows
+from ..metrics.regression import ccc, ccc_loss, mse
 from ..models.descriptor_floor import DescriptorFloor
 from ..models.fusion import FUSION_DIR, Fusion, choose_weights
 from ..models.loading import load_regressor
-from ..prepare import PreparedData
+from ..models.predict import predict_songs
+from ..version import __version__
 from .augment import Augmenter
 from .loop import Trainer
-from .windows import Batch, SongFeatures, SyntheticWindows, song_windows
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +39,6 @@ def loss_function(name: str):
     if name == "ccc":
         return ccc_loss
     return lambda pred, target: torch.nn.functional.mse_loss(pred, target) + ccc_loss(pred, target)
-
-
-@torch.inference_mode()
-def predict_songs(
-    model: torch.nn.Module, data: SongFeatures, *, frames: int, hop: int, device: torch.device, batch_size: int = 64
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Song-level predictions (N, 2), the mean over windows covering each clip, and the windows' own."""
-    model.eval()
-    songs, per_window = [], []
-    for clip in data.clips:
-        windows = torch.from_numpy(song_windows(clip, frames, hop))
-        outputs = [model(windows[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(windows), batch_size)]
-        predictions = torch.cat(outputs).numpy()
-        per_window.append(predictions)
-        songs.append(predictions.mean(axis=0))
-    return np.stack(songs), per_window
 
 
 def calibration_songs(song_ids, labels: np.ndarray, *, share: float, seed: int) -> tuple[str, ...]:

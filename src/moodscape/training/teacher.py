@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, load_config, save_config
-from ..errors import ConfigError
-from ..models.teacher import TeacherRegressor, build_teacher
-from ..prepare import PreparedData, prepare_data
+from ..config import Config, save_config
+from ..features.prepare import PreparedData, prepare_data
+from ..features.windows import Batch, window_frames
+from ..models.teacher import TeacherRegressor
+from ..models.teacher_build import build_teacher
+from .loop import check_resume_config
 from .regressor import WindowRegressionTrainer
-from .windows import Batch, window_frames
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,6 @@ class TeacherTrainer(WindowRegressionTrainer):
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
         return self.criterion(self.model(inputs), targets)
-
-
-def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
-    """Resuming with another configuration would mix two runs: refuse it."""
-    saved = out_dir / "config.yaml"
-    if resume and saved.exists() and load_config(saved) != config:
-        raise ConfigError(
-            f"{saved} differs from the configuration given now; resume with the same --config and --set "
-            "options (or start a new run folder)"
-        )
 
 
 def train_teacher(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:

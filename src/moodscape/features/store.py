@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
+from ..audio.frontend import LogMel
+from ..audio.io import load_audio
 from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_hash
 from ..data.dataset import Dataset
 from ..errors import AudioError, ConfigError, DataError
-from .frontend import LogMel
-from .io import load_audio
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 

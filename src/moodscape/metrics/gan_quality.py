@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .metrics import ccc
+from .regression import ccc
 
 __all__ = [
     "frechet_distance",

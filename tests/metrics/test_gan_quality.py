@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from moodscape.eval.gan_quality import (
+from moodscape.metrics.gan_quality import (
     band_profile_correlation,
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
-    matched_distances,
     frechet_distance,
     gaussian_stats,
+    matched_distances,
     real_vs_real_distance,
 )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodscape.audio.normalize import fit_normalization, load_normalization, normalize
-from moodscape.audio.store import FeatureStore, build_feature_store
 from moodscape.config import Config
 from moodscape.errors import DataError
+from moodscape.features.normalize import fit_normalization, load_normalization, normalize
+from moodscape.features.store import FeatureStore, build_feature_store
 
 from .test_store import make_dataset
 

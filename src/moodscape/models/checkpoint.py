@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
-from ..models.serialization import read_json
+from .serialization import read_json
 
 META_FILE = "moodscape.json"
 STATE_TENSORS = "training_state.safetensors"

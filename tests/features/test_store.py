@@ -16,10 +16,10 @@ import torch
 
 from moodscape.audio.frontend import LogMel
 from moodscape.audio.io import load_audio
-from moodscape.audio.store import FeatureStore, build_feature_store
 from moodscape.config import Config, load_config
 from moodscape.data.dataset import Dataset
 from moodscape.data.records import SongRecord
+from moodscape.features.store import FeatureStore, build_feature_store
 
 
 def make_dataset(root: Path, n: int, seconds: float, rng: np.random.Generator, bad: dict[str, bytes] | None = None):
@@ -78,7 +78,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, rng):
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from moodscape.audio.store import build_feature_store
+        from moodscape.features.store import build_feature_store
         from moodscape.config import Config
         from moodscape.data.dataset import Dataset
         from moodscape.data.records import SongRecord

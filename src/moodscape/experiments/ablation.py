@@ -11,11 +11,12 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ConfigError
+from ..eval.evaluation import read_predictions
+from ..eval.report import Section, Table, Text, write_report
+from ..eval.run import evaluate_run
+from ..metrics.intervals import paired_difference_interval
+from ..models.serialization import to_jsonable
 from ..training.teacher import train_teacher
-from .evaluation import read_predictions, to_jsonable
-from .intervals import paired_difference_interval
-from .report import Section, Table, Text, write_report
-from .run import evaluate_run
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio.normalize import Normalization, normalize
-from ..audio.store import FeatureStore
 from ..errors import DataError
+from .normalize import Normalization, normalize
+from .store import FeatureStore
 
 
 def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, multiple: int = 1) -> int:

@@ -15,25 +15,25 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..audio.store import FeatureStore
+from ..config import load_config
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..errors import CheckpointError
-from ..models.gan import Generator
-from ..config import load_config
-from ..prepare import split_store
-from ..synthetic import generate_synthetic_store
-from ..training.checkpoint import read_meta
-from ..training.teacher import load_teacher
-from ..training.windows import SongFeatures
-from .evaluation import to_jsonable
-from .gan_quality import (
+from ..eval.report import Image, Section, Table, Text, write_report
+from ..features.prepare import split_store
+from ..features.store import FeatureStore
+from ..features.windows import SongFeatures
+from ..inference.synthetic import generate_synthetic_store
+from ..metrics.gan_quality import (
     band_profile_correlation,
     band_statistics_embedding,
     condition_fidelity,
     diversity_ratio,
     matched_distances,
 )
-from .report import Image, Section, Table, Text, write_report
+from ..models.checkpoint import read_meta
+from ..models.gan import Generator
+from ..models.serialization import to_jsonable
+from ..training.teacher import load_teacher
 
 log = logging.getLogger(__name__)
 

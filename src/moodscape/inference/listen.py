@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.inverse import denormalize, logmel_to_audio, write_wav
-from .audio.store import FeatureStore
-from .config import FeaturesConfig
-from .errors import CheckpointError, ConfigError
-from .models.gan import Generator
+from ..audio.inverse import denormalize, logmel_to_audio, write_wav
+from ..config import FeaturesConfig
+from ..errors import CheckpointError, ConfigError
+from ..features.store import FeatureStore
+from ..models.gan import Generator
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,11 @@ import torch
 from scipy.stats import gaussian_kde
 from tqdm.auto import tqdm
 
-from . import __version__
-from .audio.inverse import denormalize
-from .audio.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
-from .errors import CheckpointError, ConfigError
-from .models.gan import Generator
-from .training.gan import SONGS_FILE
+from ..audio.inverse import denormalize
+from ..errors import CheckpointError, ConfigError
+from ..features.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
+from ..models.gan import SONGS_FILE, Generator
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio.normalize import NORMALIZATION_FILE, Normalization, fit_normalization, load_normalization
-from .audio.store import FeatureStore, build_feature_store
-from .config import Config
-from .data.dataset import load_dataset
-from .data.splits import Splits, load_or_create_splits
-from .errors import ConfigError
+from ..config import Config
+from ..data.dataset import load_dataset
+from ..data.splits import Splits, load_or_create_splits
+from ..errors import ConfigError
+from .normalize import NORMALIZATION_FILE, Normalization, fit_normalization, load_normalization
+from .store import FeatureStore, build_feature_store
 
 log = logging.getLogger(__name__)
 

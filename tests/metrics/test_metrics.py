@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from moodscape.eval import metrics as M
+from moodscape.metrics import regression as M
 
 NUMPY_FNS = {"ccc": M.ccc, "pearson": M.pearson, "r2": M.r2, "mse": M.mse, "mae": M.mae, "rmse": M.rmse}
 TORCH_FNS = {

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from moodscape.eval import metrics as M
-from moodscape.eval.intervals import (
+from moodscape.metrics import regression as M
+from moodscape.metrics.intervals import (
     BATCHED_METRICS,
     batched_metric,
     bootstrap_distribution,
@@ -102,7 +102,7 @@ def test_vectorised_path_equals_per_resample_callable(rng):
 
 
 def test_chunking_does_not_change_results(rng, monkeypatch):
-    from moodscape.eval import intervals
+    from moodscape.metrics import intervals
 
     t, p = _songs(rng, 64)
     whole = bootstrap_distribution(t, p, n=50, seed=2)

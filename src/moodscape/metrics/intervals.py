@@ -4,7 +4,7 @@ Songs are the unit of resampling: each of ``n`` resamples draws N song indices w
 from a seeded ``numpy.random.Generator`` and recomputes the metric; the interval is the percentile
 interval of those ``n`` values (e.g. the 2.5th and 97.5th percentiles for ``level=0.95``).
 
-The metrics of :mod:`moodscape.eval.metrics` (``ccc``, ``pearson``, ``r2``, ``mse``, ``mae``,
+The metrics of :mod:`moodscape.metrics.regression` (``ccc``, ``pearson``, ``r2``, ``mse``, ``mae``,
 ``rmse``) are computed for all resamples at once over an (n, N) index matrix, with the same
 degenerate-case conventions as the scalar functions (so a resample that repeats one song gives
 CCC 1.0 when that song was predicted exactly, else 0.0; Pearson NaN). Any other callable
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import metrics as M
+from . import regression as M
 
 __all__ = ["BATCHED_METRICS", "batched_metric", "bootstrap_distribution", "bootstrap_interval", "paired_difference_interval"]
 

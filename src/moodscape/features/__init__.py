@@ -1,0 +1,1 @@
+"""What models read: the on-disk feature store, normalisation, windows of songs, prepared data."""

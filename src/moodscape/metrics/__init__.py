@@ -1,0 +1,1 @@
+"""Scores that every layer may use: CCC and the regression metrics, bootstrap intervals, GAN quality maths."""
