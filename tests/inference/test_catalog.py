@@ -46,3 +46,10 @@ def test_models_lists_the_shipped_model_and_local_ones(tmp_path, capsys):
     assert main(["models", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "(default)" in out and "runs/a/best" in out and "runs/b/export" in out and "3 model(s)" in out
+
+
+def test_the_shipped_model_is_listed_once_even_when_found_on_disk(capsys):
+    folder = default_model_dir()
+    assert main(["models", str(folder.parent)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(str(folder)) == 1 and "(default)" in out

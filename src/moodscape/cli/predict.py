@@ -85,7 +85,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         rows.append(shipped_model())
     except CheckpointError as exc:
         log.warning("%s", exc)
-    rows += find_models(args.paths or [Path(".")], max_depth=args.depth)
+    shipped = {m.path.resolve() for m in rows}  # in a source checkout the shipped model is also found on disk
+    rows += [m for m in find_models(args.paths or [Path(".")], max_depth=args.depth) if m.path.resolve() not in shipped]
     print(f"{'model':28} {'kind':8} {'fused':5} {'MB':>6}  {'form':34} path")
     for m in rows:
         print(f"{m.name[:28]:28} {m.kind[:8]:8} {'yes' if m.fused else 'no':5} {m.mb:6.2f}  {m.form[:34]:34} {m.path}")
