@@ -30,7 +30,6 @@ from moodscape.features.store import FeatureStore, build_feature_store
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
-LABELS = {"floor": "descriptor floor (SVR on librosa descriptors)", "ridge": "pooled log-mel ridge"}
 PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml"}
 THREADS = ("train.threads=2", "distill.threads=2")
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
@@ -126,7 +125,7 @@ def main() -> None:
         cells = " | ".join(f"{entry[m][0]:.3f} ± {entry[m][1]:.3f}" for m in METRICS)
         gain = entry.get("gain_over_floor")
         versus = f"{gain[0]:+.3f} [{gain[1]:+.3f}, {gain[2]:+.3f}]" if gain else "-"
-        print(f"| {LABELS.get(row, row)} | {cells} | {versus} | {entry['seconds'] / 60:.1f} min |")
+        print(f"| {cv.FLOOR_LABELS.get(row, row)} | {cells} | {versus} | {entry['seconds'] / 60:.1f} min |")
     if args.out:
         summary = {"data": str(args.data), "songs": len(store.song_ids), "folds": args.folds, "seed": args.seed,
                    "floor": strongest, "rows": results}  # fmt: skip

@@ -40,6 +40,8 @@ from ..training.teacher import TeacherTrainer
 log = logging.getLogger(__name__)
 
 VALIDATION_FOLDS = 6  # a sixth of a fold's training songs (by artist) validates
+# How reports name the cheap floors (the --kind of `moodscape baseline`).
+FLOOR_LABELS = {"floor": "descriptor floor (SVR on librosa descriptors)", "ridge": "pooled log-mel ridge"}
 
 
 @dataclass(frozen=True)
