@@ -273,7 +273,7 @@ def test_loading_errors_are_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         Generator.from_pretrained(tmp_path / "missing")
     tiny_d().save_pretrained(tmp_path / "d")
-    with pytest.raises(CheckpointError, match="not a gan-generator"):
+    with pytest.raises(CheckpointError, match="not a moodscape gan-generator"):
         Generator.from_pretrained(tmp_path / "d")
     folder = tiny_g().save_pretrained(tmp_path / "g")
     config = json.loads((folder / "config.json").read_text())

@@ -77,6 +77,10 @@ def test_save_and_load_round_trip_is_exact(tmp_path):
     torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
     assert again.project(again.embed(x)).shape == (2, 12)
     assert isinstance(load_regressor(tmp_path), StudentRegressor)
+    # The one checkpoint API: the weights file alone rebuilds it too (its metadata holds the config).
+    (tmp_path / "config.json").unlink()
+    alone = StudentRegressor.from_pretrained(tmp_path / "model.safetensors")
+    torch.testing.assert_close(alone(x), model(x), rtol=0, atol=0)
 
 
 def test_load_regressor_tells_teacher_and_student_apart(tmp_path):

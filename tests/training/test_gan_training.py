@@ -139,17 +139,17 @@ def test_gan_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypa
     config = load_config(None, options)
     gan_training.train_gan(config, out_dir=tmp_path / "whole", progress=False)
 
-    original = gan_training.GanTrainer._epoch
+    original = gan_training.GanTrainer.train_epoch
 
     def crash_in_epoch_two(self, epoch, rng):
         if epoch == 1:
             raise KeyboardInterrupt
         return original(self, epoch, rng)
 
-    monkeypatch.setattr(gan_training.GanTrainer, "_epoch", crash_in_epoch_two)
+    monkeypatch.setattr(gan_training.GanTrainer, "train_epoch", crash_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         gan_training.train_gan(config, out_dir=tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(gan_training.GanTrainer, "_epoch", original)
+    monkeypatch.setattr(gan_training.GanTrainer, "train_epoch", original)
     gan_training.train_gan(config, out_dir=tmp_path / "crashed", resume=True, progress=False)
 
     from safetensors.torch import load_file

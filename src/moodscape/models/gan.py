@@ -60,24 +60,19 @@ Checkpoints
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import CheckpointError, SettingError
+from ..errors import SettingError
 from .registry import Registry
-from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
+from .serialization import Pretrained
 
 __all__ = [
     "ATTENTIONS",
@@ -218,88 +213,10 @@ class _UpBlock(nn.Module):
         return x if self.spatial is None else self.spatial(x)
 
 
-# ----------------------------------------------------------------------------------- checkpoints
-
-
-class _Pretrained(nn.Module):
-    """save_pretrained / from_pretrained for modules rebuilt from JSON-able constructor arguments."""
-
-    KIND = ""  # "gan-generator" / "gan-discriminator"
-    _init_args: dict[str, Any]
-
-    @property
-    def init_args(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-able); ``type(self)(**init_args)`` rebuilds the model."""
-        return dict(self._init_args)
-
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed); returns it.
-
-        ``config.json`` holds the constructor arguments, the kind and the versions; the same payload is
-        kept in the safetensors metadata.
-        """
-        return save_folder(self, directory, model_type=f"moodscape-{self.KIND}", kind=self.KIND,
-                           metadata_key=_METADATA_KEY)  # fmt: skip
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Self:
-        """Rebuild a model saved by :meth:`save_pretrained`: a folder, or its ``model.safetensors``.
-
-        Exactly the saved model (same arguments, strict weight loading), in eval mode.
-
-        Raises:
-            CheckpointError: the path is missing, holds another kind of model, or its files are broken.
-        """
-        path = Path(path).expanduser()
-        if path.is_dir():
-            weights = path / WEIGHTS_NAME
-            if not weights.is_file():
-                raise CheckpointError(f"{path}: no {WEIGHTS_NAME}; expected a folder written by save_pretrained")
-        elif path.is_file():
-            weights = path
-        else:
-            raise CheckpointError(f"{cls.KIND} checkpoint not found: {path}")
-        config_file = weights.parent / CONFIG_NAME
-        payload = read_json(config_file) if config_file.is_file() else _metadata_payload(weights)
-        if payload.get("kind") != cls.KIND:
-            raise CheckpointError(
-                f"{path}: holds a {payload.get('kind', payload.get('model_type'))!r} model, not a {cls.KIND}; "
-                f"load it with the class for that kind"
-            )
-        args = constructor_args(payload, path, cls.KIND)
-        try:
-            model = cls(**args)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: cannot rebuild the {cls.KIND} from its config ({exc})") from exc
-        try:
-            state = load_file(str(weights), device="cpu")
-        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"{weights}: cannot read the weights ({exc}); re-save the checkpoint") from exc
-        load_exact(model, state, weights)
-        return model.to(device).eval()
-
-
-def _metadata_payload(weights: Path) -> dict[str, Any]:
-    try:
-        with safe_open(str(weights), framework="pt") as handle:
-            text = (handle.metadata() or {}).get(_METADATA_KEY)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights}: not a valid safetensors file ({exc}); re-save the checkpoint") from exc
-    if text is None:
-        raise CheckpointError(f"{weights}: no {CONFIG_NAME} beside it and no moodscape GAN config in its metadata")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"{weights}: broken config in the safetensors metadata ({exc})") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{weights}: the config in the safetensors metadata is not a JSON object")
-    return data
-
-
 # -------------------------------------------------------------------------------------- generator
 
 
-class Generator(_Pretrained):
+class Generator(Pretrained):
     """(z, labels) -> one normalised log-mel window. See the module docstring for the architecture.
 
     Args:
@@ -319,7 +236,7 @@ class Generator(_Pretrained):
     Shapes: ``z`` (batch, z_dim), ``labels`` (batch, 2) -> (batch, n_mels, frames), float32.
     """
 
-    KIND = "gan-generator"
+    MODEL_TYPE, METADATA_KEY, WHAT = "moodscape-gan-generator", _METADATA_KEY, "gan-generator"
 
     def __init__(
         self,
@@ -395,7 +312,7 @@ class Generator(_Pretrained):
 # ---------------------------------------------------------------------------------- discriminator
 
 
-class Discriminator(_Pretrained):
+class Discriminator(Pretrained):
     """Spectral-normalised projection discriminator: (window, labels) -> (batch,) raw scores.
 
     Args:
@@ -407,7 +324,7 @@ class Discriminator(_Pretrained):
     Shapes: ``x`` (batch, n_mels, frames) or (batch, 1, n_mels, frames), ``labels`` (batch, 2) -> (batch,).
     """
 
-    KIND = "gan-discriminator"
+    MODEL_TYPE, METADATA_KEY, WHAT = "moodscape-gan-discriminator", _METADATA_KEY, "gan-discriminator"
 
     def __init__(
         self,

@@ -8,12 +8,10 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .serialization import CONFIG_NAME, read_json
-from .student import CHECKPOINT_TYPE as STUDENT_TYPE
 from .student import StudentRegressor
 from .teacher import TeacherRegressor
-from .teacher_kinds import CHECKPOINT_TYPE as TEACHER_TYPE
 
-_CLASSES = {TEACHER_TYPE: TeacherRegressor, STUDENT_TYPE: StudentRegressor}
+_CLASSES = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, StudentRegressor)}
 
 
 def load_regressor(folder: str | Path) -> nn.Module:

@@ -1,5 +1,8 @@
 """What every moodscape model checkpoint shares: a JSON config with the constructor arguments and a
 format version, readable from ``config.json`` or from the safetensors metadata. Never pickles.
+
+:class:`Pretrained` is the one ``save_pretrained`` / ``from_pretrained`` of the teacher, the student,
+the generator and the discriminator.
 """
 
 from __future__ import annotations
@@ -9,12 +12,12 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError
@@ -90,6 +93,107 @@ def constructor_args(payload: dict[str, Any], where: Path, what: str) -> dict[st
     if not isinstance(args, dict):
         raise CheckpointError(f"{where}: config.json has no 'args' with the {what}'s constructor arguments")
     return args
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, on the CPU; a CheckpointError naming the file when it is broken."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot read the weights ({str(exc).splitlines()[0]}); re-download or re-save the checkpoint"
+        ) from exc
+
+
+class Pretrained(nn.Module):
+    """``save_pretrained`` / ``from_pretrained`` for a model rebuilt from JSON-able constructor arguments.
+
+    Subclasses set ``MODEL_TYPE`` (``config.json``'s model_type), ``METADATA_KEY`` (where the same
+    config sits in the safetensors metadata), ``WHAT`` (the name used in messages) and, in their
+    constructor, ``self._init_args``.
+    """
+
+    MODEL_TYPE: ClassVar[str] = ""
+    METADATA_KEY: ClassVar[str] = ""
+    WHAT: ClassVar[str] = "model"
+    _init_args: dict[str, Any]
+
+    @property
+    def init_args(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-able); ``type(self)(**init_args)`` rebuilds the model."""
+        return dict(self._init_args)
+
+    @property
+    def checkpoint_kind(self) -> str:
+        """The ``kind`` written beside the arguments (the backbone family where a class has several)."""
+        return str(getattr(self, "kind", self.WHAT))
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed); returns it.
+
+        ``config.json`` holds the constructor arguments, the kind and the moodscape, transformers and
+        torch versions; the same payload is kept in the safetensors metadata, so the weights file alone
+        also rebuilds the model.
+        """
+        return save_folder(self, directory, model_type=self.MODEL_TYPE, kind=self.checkpoint_kind,
+                           metadata_key=self.METADATA_KEY)  # fmt: skip
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
+        """Rebuild a model saved by :meth:`save_pretrained`: a folder, or its ``model.safetensors``.
+
+        Exactly the saved model (same arguments, strict weight loading), in eval mode.
+
+        Raises:
+            CheckpointError: the path is missing, holds another kind of model, or its files are broken.
+        """
+        path = Path(path).expanduser()
+        weights, payload = cls.read_checkpoint(path)
+        if payload.get("model_type") != cls.MODEL_TYPE:
+            raise CheckpointError(
+                f"{path}: holds a {payload.get('model_type')!r} checkpoint, not a moodscape {cls.WHAT}; "
+                "load it with the class for that kind"
+            )
+        model = cls.from_payload(payload, path)
+        load_exact(model, read_weights(weights), path)
+        return model.to(device).eval()
+
+    @classmethod
+    def read_checkpoint(cls, path: Path) -> tuple[Path, dict[str, Any]]:
+        """The weights file and the config payload of a checkpoint folder or bare weights file."""
+        if path.is_dir():
+            weights = path / WEIGHTS_NAME
+            if not weights.is_file():
+                found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
+                raise CheckpointError(
+                    f"{path}: no {WEIGHTS_NAME} (found {found}); expected a {cls.WHAT} folder written by save_pretrained"
+                )
+        elif path.is_file():
+            weights = path
+        else:
+            raise CheckpointError(f"{cls.WHAT} checkpoint not found: {path}")
+        config_file = weights.parent / CONFIG_NAME
+        if config_file.is_file():
+            return weights, read_json(config_file)
+        text = safetensors_metadata(weights).get(cls.METADATA_KEY)
+        if text is None:
+            raise CheckpointError(f"{weights}: no {CONFIG_NAME} beside it and no moodscape {cls.WHAT} config in its metadata")
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise CheckpointError(f"{weights}: broken config in the safetensors metadata ({exc})") from exc
+        if not isinstance(payload, dict):
+            raise CheckpointError(f"{weights}: the config in the safetensors metadata is not a JSON object")
+        return weights, payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], where: Path, **overrides: Any) -> Any:
+        """A freshly initialised model with the saved constructor arguments (``overrides`` replace some)."""
+        args = constructor_args(payload, where, cls.WHAT)
+        try:
+            return cls(**{**args, **overrides})
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where}: cannot rebuild the {cls.WHAT} from its config ({str(exc).splitlines()[0]})") from exc
 
 
 def load_exact(model: nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:

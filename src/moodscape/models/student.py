@@ -29,12 +29,10 @@ continues from its backbone and head.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, MobileViTV2Model
 
@@ -43,14 +41,12 @@ from ..errors import CheckpointError, ConfigError, SettingError
 from .hub import resolve_pretrained
 from .optim import parameter_groups
 from .registry import Registry
-from .serialization import CONFIG_NAME, WEIGHTS_NAME, constructor_args, load_exact, read_json, save_folder
+from .serialization import CONFIG_NAME, WEIGHTS_NAME, Pretrained, load_exact, read_json
 
 __all__ = ["STUDENT_PRESETS", "StudentRegressor", "build_student"]
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_TYPE = "moodscape-student"
-_METADATA_KEY = "moodscape_student_config"
 
 _CLASSES = {"mobilevit": (MobileViTConfig, MobileViTModel), "mobilevitv2": (MobileViTV2Config, MobileViTV2Model)}
 _SMALLEST = {"mobilevit": 32, "mobilevitv2": 64}
@@ -75,7 +71,7 @@ STUDENT_PRESETS.register("xs", {
 STUDENT_PRESETS.register("s", {"mobilevit": {}, "mobilevitv2": {"width_multiplier": 1.0}})
 
 
-class StudentRegressor(nn.Module):
+class StudentRegressor(Pretrained):
     """MobileViT backbone + MLP head: normalised log-mel window -> (valence, arousal) on [-1, 1].
 
     Args:
@@ -86,6 +82,8 @@ class StudentRegressor(nn.Module):
         dropout: dropout before the head.
         teacher_dim: width of the teacher embedding for feature matching, or None.
     """
+
+    MODEL_TYPE, METADATA_KEY, WHAT = "moodscape-student", "moodscape_student_config", "student"
 
     def __init__(
         self,
@@ -127,11 +125,6 @@ class StudentRegressor(nn.Module):
         )  # fmt: skip
 
     @property
-    def init_args(self) -> dict[str, Any]:
-        """JSON-able constructor arguments; ``StudentRegressor(**init_args)`` rebuilds the model."""
-        return dict(self._init_args)
-
-    @property
     def hidden_size(self) -> int:
         return self.head[1].in_features
 
@@ -167,24 +160,6 @@ class StudentRegressor(nn.Module):
         return parameter_groups(self, in_head=lambda name: not name.startswith("backbone."), lr_backbone=lr_backbone,
                                 lr_head=lr_head, weight_decay=weight_decay)  # fmt: skip
 
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """``model.safetensors`` + ``config.json`` (constructor arguments and versions)."""
-        return save_folder(self, directory, model_type=CHECKPOINT_TYPE, kind=self.kind, metadata_key=_METADATA_KEY)
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> StudentRegressor:
-        """Rebuild a student saved by :meth:`save_pretrained` (a folder), strictly, in eval mode."""
-        folder = Path(path).expanduser()
-        config_file = folder / CONFIG_NAME
-        if not config_file.is_file():
-            raise CheckpointError(f"student checkpoint not found: {config_file} does not exist")
-        payload = read_json(config_file)
-        if payload.get("model_type") != CHECKPOINT_TYPE:
-            raise CheckpointError(f"{folder} is a {payload.get('model_type')!r} checkpoint, not a moodscape student")
-        model = _from_payload(payload, folder)
-        load_exact(model, _weights(folder), folder)
-        return model.to(device).eval()
-
 
 def _init_convolutions(backbone: nn.Module) -> None:
     """He-initialised convolutions and unit BatchNorm scales, as MobileViT's reference code (cvnets) does.
@@ -202,24 +177,6 @@ def _init_convolutions(backbone: nn.Module) -> None:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
-
-
-def _from_payload(payload: dict[str, Any], where: Path, **overrides: Any) -> StudentRegressor:
-    args = constructor_args(payload, where, "student")
-    try:
-        return StudentRegressor(**{**args, **overrides})
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{where}: cannot rebuild the student from its config ({exc})") from exc
-
-
-def _weights(folder: Path) -> dict[str, torch.Tensor]:
-    path = folder / WEIGHTS_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{folder}: no {WEIGHTS_NAME} next to {CONFIG_NAME}")
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - any read failure is reported with the file
-        raise CheckpointError(f"{path}: cannot read the weights ({exc}); re-save or re-download it") from exc
 
 
 def build_student(cfg: StudentConfig, *, n_mels: int, frames: int, teacher_dim: int | None = None) -> StudentRegressor:
@@ -241,11 +198,11 @@ def build_student(cfg: StudentConfig, *, n_mels: int, frames: int, teacher_dim: 
     if folder.is_file():
         folder = folder.parent
     payload = read_json(folder / CONFIG_NAME) if (folder / CONFIG_NAME).is_file() else {}
-    if payload.get("model_type") == CHECKPOINT_TYPE:
+    if payload.get("model_type") == StudentRegressor.MODEL_TYPE:
         saved = StudentRegressor.from_pretrained(folder)
         if saved.kind != cfg.kind:
             raise CheckpointError(f"{name} is a {saved.kind} student but student.kind={cfg.kind}; set student.kind={saved.kind}")
-        model = _from_payload(payload, folder, n_mels=n_mels, frames=frames, **options)
+        model = StudentRegressor.from_payload(payload, folder, n_mels=n_mels, frames=frames, **options)
         state = {k: v for k, v in saved.state_dict().items() if not k.startswith("projection.")}
         if model.projection is not None:
             state.update({f"projection.{k}": v for k, v in model.projection.state_dict().items()})

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,9 @@ from torch import nn
 from transformers import ASTConfig, ViTConfig
 
 from ..errors import CheckpointError, SettingError
-from .hub import short_error
 from .optim import parameter_groups
-from .serialization import (
-    constructor_args,
-    load_exact,
-    save_folder,
-)
-from .teacher_files import load_safetensors, read_source
+from .serialization import Pretrained
+from .teacher_files import read_source
 from .teacher_kinds import CHECKPOINT_TYPE, METADATA_KEY, POOLINGS, TEACHER_KINDS, TEACHER_PRESETS, Pooling, pair
 
 __all__ = ["TeacherRegressor"]
@@ -55,7 +49,7 @@ logger = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------- model
 
 
-class TeacherRegressor(nn.Module):
+class TeacherRegressor(Pretrained):
     """ViT/AST backbone + MLP head: normalised log-mel window -> (valence, arousal) on [-1, 1].
 
     Args:
@@ -80,6 +74,8 @@ class TeacherRegressor(nn.Module):
         ``forward``: (batch, n_mels, frames) float -> (batch, 2) on [-1, 1].
         ``embed``: (batch, n_mels, frames) -> (batch, hidden_size), the pooled embedding.
     """
+
+    MODEL_TYPE, METADATA_KEY, WHAT = CHECKPOINT_TYPE, METADATA_KEY, "teacher"
 
     def __init__(
         self,
@@ -219,11 +215,6 @@ class TeacherRegressor(nn.Module):
         return cls(n_mels=n_mels, frames=frames, **TEACHER_PRESETS.get(preset).as_kwargs(), **kwargs)
 
     @property
-    def init_args(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-able); ``TeacherRegressor(**init_args)`` rebuilds the model."""
-        return dict(self._init_args)
-
-    @property
     def hidden_size(self) -> int:
         """Width of the pooled embedding returned by :meth:`embed`."""
         return self._init_args["hidden_size"]
@@ -307,27 +298,10 @@ class TeacherRegressor(nn.Module):
 
     # ---------------------------------------------------------------------------- save/load
 
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed).
-
-        ``config.json`` holds the constructor arguments, the model kind and the moodscape,
-        transformers and torch versions; the same payload is kept in the safetensors metadata, so
-        the weights file alone also rebuilds the model. Returns the directory.
-        """
-        return save_folder(self, directory, model_type=CHECKPOINT_TYPE, kind=self.kind, metadata_key=METADATA_KEY)
-
     @classmethod
-    def from_pretrained(
-        cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
-    ) -> TeacherRegressor:
-        """Rebuild a teacher saved by :meth:`save_pretrained`: a folder or its ``model.safetensors``.
-
-        The model is exactly the saved one (same arguments, strict weight loading) and in eval mode.
-
-        Raises:
-            CheckpointError: the path is missing, is not a moodscape teacher, or its files are broken.
-        """
-        path = Path(path).expanduser()
+    def read_checkpoint(cls, path: Path) -> tuple[Path, dict[str, Any]]:
+        """A moodscape teacher folder or file; a Hugging Face ViT/AST checkpoint is refused with the way to
+        start a teacher from it, a pickled one with the way to convert it."""
         if not path.exists():
             raise CheckpointError(f"teacher checkpoint not found: {path}")
         source = read_source(path)
@@ -336,15 +310,4 @@ class TeacherRegressor(nn.Module):
                 f"{path} is a Hugging Face {source.hf_type} checkpoint, not a moodscape teacher; start a "
                 f"teacher from it with build_teacher(ModelConfig(kind=..., pretrained='{path}'), ...)"
             )
-        model = teacher_from_payload(source.moodscape, path)
-        state = load_safetensors(source.weights, device="cpu")
-        load_exact(model, state, path)
-        return model.to(device).eval()
-
-
-def teacher_from_payload(payload: dict[str, Any], where: Path, **overrides: Any) -> TeacherRegressor:
-    args = constructor_args(payload, where, "teacher")
-    try:
-        return TeacherRegressor(**{**args, **overrides})
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{where}: cannot rebuild the teacher from its config ({short_error(exc)})") from exc
+        return source.weights, source.moodscape

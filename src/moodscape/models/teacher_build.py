@@ -54,7 +54,7 @@ from .serialization import (
     load_exact,
     read_json,
 )
-from .teacher import TeacherRegressor, teacher_from_payload
+from .teacher import TeacherRegressor
 from .teacher_files import Source, load_safetensors, pickle_hint, read_source
 from .teacher_kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair
 
@@ -388,9 +388,9 @@ def _from_moodscape_source(
         logger.warning("model.head_hidden=%s ignored: %s keeps its own head (head_hidden=%s)",
                        options["head_hidden"], name, args.get("head_hidden"))  # fmt: skip
     _check_freeze(options["freeze_blocks"], int(args.get("num_layers", 0)), f"checkpoint {name}")
-    saved = teacher_from_payload(payload, source.path)
+    saved = TeacherRegressor.from_payload(payload, source.path)
     load_exact(saved, load_safetensors(source.weights), source.path)
-    model = teacher_from_payload(
+    model = TeacherRegressor.from_payload(
         payload, source.path, frames=frames, dropout=options["dropout"], freeze_blocks=options["freeze_blocks"]
     )
     backbone = {k: v for k, v in saved.backbone.state_dict().items()}

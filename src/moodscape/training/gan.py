@@ -2,16 +2,16 @@
 
 Validation and test songs never reach the GAN: the windows come from ``splits.train`` alone, and
 the song ids used are written to ``songs.json`` in the run folder so that this can be checked.
-Two optimisers make the GAN loop differ from the regressor loop in ``loop.py``; epochs, per-epoch
-seeding, checkpoint folders and exact resume follow the same rules.
+The epochs, per-epoch seeding, checkpoint folders and exact resume are the shared loop's
+(:class:`~moodscape.training.loop.EpochLoop`); this module brings the two optimisers' steps.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,13 +30,13 @@ from ..metrics.gan_quality import (
     matched_distances,
     split_halves,
 )
-from ..models.checkpoint import optimizer_from_files, optimizer_to_files, recover, write_folder, write_meta
+from ..models.checkpoint import optimizer_from_files, optimizer_to_files, write_folder, write_meta
 from ..models.ema import EMA
 from ..models.gan import SONGS_FILE, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
 from ..version import __version__
 from .augment import diff_augment
-from .loop import check_resume_config, resolve_device, write_history
+from .loop import EpochLoop, check_resume_config
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,20 @@ class GanMonitor:
         }
 
 
-class GanTrainer:
-    """Hinge (or WGAN-GP) training of the conditional generator against a projection discriminator."""
+class GanTrainer(EpochLoop):
+    """Hinge (or WGAN-GP) training of the conditional generator against a projection discriminator.
+
+    The shared loop runs the epochs; this class brings the two optimisers' steps, the monitor, and the
+    folders: ``generator/`` (the EMA weights, rewritten every epoch: a GAN has no validation score to
+    choose by) and ``last/`` (everything, for resuming).
+    """
+
+    rng_stream = (1,)
 
     def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
-        self.config, self.cfg, self.prepared, self.progress = config, config.gan, prepared, progress
-        self.out_dir = Path(out_dir)
-        self.device = resolve_device(config.train.device)
-        if config.train.threads is not None:
-            torch.set_num_threads(config.train.threads)
+        super().__init__(epochs=config.gan.epochs, patience=None, device=config.train.device,
+                         threads=config.train.threads, seed=config.seed, out_dir=out_dir, progress=progress)  # fmt: skip
+        self.config, self.cfg, self.prepared = config, config.gan, prepared
         store = prepared.store
         self.frames = window_frames(
             config.train.window_seconds,
@@ -172,40 +177,33 @@ class GanTrainer:
             if self.cfg.monitor_windows else None
         )  # fmt: skip
 
-    def fit(self, *, resume: bool = False) -> list[dict]:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+    def start(self) -> None:
+        """The song ids the GAN learns from, written first so that a reader can check them at any time."""
         (self.out_dir / SONGS_FILE).write_text(
             json.dumps({"train_songs": list(self.songs.song_ids), "splits_hash": self.prepared.splits.songs_hash})
             + "\n",
             encoding="utf-8",
         )
-        history: list[dict] = []
-        start = 0
-        if resume:
-            history, start = self._load_state()
-        for epoch in range(start, self.cfg.epochs):
-            began = time.perf_counter()
-            torch.manual_seed(self.config.seed * 100_003 + epoch)
-            rng = np.random.default_rng([self.config.seed, epoch, 1])
-            record = {"epoch": epoch + 1, **self._epoch(epoch, rng), "seconds": time.perf_counter() - began}
-            if self.monitor is not None:
-                record.update(self.monitor(self.ema.model))
-                log.info(
-                    "GAN epoch %d: band-statistics FD %.2f (real vs real %.2f), diversity %.2f of real, ridge "
-                    "fidelity valence %.3f arousal %.3f", epoch + 1, record["fd_band"], record["fd_band_real"],
-                    record["diversity"], record["fidelity_valence"], record["fidelity_arousal"],
-                )  # fmt: skip
-            history.append(record)
-            log.info(
-                "GAN epoch %d/%d  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  label loss real %.4f fake %.4f",
-                epoch + 1, self.cfg.epochs, record["d_loss"], record["g_loss"], record["d_real"], record["d_fake"],
-                record["aux_real"], record["aux_fake"],
-            )  # fmt: skip
-            self._save_state(epoch + 1, history)
-            write_history(self.out_dir / "history.csv", history)
-        return history
 
-    def _epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, float]:
+    def end_epoch(self) -> dict[str, float]:
+        if self.monitor is None:
+            return {}
+        record = self.monitor(self.ema.model)
+        log.info(
+            "GAN band-statistics FD %.2f (real vs real %.2f), diversity %.2f of real, ridge fidelity valence %.3f "
+            "arousal %.3f", record["fd_band"], record["fd_band_real"], record["diversity"],
+            record["fidelity_valence"], record["fidelity_arousal"],
+        )  # fmt: skip
+        return record
+
+    def log_epoch(self, record: dict[str, float], improved: bool) -> None:
+        log.info(
+            "GAN epoch %d/%d  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  label loss real %.4f fake %.4f",
+            record["epoch"], self.epochs, record["d_loss"], record["g_loss"], record["d_real"], record["d_fake"],
+            record["aux_real"], record["aux_fake"],
+        )  # fmt: skip
+
+    def train_epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, float]:
         self.generator.train()
         self.discriminator.train()
         sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "aux_real": 0.0, "aux_fake": 0.0}
@@ -254,54 +252,55 @@ class GanTrainer:
     def _augment(self, windows: torch.Tensor) -> torch.Tensor:
         return diff_augment(windows, self.cfg.diff_augment) if self.cfg.diff_augment else windows
 
-    def _save_state(self, epoch: int, history: list[dict]) -> None:
-        """``generator/`` (the EMA weights, for generation) and ``last/`` (everything, for resuming)."""
-        meta = {**gan_meta(self.config, self.prepared, self.frames), "epoch": epoch}
+    def _meta(self, epoch: int) -> dict:
+        return {**gan_meta(self.config, self.prepared, self.frames), "epoch": epoch}
+
+    def save_model(self, record: dict[str, float], improved: bool) -> None:
         def write_generator(directory: Path) -> None:
             self.ema.model.save_pretrained(directory)
-            write_meta(directory, meta)
+            write_meta(directory, self._meta(record["epoch"]))
 
-        def write_last(directory: Path) -> None:
-            write_meta(directory, meta)
-            self.generator.save_pretrained(directory / "generator")
-            self.discriminator.save_pretrained(directory / "discriminator")
-            self.ema.model.save_pretrained(directory / "ema")
+        write_folder(self.out_dir / "generator", write_generator)
+
+    def save_last(self, directory: Path, state: dict[str, Any]) -> None:
+        def write_last(folder: Path) -> None:
+            write_meta(folder, self._meta(state["epoch"]))
+            self.generator.save_pretrained(folder / "generator")
+            self.discriminator.save_pretrained(folder / "discriminator")
+            self.ema.model.save_pretrained(folder / "ema")
             tensors_g, meta_g = optimizer_to_files(self.opt_g)
             tensors_d, meta_d = optimizer_to_files(self.opt_d)
             tensors = {f"g.{k}": v for k, v in tensors_g.items()} | {f"d.{k}": v for k, v in tensors_d.items()}
-            save_file(tensors, str(directory / STATE_TENSORS))
-            state = {"epoch": epoch, "history": history, "optimizer_g": meta_g, "optimizer_d": meta_d,
-                     "ema_updates": self.ema.updates}  # fmt: skip
-            (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+            save_file(tensors, str(folder / STATE_TENSORS))
+            saved = {"epoch": state["epoch"], "history": state["history"], "optimizer_g": meta_g,
+                     "optimizer_d": meta_d, "ema_updates": self.ema.updates}  # fmt: skip
+            (folder / STATE_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
 
-        write_folder(self.out_dir / "generator", write_generator)
-        write_folder(self.out_dir / "last", write_last)
+        write_folder(directory, write_last)
 
-    def _load_state(self) -> tuple[list[dict], int]:
-        last = recover(self.out_dir / "last")
-        if not (last / STATE_FILE).exists():
+    def load_last(self, directory: Path) -> dict[str, Any]:
+        if not (directory / STATE_FILE).exists():
             raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
-        state = json.loads((last / STATE_FILE).read_text(encoding="utf-8"))
-        tensors = load_file(str(last / STATE_TENSORS))
-        saved = {"generator": Generator.from_pretrained(last / "generator"),
-                 "discriminator": Discriminator.from_pretrained(last / "discriminator")}  # fmt: skip
+        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        tensors = load_file(str(directory / STATE_TENSORS))
+        saved = {"generator": Generator.from_pretrained(directory / "generator"),
+                 "discriminator": Discriminator.from_pretrained(directory / "discriminator")}  # fmt: skip
         for name, model in saved.items():
             ours = getattr(self, name).init_args
             differ = sorted(k for k in ours.keys() | model.init_args.keys() if ours.get(k) != model.init_args.get(k))
             if differ:
                 raise CheckpointError(
-                    f"{last / name} was built with other settings ({', '.join(differ)}: saved "
+                    f"{directory / name} was built with other settings ({', '.join(differ)}: saved "
                     f"{[model.init_args.get(k) for k in differ]}, now {[ours.get(k) for k in differ]}), e.g. by an "
                     "older moodscape with other defaults; set them back in the config or start a new run"
                 )
         self.generator.load_state_dict(saved["generator"].state_dict())
         self.discriminator.load_state_dict(saved["discriminator"].state_dict())
-        self.ema.model.load_state_dict(Generator.from_pretrained(last / "ema").state_dict())
+        self.ema.model.load_state_dict(Generator.from_pretrained(directory / "ema").state_dict())
         self.ema.updates = state["ema_updates"]
         optimizer_from_files(self.opt_g, {k[2:]: v for k, v in tensors.items() if k.startswith("g.")}, state["optimizer_g"])
         optimizer_from_files(self.opt_d, {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}, state["optimizer_d"])
-        log.info("resuming GAN %s at epoch %d of %d", self.out_dir, state["epoch"] + 1, self.cfg.epochs)
-        return state["history"], state["epoch"]
+        return state
 
 
 def train_gan(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:

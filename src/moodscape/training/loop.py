@@ -1,6 +1,7 @@
-"""One small training loop shared by every trainer: epochs, warm-up + cosine schedule, gradient
-accumulation and clipping, an optional weight average (EMA), best-by-validation-CCC, early stopping,
-checkpoints and exact resume.
+"""One training loop shared by every trainer (:class:`EpochLoop`): epochs, per-epoch seeding, exact
+resume, checkpoints, early stopping, history and logging. :class:`Trainer` adds one optimiser's steps
+(warm-up + cosine schedule, gradient accumulation and clipping, an optional weight average) for the
+teacher and the student; the GAN trainer brings its two optimisers' steps.
 
 Trainers implement only what differs: the model, one epoch's batches, the loss of a batch, the
 validation metrics, and what goes into ``moodscape.json``.
@@ -78,27 +79,136 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
     return factor
 
 
-class Trainer(ABC):
-    """Subclasses set ``self.model`` and implement the abstract methods."""
+class EpochLoop(ABC):
+    """The epochs every trainer runs: per-epoch seeding, resume from ``last/``, the model kept on
+    improvement, ``last/`` and ``history.csv`` written after every epoch, early stopping and the log.
+
+    Subclasses provide the steps (:meth:`train_epoch`), what is measured after them (:meth:`end_epoch`),
+    and how their models and optimisers are written to and read from a folder.
+    """
+
+    #: Extra words of the per-epoch numpy seed, so that two trainers of one run draw different windows.
+    rng_stream: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        epochs: int,
+        patience: int | None,
+        device: str,
+        threads: int | None,
+        seed: int,
+        out_dir: str | Path,
+        progress: bool = True,
+    ) -> None:
+        self.epochs, self.patience, self.seed, self.progress = epochs, patience, seed, progress
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(device)
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    # --- what a trainer provides ---------------------------------------------------------------
+    def start(self) -> None:
+        """Called once before the first epoch (and before resuming): models to the device, optimisers."""
+
+    @abstractmethod
+    def train_epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, float]:
+        """One epoch of steps; ``rng`` is seeded from (seed, epoch, *rng_stream), torch's from (seed, epoch).
+        Returns the epoch's training numbers (they open its history row)."""
+
+    def end_epoch(self) -> dict[str, float]:
+        """What is measured after the steps (validation, monitors); follows the training numbers in history."""
+        return {}
+
+    def score(self, record: dict[str, float]) -> float | None:
+        """Higher is better; drives best/ and early stopping. None: no model selection."""
+        return None
+
+    def log_epoch(self, record: dict[str, float], improved: bool) -> None:
+        """One log line per epoch."""
+        log.info("epoch %d/%d %s", record["epoch"], self.epochs, record)
+
+    @abstractmethod
+    def save_model(self, record: dict[str, float], improved: bool) -> None:
+        """Write the model people use (best/, or the GAN's generator/) when it should change."""
+
+    @abstractmethod
+    def save_last(self, directory: Path, state: dict[str, Any]) -> None:
+        """Write everything needed to go on training, with the loop's ``state`` (epoch, history, best, stale)."""
+
+    @abstractmethod
+    def load_last(self, directory: Path) -> dict[str, Any]:
+        """Restore what :meth:`save_last` wrote; return the loop's state."""
+
+    # --- the loop --------------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> list[dict[str, float]]:
+        """Train; returns the history. ``resume`` continues from ``last/`` with identical results."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.start()
+        history: list[dict[str, float]] = []
+        best, stale, start = -math.inf, 0, 0
+        last_dir = recover(self.out_dir / "last")
+        if resume:
+            if not last_dir.exists():
+                raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
+            state = self.load_last(last_dir)
+            history, start = state["history"], state["epoch"]
+            best, stale = state.get("best", -math.inf), state.get("stale", 0)
+            log.info("resuming %s at epoch %d of %d", self.out_dir, start + 1, self.epochs)
+            if start >= self.epochs or (self.patience is not None and stale >= self.patience):
+                log.info("%s already finished", self.out_dir)
+                return history
+
+        for epoch in range(start, self.epochs):
+            began = time.perf_counter()
+            torch.manual_seed(self.seed * 100_003 + epoch)
+            rng = np.random.default_rng([self.seed, epoch, *self.rng_stream])
+            record = {"epoch": epoch + 1, **self.train_epoch(epoch, rng)}
+            record.update(self.end_epoch())
+            record["seconds"] = time.perf_counter() - began
+            history.append(record)
+            score = self.score(record)
+            improved = score is not None and score > best
+            if improved:
+                best, stale = score, 0
+            elif score is not None:
+                stale += 1
+            self.log_epoch(record, improved)
+            self.save_model(record, improved)
+            crash_point(f"epoch {epoch + 1} best")
+            self.save_last(last_dir, {"epoch": epoch + 1, "history": history, "best": best, "stale": stale})
+            write_history(self.out_dir / "history.csv", history)
+            crash_point(f"epoch {epoch + 1} saved")
+            if self.patience is not None and stale >= self.patience:
+                log.info("early stop: no better validation score for %d epochs", stale)
+                break
+        return history
+
+
+class Trainer(EpochLoop):
+    """One model, one AdamW optimiser: warm-up + cosine schedule, gradient accumulation and clipping, an
+    optional weight average (EMA); best/ by validation CCC. Subclasses set ``self.model`` and implement
+    the abstract methods.
+
+    With ``ema_decay`` set, the weight average is what is validated and kept as ``best/``; ``last/``
+    holds the live weights (to go on training) and the average in ``last/ema/``.
+    """
 
     model: nn.Module
 
     def __init__(self, train: TrainConfig, *, seed: int, out_dir: str | Path, progress: bool = True) -> None:
-        self.cfg, self.seed, self.progress = train, seed, progress
-        self.out_dir = Path(out_dir)
-        self.device = resolve_device(train.device)
+        super().__init__(epochs=train.epochs, patience=train.patience, device=train.device, threads=train.threads,
+                         seed=seed, out_dir=out_dir, progress=progress)  # fmt: skip
+        self.cfg = train
         self.amp_dtype = autocast_dtype(train.amp, self.device)
-        if train.threads is not None:
-            torch.set_num_threads(train.threads)
 
-    # --- what a trainer provides ---------------------------------------------------------------
     @abstractmethod
     def parameter_groups(self) -> list[dict[str, Any]]:
         """AdamW parameter groups with their learning rates and weight decay."""
 
     @abstractmethod
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Any]:
-        """One epoch of training batches; ``rng`` is seeded from (seed, epoch)."""
+        """One epoch of training batches."""
 
     @abstractmethod
     def batches_per_epoch(self) -> int:
@@ -117,72 +227,55 @@ class Trainer(ABC):
     def checkpoint_meta(self) -> dict[str, Any]:
         """What ``moodscape.json`` holds besides metrics: front end, normalisation, config."""
 
-    # --- the loop --------------------------------------------------------------------------------
-    def fit(self, *, resume: bool = False) -> list[dict[str, float]]:
-        """Train; returns the history. ``resume`` continues from ``last/`` with identical results.
-
-        With ``ema_decay`` set, the weight average is what is validated and kept as ``best/``;
-        ``last/`` holds the live weights (to go on training) and the average in ``last/ema/``.
-        """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+    def start(self) -> None:
         self.model.to(self.device)
         self.ema = EMA(self.model, decay=self.cfg.ema_decay) if self.cfg.ema_decay is not None else None
-        optimizer = torch.optim.AdamW(self.parameter_groups())
+        self.optimizer = torch.optim.AdamW(self.parameter_groups())
         steps_per_epoch = math.ceil(self.batches_per_epoch() / self.cfg.grad_accum)
         schedule = warmup_cosine(self.cfg.epochs * steps_per_epoch, round(self.cfg.warmup_epochs * steps_per_epoch))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
-        history: list[dict[str, float]] = []
-        best, stale, start = -math.inf, 0, 0
-        last_dir = recover(self.out_dir / "last")
-        if resume:
-            if not last_dir.exists():
-                raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
-            self.load_weights(last_dir)
-            state = read_training_state(last_dir, optimizer)
-            if self.ema is not None:
-                self._load_ema(last_dir, state)
-            scheduler.load_state_dict(state["scheduler"])
-            history, best, stale, start = state["history"], state["best"], state["stale"], state["epoch"]
-            log.info("resuming %s at epoch %d of %d", self.out_dir, start + 1, self.cfg.epochs)
-            if start >= self.cfg.epochs or (self.cfg.patience is not None and stale >= self.cfg.patience):
-                log.info("%s already finished", self.out_dir)
-                return history
+    @property
+    def evaluated(self) -> nn.Module:
+        """The model that is validated and kept: the weight average when there is one."""
+        return self.model if self.ema is None else self.ema.model
 
-        for epoch in range(start, self.cfg.epochs):
-            began = time.perf_counter()
-            torch.manual_seed(self.seed * 100_003 + epoch)
-            rng = np.random.default_rng([self.seed, epoch])
-            train_loss = self._train_epoch(epoch, rng, optimizer, scheduler, scaler)
-            evaluated = self.model if self.ema is None else self.ema.model
-            metrics = self.validate(evaluated)
-            record = {"epoch": epoch + 1, "train_loss": train_loss, **metrics,
-                      "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - began}  # fmt: skip
-            history.append(record)
-            improved = metrics["val_ccc_mean"] > best
-            best, stale = (metrics["val_ccc_mean"], 0) if improved else (best, stale + 1)
-            log.info(
-                "epoch %d/%d  loss %.4f  val CCC valence %.3f arousal %.3f%s",
-                epoch + 1, self.cfg.epochs, train_loss, metrics.get("val_ccc_valence", math.nan),
-                metrics.get("val_ccc_arousal", math.nan), "  (best)" if improved else "",
-            )  # fmt: skip
-            meta = {**self.checkpoint_meta(), "epoch": epoch + 1, "metrics": metrics}
-            if improved:
-                write_checkpoint(self.out_dir / "best", evaluated, meta=meta)
-            crash_point(f"epoch {epoch + 1} best")
-            state = {"epoch": epoch + 1, "history": history, "best": best, "stale": stale,
-                     "scheduler": scheduler.state_dict()}  # fmt: skip
-            if self.ema is not None:
-                state["ema_updates"] = self.ema.updates
-            write_checkpoint(last_dir, self.model, meta=meta, optimizer=optimizer, training_state=state,
-                             ema=None if self.ema is None else self.ema.model)  # fmt: skip
-            write_history(self.out_dir / "history.csv", history)
-            crash_point(f"epoch {epoch + 1} saved")
-            if self.cfg.patience is not None and stale >= self.cfg.patience:
-                log.info("early stop: no better val CCC for %d epochs", stale)
-                break
-        return history
+    def end_epoch(self) -> dict[str, float]:
+        self.metrics = self.validate(self.evaluated)
+        return {**self.metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def score(self, record: dict[str, float]) -> float | None:
+        return record["val_ccc_mean"]
+
+    def log_epoch(self, record: dict[str, float], improved: bool) -> None:
+        log.info(
+            "epoch %d/%d  loss %.4f  val CCC valence %.3f arousal %.3f%s",
+            record["epoch"], self.epochs, record["train_loss"], record.get("val_ccc_valence", math.nan),
+            record.get("val_ccc_arousal", math.nan), "  (best)" if improved else "",
+        )  # fmt: skip
+
+    def _meta(self, record: dict[str, float]) -> dict[str, Any]:
+        return {**self.checkpoint_meta(), "epoch": record["epoch"], "metrics": self.metrics}
+
+    def save_model(self, record: dict[str, float], improved: bool) -> None:
+        if improved:
+            write_checkpoint(self.out_dir / "best", self.evaluated, meta=self._meta(record))
+
+    def save_last(self, directory: Path, state: dict[str, Any]) -> None:
+        state = {**state, "scheduler": self.scheduler.state_dict()}
+        if self.ema is not None:
+            state["ema_updates"] = self.ema.updates
+        write_checkpoint(directory, self.model, meta=self._meta(state["history"][-1]), optimizer=self.optimizer,
+                         training_state=state, ema=None if self.ema is None else self.ema.model)  # fmt: skip
+
+    def load_last(self, directory: Path) -> dict[str, Any]:
+        self.load_weights(directory)
+        state = read_training_state(directory, self.optimizer)
+        if self.ema is not None:
+            self._load_ema(directory, state)
+        self.scheduler.load_state_dict(state["scheduler"])
+        return state
 
     def load_weights(self, directory: Path) -> None:
         """Load a checkpoint's weights into ``self.model`` (strict: every tensor must match)."""
@@ -198,8 +291,9 @@ class Trainer(ABC):
         load_exact(self.ema.model, load_file(str(weights), device=str(self.device)), weights.parent)
         self.ema.updates = int(state["ema_updates"])
 
-    def _train_epoch(self, epoch, rng, optimizer, scheduler, scaler) -> float:
+    def train_epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, float]:
         self.model.train()
+        optimizer, scheduler, scaler = self.optimizer, self.scheduler, self.scaler
         total, count = 0.0, 0
         optimizer.zero_grad(set_to_none=True)
         batches = self.batches_per_epoch()
@@ -228,7 +322,7 @@ class Trainer(ABC):
             count += 1
             bar.update(1)
         bar.close()
-        return total / max(count, 1)
+        return {"train_loss": total / max(count, 1)}
 
 
 def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
