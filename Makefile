@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
+# Test processes (pytest-xdist); the demo-run tests stay together on one of them.
+TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
 .PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-intervals bench-quality default-model clean
@@ -22,7 +24,7 @@ demo: venv
 	bash scripts/demo.sh $(BIN) $(DEMO_DIR)
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench-features: venv
 	$(BIN)/python benchmarks/features.py --cache $(BENCH_CACHE) --deam-size

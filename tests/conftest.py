@@ -66,6 +66,17 @@ def tiny_run(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def exported_tiny(tmp_path_factory) -> tuple[Path, dict]:
+    """A :func:`write_tiny_checkpoint` run exported once for the session (ONNX waveform and log-mel, int8,
+    TorchScript): the export and predictor tests read the same files."""
+    from moodscape.export.run import export_run
+
+    run = tmp_path_factory.mktemp("exported")
+    write_tiny_checkpoint(run / "best")
+    return run, export_run(run, formats=["onnx", "torchscript"], quantize="int8")
+
+
 def write_tone(path: Path, *, seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:
     """A music-like test signal (two tones and a little noise) written with soundfile."""
     import soundfile as sf
@@ -97,6 +108,17 @@ def demo_cli(*args: str) -> list[str]:
 def demo_settings(demo_root: Path, run: Path, *extra: str) -> list[str]:
     """--set options that point the demo profile at ``demo_root`` and the run folder ``run``."""
     return [x for item in (f"data.root={demo_root}", f"pipeline.out_dir={run}", *extra) for x in ("--set", item)]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the session's demo run go first and, under xdist (``make test``), to one worker
+    together: the run is made once, and the longest piece of work starts at once while the other workers
+    take everything else."""
+    demo = [item for item in items if "demo_run" in getattr(item, "fixturenames", ())]
+    chosen = set(demo)
+    items[:] = demo + [item for item in items if item not in chosen]
+    for item in demo:
+        item.add_marker(pytest.mark.xdist_group("demo_run"))
 
 
 @pytest.fixture(scope="session")

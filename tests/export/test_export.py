@@ -16,15 +16,10 @@ from moodscape.export.onnx import read_spec
 from moodscape.export.run import export_run
 from moodscape.models.waveform import WaveformRegressor
 
-from ..conftest import write_tiny_checkpoint
 
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    write_tiny_checkpoint(run / "best")
-    summary = export_run(run, formats=["onnx", "torchscript"], quantize="int8")
-    return run, summary
+@pytest.fixture
+def exported(exported_tiny):
+    return exported_tiny
 
 
 def test_every_file_is_written_and_matches_pytorch(exported):

@@ -10,7 +10,6 @@ import pytest
 from moodscape import Predictor
 from moodscape.cli import main
 from moodscape.errors import AudioError, CheckpointError
-from moodscape.export.run import export_run
 from moodscape.features.windows import window_starts
 
 from ..conftest import write_tone
@@ -39,14 +38,15 @@ def test_one_song_gives_values_quadrant_mood_and_timeline(tiny_run, songs):
     assert np.mean([p["valence"] for p in result.timeline]) == pytest.approx(result.valence)
 
 
-def test_onnx_and_pytorch_predict_the_same(tiny_run, songs):
-    export_run(tiny_run, formats=["onnx"])
-    torch_result = Predictor.load(tiny_run / "best").predict(songs / "sub" / "b.flac")
-    onnx_result = Predictor.load(tiny_run / "export" / "model.onnx").predict(songs / "sub" / "b.flac")
+def test_onnx_and_pytorch_predict_the_same(exported_tiny, songs):
+    run, _ = exported_tiny
+    torch_result = Predictor.load(run / "best").predict(songs / "sub" / "b.flac")
+    onnx_result = Predictor.load(run / "export" / "model.onnx").predict(songs / "sub" / "b.flac")
     assert onnx_result.valence == pytest.approx(torch_result.valence, abs=1e-3)
     assert onnx_result.arousal == pytest.approx(torch_result.arousal, abs=1e-3)
-    logmel_result = Predictor.load(tiny_run / "export").predict(songs / "sub" / "b.flac")  # picks model-logmel.onnx
+    logmel_result = Predictor.load(run / "export" / "model-logmel.onnx").predict(songs / "sub" / "b.flac")
     assert logmel_result.valence == pytest.approx(torch_result.valence, abs=1e-3)
+    assert "model-logmel.int8.onnx" in Predictor.load(run / "export").backend.description  # a folder: its first choice
 
 
 def test_unknown_model_and_bad_audio_are_clear_errors(tiny_run, tmp_path, monkeypatch):

@@ -63,12 +63,12 @@ def short_run(demo_root, out):
 
 
 def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tmp_path, capsys):
-    first, second, killed = tmp_path / "first", tmp_path / "second", tmp_path / "killed"
+    """A run killed after epoch 2 and resumed equals an uninterrupted one, weights and metrics: the resumed
+    run draws everything afresh in a new process, so this also shows that one seed gives one result."""
+    first, killed = tmp_path / "first", tmp_path / "killed"
     assert main(short_run(demo_root, first)) == 0
     printed = capsys.readouterr().out
     assert f"run folder: {first}" in printed and "report: " in printed and "report.html" in printed
-    assert main(short_run(demo_root, second)) == 0
-    assert read_metrics(first) == read_metrics(second)
 
     crash = {**os.environ, CRASH_ENV: "epoch 2 saved"}
     proc = subprocess.run([sys.executable, "-m", "moodscape.cli", *short_run(demo_root, killed)], env=crash)
