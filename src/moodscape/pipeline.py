@@ -168,7 +168,8 @@ def _hash(previous: str, config: Config, sections: tuple[str, ...]) -> str:
 
 def _features(ctx: Context) -> dict[str, Any]:
     from .data.dataset import load_dataset
-    from .features.store import FeatureStore, build_feature_store
+    from .features.build import build_feature_store
+    from .features.store import FeatureStore
 
     config = ctx.config
     if config.data.root is None:
