@@ -297,7 +297,8 @@ def _predict(ctx: Context) -> dict[str, Any]:
     from .data.splits import load_splits
     from .eval.plots import plot_prediction
     from .features.store import FeatureStore
-    from .inference.predictor import Predictor, write_predictions
+    from .inference.outputs import write_predictions
+    from .inference.predictor import Predictor
 
     config = ctx.config
     store = FeatureStore(ctx.done["features"]["store"])
