@@ -267,7 +267,7 @@ def _gan_quality(ctx: Context) -> dict[str, Any]:
 
 
 def _reconstructions(ctx: Context) -> list[str]:
-    from .data.splits import load_splits
+    from .data.splits_file import load_splits
     from .inference.listen import PRESET_POINTS, listen_to_clip, listen_to_generator
 
     config, out = ctx.config, ctx.run / "reconstructions"
@@ -294,7 +294,7 @@ def _export(ctx: Context) -> dict[str, Any]:
 
 
 def _predict(ctx: Context) -> dict[str, Any]:
-    from .data.splits import load_splits
+    from .data.splits_file import load_splits
     from .eval.plots import plot_prediction
     from .features.store import FeatureStore
     from .inference.outputs import write_predictions
