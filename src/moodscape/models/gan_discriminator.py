@@ -1,5 +1,8 @@
 """The GAN's discriminator: (window, labels) -> one raw score per window.
 
+One module per network, so that each reads as its architecture; the layers it shares with the
+generator are in :mod:`moodscape.models.gan_blocks`.
+
 ``k`` blocks of spectral-normalised convolutions (3x3 stride 1, then 4x4 stride 2, LeakyReLU 0.2;
 channels double per block up to 8x base), global sum or mean pooling (``pooling``) to ``phi(x)``,
 optionally after ProGAN's minibatch standard-deviation channel (``minibatch_std``), then the projection

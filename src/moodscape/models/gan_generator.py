@@ -1,5 +1,8 @@
 """The GAN's generator: (z, labels) -> one normalised log-mel window.
 
+One module per network, so that each reads as its architecture; the layers it shares with the
+discriminator are in :mod:`moodscape.models.gan_blocks`.
+
 Windows are ``(n_mels, frames)`` float32 in moodscape's normalised log-mel space (per-band z-scores,
 so roughly N(0, 1) per band with a heavy low tail from quiet passages); labels are ``(batch, 2)`` =
 (valence, arousal) on [-1, 1].
