@@ -38,7 +38,7 @@ print(len(files), time.perf_counter() - start)
 
 MOODSCAPE = """
 import sys, time, logging
-from moodscape.features.store import build_feature_store
+from moodscape.features.build import build_feature_store
 from moodscape.config import load_config
 from moodscape.data.dataset import load_dataset
 config = load_config(None, ["features.mode=" + sys.argv[3]])

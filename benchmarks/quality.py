@@ -26,7 +26,8 @@ from moodscape.config import load_config
 from moodscape.data.dataset import load_dataset
 from moodscape.data.folds import read_groups
 from moodscape.experiments import crossval as cv
-from moodscape.features.store import FeatureStore, build_feature_store
+from moodscape.features.build import build_feature_store
+from moodscape.features.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}

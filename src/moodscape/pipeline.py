@@ -168,7 +168,8 @@ def _hash(previous: str, config: Config, sections: tuple[str, ...]) -> str:
 
 def _features(ctx: Context) -> dict[str, Any]:
     from .data.dataset import load_dataset
-    from .features.store import FeatureStore, build_feature_store
+    from .features.build import build_feature_store
+    from .features.store import FeatureStore
 
     config = ctx.config
     if config.data.root is None:
@@ -266,7 +267,7 @@ def _gan_quality(ctx: Context) -> dict[str, Any]:
 
 
 def _reconstructions(ctx: Context) -> list[str]:
-    from .data.splits import load_splits
+    from .data.splits_file import load_splits
     from .inference.listen import PRESET_POINTS, listen_to_clip, listen_to_generator
 
     config, out = ctx.config, ctx.run / "reconstructions"
@@ -293,10 +294,11 @@ def _export(ctx: Context) -> dict[str, Any]:
 
 
 def _predict(ctx: Context) -> dict[str, Any]:
-    from .data.splits import load_splits
+    from .data.splits_file import load_splits
     from .eval.plots import plot_prediction
     from .features.store import FeatureStore
-    from .inference.predictor import Predictor, write_predictions
+    from .inference.outputs import write_predictions
+    from .inference.predictor import Predictor
 
     config = ctx.config
     store = FeatureStore(ctx.done["features"]["store"])

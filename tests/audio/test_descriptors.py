@@ -11,7 +11,8 @@ from moodscape.audio.descriptors import DESCRIPTOR_FILE, clip_descriptors, descr
 from moodscape.config import Config
 from moodscape.data.dataset import Dataset
 from moodscape.data.records import SongRecord
-from moodscape.features.store import FeatureStore, build_feature_store
+from moodscape.features.build import build_feature_store
+from moodscape.features.store import FeatureStore
 
 SR = 22050
 

@@ -21,8 +21,8 @@ from moodscape.data.demo import (
     DemoSummary,
     _draw_song_ids,
     generate_demo_dataset,
-    render_song,
 )
+from moodscape.data.demo_synth import render_song
 from moodscape.errors import ConfigError
 from moodscape.metrics.regression import ccc
 

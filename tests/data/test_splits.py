@@ -13,14 +13,8 @@ import pytest
 from moodscape.config import SplitConfig
 from moodscape.data.quadrants import quadrant
 from moodscape.data.records import SongRecord
-from moodscape.data.splits import (
-    Splits,
-    create_splits,
-    load_or_create_splits,
-    load_splits,
-    save_splits,
-    song_labels,
-)
+from moodscape.data.splits import Splits, create_splits, song_labels
+from moodscape.data.splits_file import load_or_create_splits, load_splits, save_splits
 from moodscape.errors import DataError
 
 # Imbalanced on purpose: stratification matters most for the small quadrants.

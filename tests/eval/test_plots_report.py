@@ -13,11 +13,13 @@ import pytest
 
 from moodscape.config import EvaluateConfig
 from moodscape.eval import plots
-from moodscape.eval.evaluation import evaluate_predictions, to_jsonable, worst_songs
+from moodscape.eval.evaluation import evaluate_predictions
 from moodscape.eval.quadrant_analysis import analyse_quadrants
 from moodscape.eval.report import Bullets, Image, Raw, Section, Table, Text, format_value, write_report
+from moodscape.eval.scoring import worst_songs
 from moodscape.metrics import regression as M
 from moodscape.metrics.intervals import bootstrap_interval
+from moodscape.models.serialization import to_jsonable
 
 from ..conftest import assert_self_contained
 

@@ -9,7 +9,8 @@ from moodscape.config import load_config
 from moodscape.data.dataset import load_dataset
 from moodscape.data.demo import generate_demo_dataset
 from moodscape.experiments import crossval as cv
-from moodscape.features.store import FeatureStore, build_feature_store
+from moodscape.features.build import build_feature_store
+from moodscape.features.store import FeatureStore
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,9 @@ import pytest
 
 from moodscape.config import Config
 from moodscape.errors import DataError
+from moodscape.features.build import build_feature_store
 from moodscape.features.normalize import fit_normalization, load_normalization, normalize
-from moodscape.features.store import FeatureStore, build_feature_store
+from moodscape.features.store import FeatureStore
 
 from .test_store import make_dataset
 

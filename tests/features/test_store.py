@@ -19,7 +19,8 @@ from moodscape.audio.io import load_audio
 from moodscape.config import Config, load_config
 from moodscape.data.dataset import Dataset
 from moodscape.data.records import SongRecord
-from moodscape.features.store import FeatureStore, build_feature_store
+from moodscape.features.build import build_feature_store
+from moodscape.features.store import FeatureStore
 
 
 def make_dataset(root: Path, n: int, seconds: float, rng: np.random.Generator, bad: dict[str, bytes] | None = None):
@@ -78,7 +79,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, rng):
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from moodscape.features.store import build_feature_store
+        from moodscape.features.build import build_feature_store
         from moodscape.config import Config
         from moodscape.data.dataset import Dataset
         from moodscape.data.records import SongRecord

@@ -59,7 +59,8 @@ def test_gain_shifts_each_band_by_gain_over_its_std():
 
 def test_synthetic_windows_mix_into_training_batches_only_at_the_ratio(tmp_path, rng):
     from moodscape.config import Config
-    from moodscape.features.store import FeatureStore, build_feature_store
+    from moodscape.features.build import build_feature_store
+    from moodscape.features.store import FeatureStore
     from moodscape.features.windows import SongFeatures
 
     from ..features.test_store import make_dataset

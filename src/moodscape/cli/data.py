@@ -36,7 +36,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 def _cmd_features(args: argparse.Namespace) -> int:
     from ..data.dataset import load_dataset
-    from ..features.store import build_feature_store
+    from ..features.build import build_feature_store
 
     config = config_from(args)
     dataset = load_dataset(

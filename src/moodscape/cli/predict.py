@@ -33,7 +33,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..audio.io import find_audio_files
-    from ..inference.predictor import PredictionWriter, Predictor, check_output, plot_names
+    from ..inference.outputs import PredictionWriter, check_output, plot_names
+    from ..inference.predictor import Predictor
 
     files = [f for p in args.paths for f in (find_audio_files(p) if p.is_dir() else [p])]
     if not files:

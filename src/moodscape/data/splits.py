@@ -1,8 +1,5 @@
 """Song-level train/val/test splits (and optional k folds), stratified by circumplex quadrant.
 
-A split is drawn once, before anything is trained, and saved as ``splits.json``; later runs reuse
-it and refuse to continue when the settings or the song set changed (never re-drawn silently).
-
 Drawing (:func:`create_splits`), for a given seed and song set, does not depend on the order the
 songs are passed in:
 
@@ -17,46 +14,32 @@ songs are passed in:
 
 Folds use the same scheme over train+val with an independent random stream, so asking for folds
 does not change train/val/test.
+
+Saving, loading and reusing ``splits.json`` is in :mod:`moodscape.data.splits_file`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import SplitConfig
 from ..errors import DataError
-from ..version import __version__
 from .quadrants import quadrant
 from .records import SongRecord
 
-__all__ = [
-    "SPLIT_NAMES",
-    "Splits",
-    "song_labels",
-    "create_splits",
-    "save_splits",
-    "load_splits",
-    "load_or_create_splits",
-]
+__all__ = ["SPLIT_NAMES", "Splits", "create_splits", "song_labels"]
 
 logger = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "val", "test")
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -115,10 +98,8 @@ def song_labels(records: Iterable[SongRecord]) -> tuple[tuple[str, ...], np.ndar
     return ids, np.array(rows, dtype=np.float64).reshape(len(records), 2)
 
 
-# ------------------------------------------------------------------------------------ drawing
-
-
-def _settings(config: SplitConfig, threshold: float) -> dict[str, Any]:
+def split_settings(config: SplitConfig, threshold: float) -> dict[str, Any]:
+    """What ``Splits.settings`` records, and what a reused ``splits.json`` must match."""
     return {
         "train": float(config.train),
         "val": float(config.val),
@@ -130,11 +111,12 @@ def _settings(config: SplitConfig, threshold: float) -> dict[str, Any]:
     }
 
 
-def _songs_hash(song_ids: Iterable[str]) -> str:
+def hash_song_ids(song_ids: Iterable[str]) -> str:
+    """``Splits.songs_hash``: compares song sets without listing them."""
     return hashlib.sha256("\n".join(sorted(song_ids)).encode("utf-8")).hexdigest()
 
 
-def _labelled(song_ids: Sequence[str], labels) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+def labelled_songs(song_ids: Sequence[str], labels) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
     """Validate inputs; return labelled ids, their (M, 2) labels, and the excluded ids."""
     ids = [str(s) for s in song_ids]
     arr = np.asarray(labels, dtype=np.float64)
@@ -208,7 +190,8 @@ def _groups(order: Sequence[str], which: np.ndarray, k: int) -> tuple[tuple[str,
 def create_splits(
     song_ids: Sequence[str], labels, config: SplitConfig, *, threshold: float = 0.0
 ) -> Splits:
-    """Draw song-level splits stratified by quadrant (no file I/O; see :func:`load_or_create_splits`).
+    """Draw song-level splits stratified by quadrant (no file I/O; see
+    :func:`~moodscape.data.splits_file.load_or_create_splits`).
 
     Args:
         song_ids: N unique song ids.
@@ -220,7 +203,7 @@ def create_splits(
     Raises:
         DataError: duplicate ids, or too few labelled songs for the requested splits or folds.
     """
-    ids, lab, excluded = _labelled(song_ids, labels)
+    ids, lab, excluded = labelled_songs(song_ids, labels)
     fractions = (config.train, config.val, config.test)
     needed = sum(f > 0 for f in fractions)
     if len(ids) < needed:
@@ -255,155 +238,6 @@ def create_splits(
         **parts,
         folds=folds,
         excluded=excluded,
-        settings=_settings(config, threshold),
-        songs_hash=_songs_hash(ids),
+        settings=split_settings(config, threshold),
+        songs_hash=hash_song_ids(ids),
     )
-
-
-# ------------------------------------------------------------------------------------ persistence
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_splits(splits: Splits, path: str | Path) -> Path:
-    """Write ``splits`` as JSON (song ids per split, folds, settings, song hash, creation info)."""
-    path = Path(path)
-    payload = {
-        "format": FORMAT_VERSION,
-        "settings": dict(splits.settings),
-        "songs_hash": splits.songs_hash,
-        "train": list(splits.train),
-        "val": list(splits.val),
-        "test": list(splits.test),
-        "folds": [list(f) for f in splits.folds],
-        "excluded": list(splits.excluded),
-        "created": {
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "moodscape_version": __version__,
-            "n_songs": len(splits.song_ids),
-            "n_excluded": len(splits.excluded),
-            "sizes": {name: len(getattr(splits, name)) for name in SPLIT_NAMES},
-        },
-    }
-    _atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
-    return path
-
-
-def load_splits(path: str | Path) -> Splits:
-    """Read a ``splits.json`` written by :func:`save_splits`, checking it is whole and consistent.
-
-    Raises:
-        DataError: missing, unreadable, from a newer format, or edited into an inconsistent state.
-    """
-    path = Path(path)
-    fix = "delete it to draw a new split"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"splits file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read splits ({exc}); {fix}") from exc
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: not a splits file (top level is not an object); {fix}")
-    missing = [k for k in ("format", "settings", "songs_hash", *SPLIT_NAMES) if k not in data]
-    if missing:
-        raise DataError(f"{path}: not a splits file (missing {missing}); {fix}")
-    if data["format"] != FORMAT_VERSION:
-        raise DataError(
-            f"{path}: splits format {data['format']} is not the supported {FORMAT_VERSION}; {fix} "
-            "or use the moodscape version that wrote it"
-        )
-    splits = Splits(
-        train=tuple(data["train"]),
-        val=tuple(data["val"]),
-        test=tuple(data["test"]),
-        folds=tuple(tuple(f) for f in data.get("folds", [])),
-        excluded=tuple(data.get("excluded", [])),
-        settings=dict(data["settings"]),
-        songs_hash=data["songs_hash"],
-    )
-    all_ids = splits.train + splits.val + splits.test
-    problems = []
-    if len(set(all_ids)) != len(all_ids):
-        problems.append("a song appears in more than one split")
-    if _songs_hash(all_ids) != splits.songs_hash:
-        problems.append("songs_hash does not match the listed songs")
-    fold_ids = [sid for f in splits.folds for sid in f]
-    pool = set(splits.train + splits.val)
-    if splits.folds and (len(fold_ids) != len(set(fold_ids)) or set(fold_ids) != pool):
-        problems.append("folds do not partition train+val")
-    if problems:
-        raise DataError(f"{path}: inconsistent splits ({'; '.join(problems)}); {fix}")
-    return splits
-
-
-def load_or_create_splits(
-    path: str | Path,
-    song_ids: Sequence[str],
-    labels,
-    config: SplitConfig,
-    *,
-    threshold: float = 0.0,
-    force: bool = False,
-) -> Splits:
-    """Reuse ``path`` when it matches these settings and songs; draw and save it when absent.
-
-    Args:
-        path: the ``splits.json`` to read or write.
-        song_ids, labels, config, threshold: as :func:`create_splits`.
-        force: draw a new split and overwrite ``path`` even when one exists.
-
-    Returns:
-        the splits; ``excluded`` lists the unlabelled songs of this call.
-
-    Raises:
-        DataError: ``path`` exists but was drawn with other settings or for another set of labelled
-            songs (the message names the difference and the fix), or cannot be read.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        stored = load_splits(path)
-        ids, _, excluded = _labelled(song_ids, labels)
-        wanted = _settings(config, threshold)
-        diffs = {
-            k: (stored.settings.get(k), wanted.get(k))
-            for k in sorted(set(stored.settings) | set(wanted))
-            if stored.settings.get(k) != wanted.get(k)
-        }
-        fix = (
-            f"delete {path} to draw a new split (models trained on the old one are then not comparable), "
-            "pass force=True, or use the stored settings"
-        )
-        if diffs:
-            listed = ", ".join(f"{k}: stored {a!r}, requested {b!r}" for k, (a, b) in diffs.items())
-            raise DataError(f"{path} was drawn with different split settings ({listed}); {fix}")
-        if _songs_hash(ids) != stored.songs_hash:
-            old, new = set(stored.song_ids), set(ids)
-            added, removed = sorted(new - old), sorted(old - new)
-            raise DataError(
-                f"{path} was drawn for a different set of labelled songs: {len(added)} added "
-                f"{added[:5]}, {len(removed)} removed {removed[:5]}; {fix}"
-            )
-        logger.info("reusing splits from %s", path)
-        return dataclasses.replace(stored, excluded=excluded)
-    splits = create_splits(song_ids, labels, config, threshold=threshold)
-    save_splits(splits, path)
-    logger.info(
-        "%s splits %s: train %d, val %d, test %d, folds %d, excluded %d",
-        "re-drew" if force else "drew", path, len(splits.train), len(splits.val), len(splits.test),
-        len(splits.folds), len(splits.excluded),
-    )
-    return splits

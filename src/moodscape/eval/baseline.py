@@ -18,7 +18,8 @@ import numpy as np
 
 from ..audio.descriptors import store_descriptors
 from ..config import Config, save_config
-from ..data.splits import Splits, load_splits
+from ..data.splits import Splits
+from ..data.splits_file import load_splits
 from ..errors import ConfigError, DataError
 from ..features.store import FeatureStore
 from ..metrics.regression import regression_metrics

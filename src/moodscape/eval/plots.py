@@ -267,7 +267,7 @@ def plot_worst_songs(
     """Horizontal bars of each song's absolute error per dimension, first row at the top.
 
     Args:
-        song_ids: K song ids, already ordered worst first (see ``evaluation.worst_songs``).
+        song_ids: K song ids, already ordered worst first (see ``scoring.worst_songs``).
         abs_errors: (K, D) absolute errors on [-1, 1], columns in ``names`` order.
     """
     err = np.asarray(abs_errors, dtype=np.float64)

@@ -83,7 +83,7 @@ class QuadrantAnalysis:
     per_quadrant: tuple[dict[str, Any], ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain lists, ints and floats (NaN stays NaN; ``evaluation.to_jsonable`` maps it to null)."""
+        """Plain lists, ints and floats (NaN stays NaN; ``serialization.to_jsonable`` maps it to null)."""
         return {
             "threshold": float(self.threshold),
             "names": {str(q): QUADRANT_NAMES[q] for q in QUADRANTS},

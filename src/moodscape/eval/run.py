@@ -21,7 +21,8 @@ from ..models.fusion import Fusion
 from ..models.loading import load_regressor
 from ..models.predict import predict_songs
 from .baseline import floor_predictions
-from .evaluation import evaluate_predictions, fusion_summary
+from .evaluation import evaluate_predictions
+from .evaluation_report import fusion_summary
 
 log = logging.getLogger(__name__)
 

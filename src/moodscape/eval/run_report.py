@@ -44,7 +44,7 @@ def _named_songs(config: Config, run: Path, split: str, store_dir: str | None) -
     """Per-song table for ``evaluate.songs`` with the teacher's (and student's) predictions and the audio."""
     if not config.evaluate.songs or not store_dir:
         return []
-    from ..data.splits import load_splits
+    from ..data.splits_file import load_splits
     from ..features.store import FeatureStore
 
     store = FeatureStore(store_dir)

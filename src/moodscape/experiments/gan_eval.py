@@ -31,7 +31,7 @@ from ..metrics.gan_quality import (
     matched_distances,
 )
 from ..models.checkpoint import read_meta
-from ..models.gan import Generator
+from ..models.gan_generator import Generator
 from ..models.serialization import to_jsonable
 from ..training.teacher import load_teacher
 

@@ -16,7 +16,7 @@ import torch
 
 from ..audio.io import load_audio
 from ..config import load_config
-from ..data.splits import load_splits
+from ..data.splits_file import load_splits
 from ..errors import AudioError, MoodscapeError
 from ..features.store import FeatureStore
 from ..features.windows import window_starts

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from ..config import Config
 from ..data.dataset import load_dataset
-from ..data.splits import Splits, load_or_create_splits
+from ..data.splits import Splits
+from ..data.splits_file import load_or_create_splits
 from ..errors import ConfigError
+from .build import build_feature_store
 from .normalize import NORMALIZATION_FILE, Normalization, fit_normalization, load_normalization
-from .store import FeatureStore, build_feature_store
+from .store import FeatureStore
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The on-disk feature store: every whole clip's log-mel in one float16 file, read memory-mapped.
+"""The on-disk feature store: every whole clip's log-mel in one float16 file, and reading it.
 
 Layout of a store folder (named ``<dataset>-<settings hash>``):
 
@@ -11,15 +11,9 @@ Layout of a store folder (named ``<dataset>-<settings hash>``):
   statistics fitted on the store record) and ``labels_revision`` (a hash of the labels);
 - ``config.yaml``: the resolved configuration that built it.
 
-Building streams each clip to disk as soon as it is computed (memory stays flat) and appends a
-line to ``journal.csv`` only after the clip's bytes are flushed, so a killed build resumes where it
-stopped: clips in the journal are never recomputed, and the result equals an uninterrupted build.
-
-Building again brings the store up to date with the dataset: new songs and songs whose audio
-changed are computed, songs that left the dataset are dropped (their bytes removed), and changed
-labels are rewritten without touching the audio. A file counts as unchanged when its path, size and
-modification time match; when only the time differs (a copy, a regenerated file) its content hash
-decides.
+Building is in :mod:`moodscape.features.build` (resuming, updating) and
+:mod:`moodscape.features.extract` (the log-mel of each clip, in worker processes); everything that
+only reads a store needs this module alone.
 """
 
 from __future__ import annotations
@@ -27,26 +21,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import logging
-import multiprocessing as mp
-import os
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from ..audio.frontend import LogMel
-from ..audio.io import load_audio
-from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_hash
-from ..data.dataset import Dataset
-from ..errors import AudioError, ConfigError, DataError
-from ..version import __version__
-
-log = logging.getLogger(__name__)
+from ..config import AudioConfig, FeaturesConfig
+from ..errors import DataError
 
 FEATURES_FILE = "features.f16"
 INDEX_FILE = "index.csv"
@@ -58,8 +40,6 @@ INDEX_COLUMNS = ("song_id", "path", "valence", "arousal", "valence_std", "arousa
 LABEL_FIELDS = ("valence", "arousal", "valence_std", "arousal_std")
 STORE_FILES = (FEATURES_FILE, INDEX_FILE, ERRORS_FILE, JOURNAL_FILE)
 ERROR_COLUMNS = ("song_id", "path", "error")
-RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
-SYNC_SECONDS = 2.0
 
 
 def _fmt(value: float | None) -> str:
@@ -117,21 +97,6 @@ def _parse_int(value: str) -> int | None:
     return int(value) if value != "" else None
 
 
-def audio_fingerprint(path: str | Path) -> tuple[str, int, int]:
-    """(path, size in bytes, modification time in ns): the quick test that a song's audio is unchanged."""
-    stat = os.stat(path)
-    return (str(path), int(stat.st_size), int(stat.st_mtime_ns))
-
-
-def content_hash(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (first 16 hex digits): the sure test, read only when the quick one fails."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
 def store_revision(entries: Sequence[StoreEntry]) -> str:
     """A short hash of what the features were computed from (ids, audio content, status), not the labels."""
     payload = json.dumps([[e.song_id, e.audio_sha256, e.status] for e in entries])
@@ -142,328 +107,6 @@ def labels_revision(entries: Sequence[StoreEntry]) -> str:
     """A short hash of every song's labels."""
     payload = json.dumps([[e.song_id, *(_fmt(getattr(e, name)) for name in LABEL_FIELDS)] for e in entries])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) -> str:
-    """Folder name for a dataset under given front-end settings."""
-    return f"{dataset_name}-{settings_hash(audio, features)}"
-
-
-def _atomic_write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-# --- extraction (runs in worker processes) -------------------------------------------------
-
-_WORKER: dict[str, object] = {}
-
-
-def _prepare(audio: AudioConfig, features: FeaturesConfig) -> None:
-    """Build the front end once in the parent: forked workers inherit it, and the FFT library's
-    one-time set-up (about 0.1 s) that a first call pays, instead of paying it once each.
-    """
-    _WORKER["audio"], _WORKER["features"] = audio, features
-    frontend = LogMel.from_config(features, audio).eval()
-    with torch.inference_mode():
-        frontend(torch.zeros(audio.sample_rate))
-    _WORKER["frontend"] = frontend
-
-
-def _init_worker(audio: AudioConfig, features: FeaturesConfig) -> None:
-    torch.set_num_threads(1)
-    if _WORKER.get("audio") != audio or _WORKER.get("features") != features:
-        _prepare(audio, features)
-
-
-def _extract(path: str) -> tuple[np.ndarray | None, str]:
-    """Log-mel of one file as float16 (n_mels, frames), or (None, reason)."""
-    audio: AudioConfig = _WORKER["audio"]  # type: ignore[assignment]
-    features: FeaturesConfig = _WORKER["features"]  # type: ignore[assignment]
-    try:
-        samples, _ = load_audio(
-            path,
-            sample_rate=audio.sample_rate,
-            offset=audio.offset,
-            duration=audio.duration,
-            min_seconds=audio.min_seconds,
-            short_policy=audio.short_policy,
-            quality=RESAMPLER_QUALITY[features.mode],
-        )
-        with torch.inference_mode():
-            logmel = _WORKER["frontend"](torch.from_numpy(samples))  # type: ignore[operator]
-        return logmel.numpy().astype(np.float16), ""
-    except AudioError as exc:
-        return None, str(exc)
-
-
-# --- building ------------------------------------------------------------------------------
-
-
-def _read_journal(path: Path, data_bytes: int, n_mels: int) -> list[StoreEntry]:
-    """Finished rows of a journal. A torn last line, or a row whose bytes never fully reached
-    ``features.f16`` (killed mid-write), ends the list: that song is simply done again.
-    """
-    entries: list[StoreEntry] = []
-    end = 0
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            try:
-                entry = StoreEntry.from_row(row)
-            except (KeyError, TypeError, ValueError):
-                break
-            if entry.status not in ("ok", "error") or (entry.status == "ok" and entry.offset != end):
-                break
-            stop = end + entry.frames * n_mels
-            if stop * 2 > data_bytes:
-                break
-            end = stop
-            entries.append(entry)
-    return entries
-
-
-def build_feature_store(
-    dataset: Dataset,
-    out_dir: str | Path,
-    *,
-    config: Config,
-    workers: int | None = None,
-    progress: bool = True,
-    force: bool = False,
-) -> Path:
-    """Compute and store the log-mel of every song in ``dataset``; returns the store folder.
-
-    Resumes an interrupted build, brings a finished store up to date with the dataset (see the
-    module docstring), and returns at once when nothing changed. ``force`` recomputes every song.
-    Files that cannot be used are listed in ``errors.csv`` and never stop the build.
-    """
-    audio, features = config.audio, config.features
-    try:
-        _prepare(audio, features)  # a front end that cannot be built fails before any folder exists
-    except ValueError as exc:
-        raise ConfigError(f"features/audio settings cannot make a log-mel front end: {exc}") from exc
-    store_dir = Path(out_dir) / store_name(dataset.name, audio, features)
-    settings = {
-        "dataset": dataset.name,
-        "layout": dataset.layout,
-        "root": str(dataset.root),
-        "audio": audio.model_dump(mode="json"),
-        "features": features.model_dump(mode="json"),
-        "hash": settings_hash(audio, features),
-        "dtype": "float16",
-        "moodscape_version": __version__,
-    }
-    settings_path = store_dir / SETTINGS_FILE
-    if force and store_dir.exists():
-        log.info("--force: recomputing every song of %s", store_dir)
-        for name in (*STORE_FILES, SETTINGS_FILE):
-            (store_dir / name).unlink(missing_ok=True)
-    fingerprints = {r.song_id: audio_fingerprint(r.path) for r in dataset.records}
-    previous = json.loads(settings_path.read_text(encoding="utf-8")) if settings_path.exists() else {}
-    done, changes = _reconcile(store_dir, dataset, fingerprints, features.n_mels)
-    done_ids = {e.song_id for e in done}
-    todo = [r for r in dataset.records if r.song_id not in done_ids]
-    if previous.get("complete") and not todo and not any(changes.values()):
-        log.info("%s is complete and up to date for these settings; nothing to do", store_dir)
-        return store_dir
-    store_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_json(settings_path, {**settings, "complete": False})
-    save_config(config, store_dir)
-    if any(changes.values()):
-        log.info("%s: %s", store_dir, ", ".join(f"{n} {what}" for what, n in changes.items() if n))
-
-    journal_path = store_dir / JOURNAL_FILE
-    data_path = store_dir / FEATURES_FILE
-    offset = sum(e.frames for e in done if e.status == "ok") * features.n_mels
-    with data_path.open("ab") as data:
-        data.truncate(offset * 2)
-    # Rewrite the journal clean, so that appending never continues a torn line.
-    _atomic_write_rows(journal_path, INDEX_COLUMNS, [e.row() for e in done])
-    errors: dict[str, str] = _read_errors(store_dir / ERRORS_FILE)
-    if done and todo:
-        log.info("resuming %s: %d songs done, %d to go", store_dir, len(done), len(todo))
-
-    with data_path.open("ab") as data, journal_path.open("a", newline="") as journal:
-        writer = csv.writer(journal)
-        synced = time.monotonic()
-        bar = tqdm(total=len(todo), desc="features", unit="song", disable=not progress)
-        for record, (logmel, error) in zip(todo, _run_extraction([str(r.path) for r in todo], audio, features, workers)):
-            fingerprint = (*fingerprints[record.song_id], content_hash(record.path))
-            if logmel is None:
-                entry = _entry(record, offset=offset, frames=0, status="error", fingerprint=fingerprint)
-                errors[record.song_id] = error
-                log.warning("skipped %s", error)
-            else:
-                data.write(logmel.tobytes())
-                data.flush()
-                entry = _entry(record, offset=offset, frames=logmel.shape[1], status="ok", fingerprint=fingerprint)
-                offset += logmel.size
-            # The clip's bytes reach the OS before its journal line: a killed process loses neither.
-            writer.writerow(entry.row())
-            journal.flush()
-            if time.monotonic() - synced > SYNC_SECONDS:
-                _sync(data, journal)
-                synced = time.monotonic()
-            done.append(entry)
-            if logmel is None:
-                _write_errors(store_dir / ERRORS_FILE, done, errors)
-            bar.update(1)
-        bar.close()
-        _sync(data, journal)
-
-    _write_errors(store_dir / ERRORS_FILE, done, errors)
-    _atomic_write_rows(store_dir / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in done])
-    journal_path.unlink()
-    _atomic_write_json(settings_path, {**settings, "complete": True, "revision": store_revision(done),
-                                       "labels_revision": labels_revision(done)})  # fmt: skip
-    ok = sum(e.status == "ok" for e in done)
-    log.info("feature store %s: %d songs, %d errors (see %s)", store_dir, ok, len(done) - ok, ERRORS_FILE)
-    return store_dir
-
-
-def _reconcile(
-    store_dir: Path, dataset: Dataset, fingerprints: dict[str, tuple[str, int, int]], n_mels: int
-) -> tuple[list[StoreEntry], dict[str, int]]:
-    """The finished entries that still hold for ``dataset``, with today's labels, and what changed.
-
-    Entries of songs that left the dataset, or whose audio changed, are dropped; when any of them had
-    bytes in ``features.f16``, the kept clips are copied into a fresh file first (see :func:`_compact`).
-    """
-    records = {r.song_id: r for r in dataset.records}
-    kept: list[StoreEntry] = []
-    changes = {"songs removed": 0, "songs with changed audio": 0, "songs relabelled": 0, "files touched, same bytes": 0}
-    dropped_bytes = False
-    for entry in _resume_state(store_dir, n_mels):
-        record = records.get(entry.song_id)
-        current = fingerprints.get(entry.song_id)
-        if record is not None and entry.fingerprint != current and _same_bytes(entry, current):
-            changes["files touched, same bytes"] += 1
-            entry = replace(entry, audio_mtime_ns=current[2])
-        if record is None or entry.fingerprint != current:
-            changes["songs removed" if record is None else "songs with changed audio"] += 1
-            dropped_bytes |= entry.status == "ok"
-            continue
-        labels = {name: getattr(record, name) for name in LABEL_FIELDS}
-        if any(getattr(entry, name) != value for name, value in labels.items()):
-            changes["songs relabelled"] += 1
-            entry = replace(entry, **labels)
-        kept.append(entry)
-    if dropped_bytes:
-        kept = _compact(store_dir, kept, n_mels)
-    return kept, changes
-
-
-def _same_bytes(entry: StoreEntry, current: tuple[str, int, int]) -> bool:
-    """Same path and size, another modification time, and the same content hash."""
-    return bool(entry.audio_sha256) and entry.path == current[0] and entry.audio_size == current[1] and (
-        content_hash(current[0]) == entry.audio_sha256)
-
-
-def _compact(store_dir: Path, kept: list[StoreEntry], n_mels: int) -> list[StoreEntry]:
-    """Copy the kept clips into a fresh ``features.f16``; returns the entries with their new offsets.
-
-    While the files are swapped no journal or index exists, so a build killed here starts again from
-    nothing: slower, never wrong.
-    """
-    data_path = store_dir / FEATURES_FILE
-    fresh = store_dir / (FEATURES_FILE + ".new")
-    moved: list[StoreEntry] = []
-    offset = 0
-    with data_path.open("rb") as source, fresh.open("wb") as target:
-        for entry in kept:
-            if entry.status == "ok":
-                source.seek(entry.offset * 2)
-                target.write(source.read(entry.frames * n_mels * 2))
-            moved.append(replace(entry, offset=offset))
-            offset += entry.frames * n_mels if entry.status == "ok" else 0
-        target.flush()
-        os.fsync(target.fileno())
-    for name in (JOURNAL_FILE, INDEX_FILE):
-        (store_dir / name).unlink(missing_ok=True)
-    os.replace(fresh, data_path)
-    return moved
-
-
-def _resume_state(store_dir: Path, n_mels: int) -> list[StoreEntry]:
-    """Entries already finished: the journal of a killed build, else the index of a finished one
-    (a dataset that grew is appended to its finished store).
-    """
-    data_path = store_dir / FEATURES_FILE
-    data_bytes = data_path.stat().st_size if data_path.exists() else 0
-    for name in (JOURNAL_FILE, INDEX_FILE):
-        if (store_dir / name).exists():
-            return _read_journal(store_dir / name, data_bytes, n_mels)
-    return []
-
-
-def _entry(record, *, offset: int, frames: int, status: str, fingerprint: tuple[str, int, int, str]) -> StoreEntry:
-    return StoreEntry(
-        song_id=record.song_id,
-        path=str(record.path),
-        valence=record.valence,
-        arousal=record.arousal,
-        valence_std=record.valence_std,
-        arousal_std=record.arousal_std,
-        offset=offset,
-        frames=frames,
-        status=status,
-        audio_size=fingerprint[1],
-        audio_mtime_ns=fingerprint[2],
-        audio_sha256=fingerprint[3],
-    )
-
-
-def _sync(data, journal) -> None:
-    """Flush to the disk itself (data first), so that a power cut also loses at most a few seconds."""
-    os.fsync(data.fileno())
-    os.fsync(journal.fileno())
-
-
-def _read_errors(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["song_id"]: row["error"] for row in csv.DictReader(handle)}
-
-
-def _write_errors(path: Path, entries: list[StoreEntry], errors: dict[str, str]) -> None:
-    rows = [[e.song_id, e.path, errors.get(e.song_id, "")] for e in entries if e.status != "ok"]
-    _atomic_write_rows(path, ERROR_COLUMNS, rows)
-
-
-def _run_extraction(
-    paths: list[str], audio: AudioConfig, features: FeaturesConfig, workers: int | None
-) -> Iterator[tuple[np.ndarray | None, str]]:
-    """Results in input order, so that a resumed build writes what an uninterrupted one would."""
-    workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
-    _prepare(audio, features)
-    if workers == 1:
-        previous = torch.get_num_threads()
-        _init_worker(audio, features)
-        try:
-            yield from map(_extract, paths)
-        finally:
-            torch.set_num_threads(previous)
-        return
-    # fork starts workers in milliseconds (no re-import of torch); they run single-threaded.
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(audio, features)) as pool:
-        yield from pool.imap(_extract, paths, chunksize=2)
-
-
-# --- reading -------------------------------------------------------------------------------
 
 
 class FeatureStore:

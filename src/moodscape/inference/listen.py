@@ -17,7 +17,7 @@ from ..audio.inverse import denormalize, logmel_to_audio, write_wav
 from ..config import FeaturesConfig
 from ..errors import CheckpointError, ConfigError
 from ..features.store import FeatureStore
-from ..models.gan import Generator
+from ..models.gan_generator import Generator
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from ..audio.inverse import denormalize
 from ..errors import CheckpointError, ConfigError
 from ..features.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
-from ..models.gan import SONGS_FILE, Generator
+from ..models.gan import SONGS_FILE
+from ..models.gan_generator import Generator
 from ..version import __version__
 
 log = logging.getLogger(__name__)

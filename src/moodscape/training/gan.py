@@ -32,7 +32,10 @@ from ..metrics.gan_quality import (
 )
 from ..models.checkpoint import optimizer_from_files, optimizer_to_files, write_folder, write_meta
 from ..models.ema import EMA
-from ..models.gan import SONGS_FILE, Discriminator, Generator, build_gan, gradient_penalty, hinge_d_loss, hinge_g_loss
+from ..models.gan import SONGS_FILE, build_gan
+from ..models.gan_discriminator import Discriminator
+from ..models.gan_generator import Generator
+from ..models.gan_losses import gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
 from ..version import __version__
 from .augment import diff_augment

@@ -1,0 +1,151 @@
+"""Where a model to predict with comes from (path or Hub name) and how it runs (PyTorch or ONNX Runtime).
+
+Apart from :mod:`moodscape.inference.predictor` so that adding a model format or a place to look touches
+only this module: the predictor sees a backend that turns a batch of waveform windows into (valence,
+arousal) rows and carries the model's audio settings and optional fusion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+from ..models.fusion import Fusion
+
+# What the Hub tier fetches for prediction: a moodscape checkpoint folder or exported ONNX files.
+PREDICT_HUB_PATTERNS = ("config.json", "*.safetensors", "moodscape.json", "*.onnx")
+# In a folder of exported files: the fastest on CPU first (own front end + int8 network).
+EXPORTED_PREFERENCE = ("model-logmel.int8.onnx", "model-logmel.onnx", "model.int8.onnx", "model.onnx")
+# In a run folder: a distilled student first, then the run's own best/, then a pipeline run's teacher.
+RUN_PREFERENCE = ("student/best", "best", "teacher/best")
+META_FILE = "moodscape.json"
+
+
+class _TorchBackend:
+    def __init__(self, folder: Path, threads: int | None) -> None:
+        from ..config import AudioConfig
+        from ..models.waveform import WaveformRegressor
+
+        self.model = WaveformRegressor.from_checkpoint(folder)
+        self.audio = AudioConfig(**self.model.meta["audio"])
+        self.fusion = Fusion.find(folder)
+        self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
+        self.threads = threads
+        self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch)"
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                return self.model(torch.from_numpy(windows)).numpy()
+        finally:
+            torch.set_num_threads(before)
+
+
+class _OnnxBackend:
+    """An exported model. A log-mel model gets its input from moodscape's own front end (the settings are
+    in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT."""
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        import onnxruntime as ort
+
+        from ..audio.frontend import LogMel
+        from ..config import AudioConfig, FeaturesConfig
+
+        self.threads = threads
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unrelated types for bad files
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"{path}: not a loadable ONNX model ({first}); re-export it with `moodscape export RUN --format onnx`"
+            ) from exc
+        props = self.session.get_modelmeta().custom_metadata_map
+        try:
+            spec = json.loads(props["moodscape.spec"])
+            self.audio = AudioConfig(**json.loads(props.get("moodscape.audio") or "{}"))
+            self.sample_rate, self.window = int(spec["sample_rate"]), int(spec["window_samples"])
+            self.hop = int(spec["hop_samples"])
+            features = FeaturesConfig(**json.loads(props["moodscape.features"])) if spec.get("input") == "logmel" else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path}: an ONNX model without moodscape's metadata ({type(exc).__name__}: {exc}); export it with "
+                "`moodscape export RUN --format onnx`"
+            ) from exc
+        self.frontend = LogMel.from_config(features, self.audio).eval() if features is not None else None
+        self.fusion = Fusion.find(path.parent)
+        self.input = self.session.get_inputs()[0].name
+        self.description = f"{spec.get('kind', 'model')} {path} (ONNX Runtime)"
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        if self.frontend is not None:
+            before = torch.get_num_threads()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                with torch.inference_mode():
+                    windows = self.frontend(torch.from_numpy(windows)).numpy()
+            finally:
+                torch.set_num_threads(before)
+        return self.session.run(None, {self.input: windows})[0]
+
+
+def looks_like_path(text: str) -> bool:
+    """True unless ``text`` reads as a Hub name ``owner/name`` (one slash, no file suffix, and no local
+    folder called ``owner``): a missing local path must not wait on network retries."""
+    if text.startswith((".", "~", "/")) or "\\" in text or os.path.isabs(text):
+        return True
+    parts = text.split("/")
+    return len(parts) != 2 or Path(parts[0]).is_dir() or Path(text).suffix.lower() in (".onnx", ".json", ".safetensors", ".pt")
+
+
+def _locate(source: str | Path) -> Path:
+    """A local path, or a Hugging Face Hub name fetched through the same tiers as pretrained weights."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    if looks_like_path(text):
+        raise CheckpointError(
+            f"--model {text}: not found ({path.absolute()} does not exist); give a run folder, a checkpoint folder, "
+            "an exported .onnx file or export folder, or a Hugging Face Hub name of the form owner/name"
+        )
+    from ..models.hub import resolve_pretrained
+
+    return resolve_pretrained(text, key="--model", patterns=PREDICT_HUB_PATTERNS, random_init=False)
+
+
+def _backend(source: str | Path, path: Path, threads: int | None) -> Any:
+    """The model in ``path``: an .onnx file, a checkpoint folder, a run folder or a folder of exported files."""
+    if path.is_file():
+        if path.suffix.lower() == ".onnx":
+            return _OnnxBackend(path, threads)
+        raise CheckpointError(f"{source}: a file but not an .onnx model; give an exported .onnx or a model folder")
+    for folder in (path, *(path / sub for sub in RUN_PREFERENCE)):
+        if (folder / META_FILE).is_file():
+            return _TorchBackend(folder, threads)
+    exported = next((path / n for n in EXPORTED_PREFERENCE if (path / n).is_file()), None)
+    if exported is not None:
+        return _OnnxBackend(exported, threads)
+    raise CheckpointError(
+        f"{source}: no model found; looked for {META_FILE} in it and in {', '.join(RUN_PREFERENCE)}, and for "
+        f"{', '.join(EXPORTED_PREFERENCE)}. Give a run folder (with best/ or student/), a checkpoint folder (with "
+        f"{META_FILE}), an exported model.onnx, or a Hugging Face Hub name holding one of these"
+    )
+
+
+def load_backend(source: str | Path, threads: int | None) -> Any:
+    """The model ``source`` names, found locally or on the Hub, ready to run on CPU with ``threads``."""
+    return _backend(source, _locate(source), threads)

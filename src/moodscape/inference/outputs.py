@@ -1,0 +1,132 @@
+"""Prediction files: songs written to CSV or JSON as they are predicted, and picture names per input.
+
+Apart from :mod:`moodscape.inference.predictor` because only the command line and the pipeline write
+files; a library caller gets :class:`~moodscape.inference.predictor.SongPrediction` objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import ConfigError
+from .predictor import SongPrediction
+
+OUTPUT_SUFFIXES = (".csv", ".json")
+
+
+def check_output(out: Path) -> None:
+    """Refuse an output file before any work: a .csv or .json name in a place that can be written."""
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"--out {out}: the name must end in .csv or .json (e.g. --out moods.csv)")
+    targets = [out] + ([timeline_path(out)] if out.suffix.lower() == ".csv" else [])
+    for target in targets:
+        if target.is_dir():
+            raise ConfigError(f"--out {out}: {target} is a folder; give a file name ending in .csv or .json")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            existed = target.exists()
+            with target.open("a", encoding="utf-8"):
+                pass
+            if not existed:
+                target.unlink()
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write {target} ({exc.strerror or exc}); choose a writable folder") from exc
+
+
+def timeline_path(out: Path) -> Path:
+    """Where a CSV output's per-window rows go: ``<stem>_timeline.csv`` beside it."""
+    return out.with_name(out.stem + "_timeline.csv")
+
+
+class PredictionWriter:
+    """Writes each song as soon as it is predicted, so an interrupted batch keeps what was done.
+
+    ``.csv``: one row per song (plus ``<stem>_timeline.csv`` with ``timeline``); ``.json``: a list of
+    songs that is valid JSON after every song (the closing bracket is rewritten each time).
+    """
+
+    COLUMNS = [k for k in SongPrediction.__dataclass_fields__ if k != "timeline"]
+    _CLOSE = b"\n]\n"
+
+    def __init__(self, out: str | Path, *, timeline: bool) -> None:
+        self.out, self.timeline, self.count = Path(out), timeline, 0
+        check_output(self.out)
+        self.written = [self.out]
+        self._timeline_writer = None
+        if self.out.suffix.lower() == ".json":
+            self._json = self.out.open("w+b")
+            self._json.write(b"[" + self._CLOSE)
+            self._json.flush()
+            return
+        self._json = None
+        self._csv_handle = self.out.open("w", newline="", encoding="utf-8")
+        self._csv = csv.DictWriter(self._csv_handle, fieldnames=self.COLUMNS)
+        self._csv.writeheader()
+        if timeline:
+            path = timeline_path(self.out)
+            self._timeline_handle = path.open("w", newline="", encoding="utf-8")
+            self._timeline_writer = csv.writer(self._timeline_handle)
+            self._timeline_writer.writerow(["path", "time", "valence", "arousal"])
+            self.written.append(path)
+
+    def write(self, result: SongPrediction) -> None:
+        if self._json is not None:
+            text = textwrap.indent(json.dumps(result.to_dict(timeline=self.timeline), indent=2), "  ").encode()
+            self._json.seek(-len(self._CLOSE), os.SEEK_END)
+            self._json.write((b",\n" if self.count else b"\n") + text + self._CLOSE)
+            self._json.truncate()
+            self._json.flush()
+        else:
+            row = result.to_dict(timeline=False)
+            self._csv.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            self._csv_handle.flush()
+            if self._timeline_writer is not None:
+                for point in result.timeline:
+                    self._timeline_writer.writerow([result.path, f"{point['time']:.3f}", f"{point['valence']:.4f}",
+                                                    f"{point['arousal']:.4f}"])  # fmt: skip
+                self._timeline_handle.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        for handle in (self._json, getattr(self, "_csv_handle", None), getattr(self, "_timeline_handle", None)):
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> PredictionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_predictions(results: list[SongPrediction], out: Path, *, timeline: bool) -> list[Path]:
+    """All of ``results`` at once; see :class:`PredictionWriter` for the formats."""
+    with PredictionWriter(out, timeline=timeline) as writer:
+        for result in results:
+            writer.write(result)
+    return writer.written
+
+
+def plot_names(paths: Iterable[Path]) -> dict[Path, str]:
+    """A distinct picture name per input: the stem, else the file name when stems clash (``clip.flac``,
+    ``clip.ogg``), else a numbered name when whole names clash (same name in two folders)."""
+    paths = list(paths)
+    stems: dict[str, int] = {}
+    for p in paths:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for p in paths:
+        name = p.stem if stems[p.stem] == 1 else p.name
+        candidate, n = name, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{name}-{n}"
+        used.add(candidate)
+        names[p] = candidate + ".png"
+    return names
