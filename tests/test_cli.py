@@ -112,3 +112,28 @@ def test_a_model_setting_out_of_range_is_a_config_error():
         TeacherRegressor(n_mels=32, frames=32, hidden_size=30, num_heads=4, num_layers=1)
     with pytest.raises(ConfigError, match="needs windows of at least"):
         StudentRegressor(n_mels=16, frames=16)
+
+
+def test_flags_that_mirror_config_keys_come_from_the_schema_and_land_in_the_config(tmp_path):
+    from typing import get_args
+
+    from moodscape.cli.common import config_from
+    from moodscape.config import DataConfig
+
+    parser = build_parser()
+    layouts = list(get_args(DataConfig.model_fields["layout"].annotation))
+    for command in (["features", "root"], ["data", "check", "root"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--layout", "nope"])
+        assert parser.parse_args([*command, "--layout", layouts[-1]]) is not None
+    args = parser.parse_args(["features", "root", "--out", str(tmp_path), "--workers", "3", "--csv-scale", "0-1",
+                              "--set", "store.workers=1"])  # fmt: skip
+    config = config_from(args)  # the flag is the last word, after --set
+    assert (config.store.out_dir, config.store.workers, config.data.csv_scale) == (tmp_path, 3, "0-1")
+    args = parser.parse_args(["train", "--out", str(tmp_path / "t"), "--set", "train.epochs=0"])
+    with pytest.raises(Exception, match="--set train.epochs=0") as info:
+        config_from(args)
+    assert "--out" not in str(info.value)
+    assert config_from(parser.parse_args(["train", "--out", str(tmp_path / "t")])).train.out_dir == tmp_path / "t"
+    help_text = " ".join(parser._subparsers._group_actions[0].choices["features"].format_help().split())
+    assert "(config: store.workers)" in help_text and "(config: store.out_dir, default features)" in help_text

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from .errors import ConfigError
 
@@ -347,8 +349,29 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Load a YAML file (or the defaults), apply ``--set`` overrides, validate."""
+def schema_field(key: str) -> FieldInfo:
+    """The schema's field for a dotted key (``data.layout``): its type, default and description, for the
+    command-line flags that mirror config keys."""
+    model: type[BaseModel] = Config
+    parts = key.split(".")
+    for index, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            raise ConfigError(f"unknown config key {key!r}")
+        if index == len(parts) - 1:
+            return field
+        model = field.annotation  # a section
+    raise ConfigError(f"unknown config key {key!r}")
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    values: Mapping[str, tuple[str, Any]] | None = None,
+) -> Config:
+    """Load a YAML file (or the defaults), apply ``--set`` overrides, then ``values`` (dotted key ->
+    (the option that gave it, value): the command-line flags that mirror config keys), validate."""
     tree: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -365,7 +388,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)
-        keys[tuple(key.split("."))] = text
+        keys[tuple(key.split("."))] = f"--set {text}"
+    for key, (option, value) in (values or {}).items():
+        _set_dotted(tree, key, str(value) if isinstance(value, Path) else value)
+        keys[tuple(key.split("."))] = f"{option} {value}"
     try:
         return Config.model_validate(tree)
     except ValidationError as exc:
@@ -396,7 +422,7 @@ def _blame(exc: ValidationError, overrides: dict[tuple[str, ...], str], path: Pa
                 culprits.append(text)
     if culprits:
         on_top = f" (applied to {path})" if path is not None else ""
-        return " from " + ", ".join(f"--set {c}" for c in culprits) + on_top
+        return " from " + ", ".join(culprits) + on_top
     return f" in {path}" if path is not None else ""
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from pathlib import Path
+from typing import Any
+
+# Namespace attributes of the flags that mirror config keys: "config:KEY=FLAG".
+_FLAG_PREFIX = "config:"
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +60,49 @@ def positive_float(text: str) -> float:
     return value
 
 
+def config_flag(parser: argparse.ArgumentParser, flag: str, key: str, *, type: Any = None, help: str | None = None) -> None:
+    """A flag that sets one config key (``--layout`` for ``data.layout``): its choices and help come from the
+    schema, so flag and config cannot drift apart, and :func:`config_from` applies it over the config file
+    and ``--set``, in the saved config too."""
+    from ..config import schema_field
+
+    field = schema_field(key)
+    text = (help or field.description or key).rstrip(".")
+    default = "" if field.default is None else f", default {field.default}"
+    kwargs: dict[str, Any] = {"dest": f"{_FLAG_PREFIX}{key}={flag}", "default": None,
+                              "help": f"{text} (config: {key}{default})"}  # fmt: skip
+    choices = _choices(field.annotation)
+    if choices:
+        kwargs["choices"] = choices
+    else:
+        kwargs["metavar"] = flag.lstrip("-").upper().replace("-", "_")
+        if type is not None:
+            kwargs["type"] = type
+    parser.add_argument(flag, **kwargs)
+
+
+def _choices(annotation: Any) -> list[Any] | None:
+    """The values of a ``Literal[...]`` annotation (also inside ``Literal[...] | None``)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Literal:
+            return list(typing.get_args(arg))
+    return None
+
+
+def flag_values(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """The config keys given through their own flags: dotted key -> (flag, value)."""
+    values = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(_FLAG_PREFIX) and value is not None:
+            key, flag = dest.removeprefix(_FLAG_PREFIX).split("=", 1)
+            values[key] = (flag, value)
+    return values
+
+
 def config_from(args: argparse.Namespace):
+    """The config file (or the defaults), then ``--set``, then the flags that mirror config keys."""
     from ..config import load_config
 
-    return load_config(args.config, args.overrides)
+    return load_config(args.config, args.overrides, values=flag_values(args))

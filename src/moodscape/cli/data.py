@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from .common import add_config_options, config_from, positive_float, positive_int
+from .common import add_config_options, config_flag, config_from, positive_float, positive_int
 
 log = logging.getLogger("moodscape")
 
@@ -26,7 +26,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     from ..data.check import check_dataset, format_check
     from ..data.dataset import load_dataset
 
-    dataset = load_dataset(args.root, layout=args.layout, csv_scale=args.csv_scale, annotations=args.annotations)
+    data = config_from(args).data
+    dataset = load_dataset(args.root, layout=data.layout, csv_scale=data.csv_scale, annotations=data.annotations)
     report = check_dataset(dataset, probe=not args.no_probe, workers=args.workers, progress=not args.quiet)
     print(format_check(report))
     if args.json:
@@ -39,15 +40,10 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from ..features.build import build_feature_store
 
     config = config_from(args)
-    dataset = load_dataset(
-        args.root,
-        layout=args.layout or config.data.layout,
-        csv_scale=config.data.csv_scale,
-        annotations=args.annotations or config.data.annotations,
-    )
-    out = args.out or config.store.out_dir
+    data = config.data
+    dataset = load_dataset(args.root, layout=data.layout, csv_scale=data.csv_scale, annotations=data.annotations)
     store_dir = build_feature_store(
-        dataset, out, config=config, workers=args.workers or config.store.workers, progress=not args.quiet,
+        dataset, config.store.out_dir, config=config, workers=config.store.workers, progress=not args.quiet,
         force=args.force,
     )
     print(store_dir)
@@ -72,6 +68,12 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     result = run_baseline(args.store, out_dir=args.out, config=config, kind=args.kind, progress=not args.quiet)
     print(format_baseline(result))
     return 0
+
+
+def _dataset_flags(parser: argparse.ArgumentParser) -> None:
+    config_flag(parser, "--layout", "data.layout", help="dataset layout; auto detects it")
+    config_flag(parser, "--csv-scale", "data.csv_scale")
+    config_flag(parser, "--annotations", "data.annotations", type=Path)
 
 
 def add_commands(commands) -> None:
@@ -102,12 +104,11 @@ def add_commands(commands) -> None:
         "found problems (unreadable audio, a swapped-looking header, no usable songs), 2 for a bad option.",
     )
     check.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
-    check.add_argument("--layout", default="auto", choices=["auto", "deam", "emomusic", "csv"])
-    check.add_argument("--csv-scale", default="1-9", choices=["1-9", "0-1", "-1-1"], help="scale of a CSV's labels")
-    check.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
+    _dataset_flags(check)
     check.add_argument("--no-probe", action="store_true", help="only check that the audio files exist (fast)")
     check.add_argument("--workers", type=positive_int, help="threads decoding audio (default 4)")
     check.add_argument("--json", type=Path, help="also write the report as JSON here")
+    add_config_options(check)
     check.set_defaults(func=_cmd_data_check)
 
     features = commands.add_parser(
@@ -120,10 +121,9 @@ def add_commands(commands) -> None:
         "files are listed in errors.csv and skipped. Prints the store folder.",
     )
     features.add_argument("root", type=Path, help="dataset root folder, or a CSV with path,valence,arousal")
-    features.add_argument("--out", type=Path, help="folder holding feature stores (default: store.out_dir)")
-    features.add_argument("--workers", type=positive_int, help="worker processes (default: all cores)")
-    features.add_argument("--layout", choices=["auto", "deam", "emomusic", "csv"], help="dataset layout")
-    features.add_argument("--annotations", type=Path, help="DEAM annotations folder, when not next to the audio")
+    config_flag(features, "--out", "store.out_dir", type=Path, help="folder holding feature stores")
+    config_flag(features, "--workers", "store.workers", type=positive_int)
+    _dataset_flags(features)
     features.add_argument("--force", action="store_true", help="recompute every song (splits.json is kept)")
     add_config_options(features)
     features.set_defaults(func=_cmd_features)

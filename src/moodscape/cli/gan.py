@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import add_config_options, config_from, positive_float, positive_int
+from .common import add_config_options, config_flag, config_from, positive_float, positive_int
 
 log = logging.getLogger("moodscape")
 
@@ -15,7 +15,7 @@ def _cmd_gan_train(args: argparse.Namespace) -> int:
     from ..training.gan import train_gan
 
     config = config_from(args)
-    run_dir = train_gan(config, out_dir=args.out or config.gan.out_dir, resume=args.resume, progress=not args.quiet)
+    run_dir = train_gan(config, out_dir=config.gan.out_dir, resume=args.resume, progress=not args.quiet)
     print(f"GAN run folder: {run_dir} (EMA generator in {run_dir / 'generator'})")
     return 0
 
@@ -26,7 +26,7 @@ def _cmd_gan_generate(args: argparse.Namespace) -> int:
     config = config_from(args)
     run_dir = args.run_dir or config.gan.out_dir
     out = generate_synthetic_store(
-        run_dir, args.out or Path(run_dir) / "synthetic", n=args.n or config.gan.samples, labels=args.labels,
+        run_dir, args.out or Path(run_dir) / "synthetic", n=config.gan.samples, labels=args.labels,
         grid=tuple(args.point or ()), seed=args.seed, progress=not args.quiet,
     )  # fmt: skip
     print(out)
@@ -38,7 +38,7 @@ def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
 
     config = config_from(args)
     run_dir = args.run_dir or config.gan.out_dir
-    metrics = evaluate_gan(run_dir, teacher_dir=args.teacher or config.train.out_dir, windows=args.windows, seed=args.seed)
+    metrics = evaluate_gan(run_dir, teacher_dir=config.train.out_dir, windows=args.windows, seed=args.seed)
     for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
         d = metrics[space]
         print(f"{space}: real vs synthetic {d['real_vs_synthetic']:.3f}   real vs real {d['real_vs_real']:.3f}")
@@ -99,7 +99,7 @@ def add_commands(commands) -> None:
         "reach it (their ids are absent from OUT/songs.json). Writes OUT/generator/ (EMA weights), last/ "
         "(resumable state), history.csv and config.yaml.",
     )
-    gan_train.add_argument("--out", type=Path, help="run folder (default: gan.out_dir)")
+    config_flag(gan_train, "--out", "gan.out_dir", type=Path)
     gan_train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     add_config_options(gan_train)
     gan_train.set_defaults(func=_cmd_gan_train)
@@ -112,7 +112,7 @@ def add_commands(commands) -> None:
         "grid (the --point values, cycled).",
     )
     gan_generate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
-    gan_generate.add_argument("--n", type=positive_int, help="number of windows (default: gan.samples, 3200)")
+    config_flag(gan_generate, "--n", "gan.samples", type=positive_int)
     gan_generate.add_argument("--labels", choices=["kde", "uniform", "grid"], default="kde")
     gan_generate.add_argument("--point", type=_parse_point, action="append", metavar="V,A", help="grid point; repeatable (write --point=-0.5,-0.5 when valence is negative)")
     gan_generate.add_argument("--seed", type=int, default=0)
@@ -129,7 +129,7 @@ def add_commands(commands) -> None:
         "spectrograms per quadrant, losses, label distributions; RUN_DIR/evaluation/report.html.",
     )
     gan_evaluate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
-    gan_evaluate.add_argument("--teacher", type=Path, help="teacher run folder (default: train.out_dir)")
+    config_flag(gan_evaluate, "--teacher", "train.out_dir", type=Path, help="teacher run folder")
     gan_evaluate.add_argument("--windows", type=positive_int, default=1000, help="real and generated windows compared")
     gan_evaluate.add_argument("--seed", type=int, default=0)
     add_config_options(gan_evaluate)

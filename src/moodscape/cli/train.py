@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import add_config_options, config_from
+from .common import add_config_options, config_flag, config_from, flag_values
 
 log = logging.getLogger("moodscape")
 
@@ -36,8 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ..training.teacher import train_teacher
 
     config = config_from(args)
-    out = args.out or config.train.out_dir
-    run_dir = train_teacher(config, out_dir=out, resume=args.resume, progress=not args.quiet)
+    run_dir = train_teacher(config, out_dir=config.train.out_dir, resume=args.resume, progress=not args.quiet)
     print(f"run folder: {run_dir}")
     if not args.no_evaluate:
         metrics = evaluate_run(run_dir, progress=not args.quiet)
@@ -49,8 +48,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from ..eval.distillation import compare_distillation
     from ..training.distill import distill, distill_config
 
-    config = distill_config(args.run_dir, args.config, args.overrides)
-    out = distill(args.run_dir, config, out_dir=args.out, resume=args.resume, progress=not args.quiet)
+    config = distill_config(args.run_dir, args.config, args.overrides, values=flag_values(args))
+    out = distill(args.run_dir, config, resume=args.resume, progress=not args.quiet)
     print(f"student run folder: {out}")
     if args.no_evaluate:
         return 0
@@ -98,7 +97,7 @@ def add_commands(commands) -> None:
         "mean validation CCC. Writes OUT/config.yaml, history.csv, best/ and last/ (safetensors + JSON), then "
         "evaluates best/ on evaluate.split (unless --no-evaluate). --resume continues a killed run exactly.",
     )
-    train.add_argument("--out", type=Path, help="run folder (default: train.out_dir)")
+    config_flag(train, "--out", "train.out_dir", type=Path)
     train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     train.add_argument("--no-evaluate", action="store_true", help="skip the evaluation after training")
     add_config_options(train)
@@ -129,7 +128,7 @@ def add_commands(commands) -> None:
         "file sizes, CPU latency). The config defaults to RUN_DIR/config.yaml; --set changes student.* and distill.*.",
     )
     distill.add_argument("run_dir", type=Path, help="teacher run folder written by `moodscape train`")
-    distill.add_argument("--out", type=Path, help="student run folder (default: distill.out_dir or RUN_DIR/student)")
+    config_flag(distill, "--out", "distill.out_dir", type=Path)
     distill.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     distill.add_argument("--no-evaluate", action="store_true", help="skip the teacher vs student comparison")
     add_config_options(distill)

@@ -87,13 +87,16 @@ class DistillTrainer(WindowRegressionTrainer):
         return {**super().checkpoint_meta(), "teacher": str(self.teacher_dir)}
 
 
-def distill_config(run_dir: str | Path, config_path: str | Path | None, overrides: list[str]) -> Config:
-    """The teacher run's saved config (or ``config_path``) with ``--set`` overrides, checked against the run."""
+def distill_config(
+    run_dir: str | Path, config_path: str | Path | None, overrides: list[str], *, values: dict | None = None
+) -> Config:
+    """The teacher run's saved config (or ``config_path``) with ``--set`` overrides and flag ``values`` (see
+    :func:`~moodscape.config.load_config`), checked against the run."""
     run_dir = Path(run_dir)
     saved = run_dir / "config.yaml"
     if not saved.exists():
         raise CheckpointError(f"{run_dir} is not a teacher run folder (no config.yaml); train one with `moodscape train`")
-    config = load_config(config_path or saved, overrides)
+    config = load_config(config_path or saved, overrides, values=values)
     teacher = load_config(saved)
     for name in ("data", "audio", "features", "split", "store"):
         if getattr(config, name) != getattr(teacher, name):
