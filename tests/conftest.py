@@ -86,16 +86,20 @@ def exported_tiny(tmp_path_factory) -> tuple[Path, dict]:
     return run, export_run(run, formats=["onnx", "torchscript"], quantize="int8")
 
 
-def write_tone(path: Path, *, seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:
-    """A music-like test signal (two tones and a little noise) written with soundfile."""
+def write_tone(
+    path: Path, *, seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0, amplitude: float = 1.0,
+    fmt: str | None = None,
+) -> Path:
+    """A music-like test signal (two tones and a little noise, peak about 0.5 times ``amplitude``; 0 gives
+    digital silence) written with soundfile, in ``fmt`` (e.g. "MP3") or the format of the suffix."""
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     mono = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 330 * t * (1 + 0.01 * np.sin(t)))
-    mono += 0.01 * rng.standard_normal(t.size)
+    mono = amplitude * (mono + 0.01 * rng.standard_normal(t.size))
     data = np.stack([mono * (1 - 0.2 * c) for c in range(channels)], axis=1) if channels > 1 else mono
-    sf.write(str(path), data.astype(np.float32), rate)
+    sf.write(str(path), data.astype(np.float32), rate, format=fmt)
     return path
 
 

@@ -10,20 +10,18 @@ import json
 import logging
 import os
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from moodscape.cli import main
+
+from ..conftest import write_tone as _write_tone
 
 SR = 22050
 
 
-def write_tone(path, seconds, *, rate=SR, channels=1, amplitude=0.3, fmt=None):
-    t = np.arange(int(seconds * rate)) / rate
-    y = amplitude * np.sin(2 * np.pi * 220 * t)
-    y = np.stack([y, 0.5 * y], axis=1) if channels == 2 else y
-    sf.write(path, y.astype(np.float32), rate, format=fmt)
+def write_tone(path, seconds, *, amplitude=0.3, **options):
+    """The shared test signal (conftest), at a level comparable to a 0.3 sine."""
+    return _write_tone(path, seconds=seconds, amplitude=amplitude / 0.3, **options)
 
 
 @pytest.fixture
