@@ -81,6 +81,21 @@ def safetensors_metadata(path: Path) -> dict[str, str]:
         ) from exc
 
 
+def metadata_payload(path: Path, key: str) -> dict[str, Any] | None:
+    """The JSON config that :func:`save_folder` keeps under ``key`` in a safetensors file's metadata; None
+    when the file holds none."""
+    text = safetensors_metadata(path).get(key)
+    if text is None:
+        return None
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: the config in the safetensors metadata is not valid JSON ({exc})") from exc
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: the config in the safetensors metadata is not a JSON object")
+    return payload
+
+
 def constructor_args(payload: dict[str, Any], where: Path, what: str) -> dict[str, Any]:
     """The saved constructor arguments, after checking that this version can read the format."""
     version = payload.get("format_version")
@@ -97,6 +112,7 @@ def constructor_args(payload: dict[str, Any], where: Path, what: str) -> dict[st
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors file, on the CPU; a CheckpointError naming the file when it is broken."""
+    safetensors_metadata(path)  # a broken header fails here, with the download hint
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -175,15 +191,9 @@ class Pretrained(nn.Module):
         config_file = weights.parent / CONFIG_NAME
         if config_file.is_file():
             return weights, read_json(config_file)
-        text = safetensors_metadata(weights).get(cls.METADATA_KEY)
-        if text is None:
+        payload = metadata_payload(weights, cls.METADATA_KEY)
+        if payload is None:
             raise CheckpointError(f"{weights}: no {CONFIG_NAME} beside it and no moodscape {cls.WHAT} config in its metadata")
-        try:
-            payload = json.loads(text)
-        except ValueError as exc:
-            raise CheckpointError(f"{weights}: broken config in the safetensors metadata ({exc})") from exc
-        if not isinstance(payload, dict):
-            raise CheckpointError(f"{weights}: the config in the safetensors metadata is not a JSON object")
         return weights, payload
 
     @classmethod

@@ -53,9 +53,10 @@ from .serialization import (
     WEIGHTS_NAME,
     load_exact,
     read_json,
+    read_weights,
 )
 from .teacher import TeacherRegressor
-from .teacher_files import Source, load_safetensors, pickle_hint, read_source
+from .teacher_files import Source, pickle_hint, read_source
 from .teacher_kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair
 
 __all__ = ["build_teacher", "resize_position_embeddings"]
@@ -389,7 +390,7 @@ def _from_moodscape_source(
                        options["head_hidden"], name, args.get("head_hidden"))  # fmt: skip
     _check_freeze(options["freeze_blocks"], int(args.get("num_layers", 0)), f"checkpoint {name}")
     saved = TeacherRegressor.from_payload(payload, source.path)
-    load_exact(saved, load_safetensors(source.weights), source.path)
+    load_exact(saved, read_weights(source.weights), source.path)
     model = TeacherRegressor.from_payload(
         payload, source.path, frames=frames, dropout=options["dropout"], freeze_blocks=options["freeze_blocks"]
     )

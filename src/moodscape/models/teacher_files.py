@@ -3,20 +3,15 @@ checkpoint, safetensors only (a pickle is refused with a hint)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-
 from ..errors import CheckpointError
-from .hub import short_error
 from .serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
+    metadata_payload,
     read_json,
     safetensors_metadata,
 )
@@ -37,14 +32,6 @@ class Source:
     moodscape: dict[str, Any] | None = None  # our config.json payload
     hf_type: str | None = None  # Hugging Face model_type
     hf_folder: Path | None = None  # folder for transformers' from_pretrained
-
-
-def load_safetensors(path: Path, *, device: str = "cpu") -> dict[str, torch.Tensor]:
-    safetensors_metadata(path)  # a clear error for a broken file
-    try:
-        return load_file(str(path), device=device)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: cannot read the weights ({short_error(exc)}); re-download or re-save it") from exc
 
 
 def pickle_hint(folder: Path) -> str:
@@ -100,12 +87,8 @@ def read_source(path: Path) -> Source:
             f"{path}: not a checkpoint moodscape can read; expected a folder with {CONFIG_NAME} + {WEIGHTS_NAME} "
             "or a .safetensors file"
         )
-    metadata = safetensors_metadata(path)
-    if METADATA_KEY in metadata:
-        try:
-            payload = json.loads(metadata[METADATA_KEY])
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: moodscape metadata is not valid JSON ({short_error(exc)})") from exc
+    payload = metadata_payload(path, METADATA_KEY)
+    if payload is not None:
         return Source(path, path, moodscape=payload)
     beside = path.parent / CONFIG_NAME
     if not beside.is_file():
