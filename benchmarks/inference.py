@@ -20,7 +20,7 @@ import onnxruntime as ort
 import soundfile as sf
 import torch
 
-from moodscape.config import AudioConfig, FeaturesConfig, ModelConfig, StudentConfig
+from moodscape.config import AudioConfig, FeaturesConfig, StudentConfig, TeacherConfig
 from moodscape.export.onnx import export_onnx, quantize_int8
 from moodscape.inference.predictor import Predictor
 from moodscape.models.checkpoint import write_checkpoint
@@ -70,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     work = Path(tempfile.mkdtemp(prefix="moodscape-bench-"))
-    teacher = build_teacher(ModelConfig(preset="base"), n_mels=128, frames=FRAMES).eval()
+    teacher = build_teacher(TeacherConfig(preset="base"), n_mels=128, frames=FRAMES).eval()
     student = build_student(StudentConfig(preset=args.student), n_mels=128, frames=FRAMES).eval()
     student_dir = checkpoint(student, work / "student", "student")
     teacher_dir = checkpoint(teacher, work / "teacher", "teacher")

@@ -32,7 +32,7 @@ from moodscape.features.store import FeatureStore
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
 PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml"}
-THREADS = ("train.threads=2", "distill.threads=2")
+THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
 
 

@@ -11,14 +11,14 @@ import time
 
 import torch
 
-from moodscape.config import ModelConfig
+from moodscape.config import TeacherConfig
 from moodscape.models.teacher_build import build_teacher
 
 
 def windows_per_second(preset: str, *, threads: int, batch: int, steps: int, frames: int) -> float:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = build_teacher(ModelConfig(preset=preset), n_mels=128, frames=frames).train()
+    model = build_teacher(TeacherConfig(preset=preset), n_mels=128, frames=frames).train()
     optimizer = torch.optim.AdamW(model.parameter_groups(lr_backbone=1e-4, lr_head=1e-3))
     inputs, targets = torch.randn(batch, 128, frames), torch.rand(batch, 2) * 2 - 1
 

@@ -130,10 +130,10 @@ def test_flags_that_mirror_config_keys_come_from_the_schema_and_land_in_the_conf
                               "--set", "store.workers=1"])  # fmt: skip
     config = config_from(args)  # the flag is the last word, after --set
     assert (config.store.out_dir, config.store.workers, config.data.csv_scale) == (tmp_path, 3, "0-1")
-    args = parser.parse_args(["train", "--out", str(tmp_path / "t"), "--set", "train.epochs=0"])
-    with pytest.raises(Exception, match="--set train.epochs=0") as info:
+    args = parser.parse_args(["train", "--out", str(tmp_path / "t"), "--set", "teacher.epochs=0"])
+    with pytest.raises(Exception, match="--set teacher.epochs=0") as info:
         config_from(args)
     assert "--out" not in str(info.value)
-    assert config_from(parser.parse_args(["train", "--out", str(tmp_path / "t")])).train.out_dir == tmp_path / "t"
+    assert config_from(parser.parse_args(["train", "--out", str(tmp_path / "t")])).teacher.out_dir == tmp_path / "t"
     help_text = " ".join(parser._subparsers._group_actions[0].choices["features"].format_help().split())
     assert "(config: store.workers)" in help_text and "(config: store.out_dir, default features)" in help_text

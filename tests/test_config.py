@@ -72,3 +72,48 @@ def test_training_on_every_song_needs_the_val_split_evaluated():
         load_config(None, ["split.train=0.85", "split.val=0.15", "split.test=0"])
     config = load_config(None, ["split.train=0.85", "split.val=0.15", "split.test=0", "evaluate.split=val"])
     assert config.split.test == 0
+
+
+LEGACY = "tests/fixtures/legacy_config.yaml"
+
+
+def test_old_section_names_are_read_as_the_sections_by_concept(caplog):
+    config = load_config(LEGACY)
+    assert (config.teacher.preset, config.teacher.patch_size, config.teacher.epochs) == ("tiny", (128, 4), 12)
+    assert config.teacher.augment.time_masks == 2 and (config.student.epochs, config.student.alpha) == (5, 0.7)
+    assert (config.windows.seconds, config.windows.eval_hop_seconds) == (4.0, 2.0)
+    assert (config.runtime.threads, config.runtime.precision) == (2, "fp32")  # the old amp: off
+    assert "read as teacher / student / windows / runtime" in caplog.text
+
+
+def test_old_keys_in_overrides_land_on_their_new_place(caplog):
+    config = load_config(None, ["train.epochs=3", "model.preset=small", "distill.alpha=0.2", "train.window_seconds=3",
+                                "distill.device=cpu", "train.amp=off"])  # fmt: skip
+    assert (config.teacher.epochs, config.teacher.preset, config.student.alpha) == (3, "small", 0.2)
+    assert (config.windows.seconds, config.runtime.device, config.runtime.precision) == (3.0, "cpu", "fp32")
+    assert "--set train.epochs=3: train.epochs is now teacher.epochs" in caplog.text
+    with pytest.raises(ConfigError, match="from --set train.epochs=0"):
+        load_config(None, ["train.epochs=0"])
+
+
+def test_the_teacher_runtime_wins_over_the_old_distill_copy(tmp_path, caplog):
+    path = tmp_path / "old.yaml"
+    path.write_text("train:\n  threads: 1\ndistill:\n  threads: 2\n  window_seconds: null\n")
+    assert load_config(path).runtime.threads == 1
+    assert "distill.threads=2 ignored: runtime.threads is shared by every model (train.threads=1 kept)" in caplog.text
+
+
+def test_an_old_and_a_new_key_for_the_same_setting_are_refused(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text("teacher:\n  epochs: 4\ntrain:\n  epochs: 5\n")
+    with pytest.raises(ConfigError, match="train.epochs and teacher.epochs both set teacher.epochs"):
+        load_config(path)
+    path.write_text("train: 3\n")
+    with pytest.raises(ConfigError, match="'train' must be a mapping"):
+        load_config(path)
+
+
+def test_a_saved_old_config_reloads_equal_to_its_rewrite(tmp_path):
+    old = load_config(LEGACY)
+    assert load_config(save_config(old, tmp_path)) == old
+    assert {"model", "train", "distill"}.isdisjoint(yaml.safe_load((tmp_path / "config.yaml").read_text()))

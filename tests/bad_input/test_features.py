@@ -277,5 +277,5 @@ def test_the_run_report_says_what_ran_of_the_gan():
     off = gan_note(load_config("configs/demo.yaml", ["pipeline.gan=false"]))
     assert "No GAN was trained" in off and "saw training songs only" not in off
     assert "not used for training" in gan_note(load_config("configs/demo.yaml"))
-    used = gan_note(load_config("configs/demo.yaml", ["train.synthetic_ratio=0.5"]))
+    used = gan_note(load_config("configs/demo.yaml", ["teacher.synthetic_ratio=0.5"]))
     assert "saw training songs only" in used and "0.5" in used

@@ -14,8 +14,8 @@ from moodscape.features.store import FeatureStore
 
 pytestmark = pytest.mark.slow
 
-TINY = ["train.epochs=1", "train.windows_per_song=2", "train.fusion_share=0.4", "distill.fusion_share=0.4", "train.threads=2", "distill.epochs=1", "distill.threads=2",
-        "student.preset=tiny", "train.fuse_descriptors=true", "distill.fuse_descriptors=true", "gan.preset=tiny",
+TINY = ["teacher.epochs=1", "teacher.windows_per_song=2", "teacher.fusion_share=0.4", "student.fusion_share=0.4", "runtime.threads=2", "student.epochs=1",
+        "student.preset=tiny", "teacher.fuse_descriptors=true", "student.fuse_descriptors=true", "gan.preset=tiny",
         "gan.epochs=1", "gan.windows_per_song=1", "gan.samples=64", "gan.monitor_windows=0"]  # fmt: skip
 
 

@@ -75,3 +75,21 @@ def test_cli_export_and_clear_errors(exported, tmp_path, capsys):
         export_run(run, formats=["torchscript"], quantize="int8")
     with pytest.raises(CheckpointError, match="neither a run folder"):
         export_run(tmp_path, formats=["onnx"])
+
+
+def test_int8_quantisation_leaves_the_process_logging_alone(exported, tmp_path):
+    """onnxruntime's hint is quieted for the call only: the root logger's level was once left at ERROR,
+    which hid every later warning of the process (e.g. a config's old section names)."""
+    import logging
+
+    from moodscape.export.onnx import quantize_int8
+
+    run, _ = exported
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.INFO)
+    try:
+        quantize_int8(run / "export" / "model-logmel.onnx", tmp_path / "again.int8.onnx")
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before)

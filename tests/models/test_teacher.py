@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from transformers import ASTConfig, ASTForAudioClassification, ViTConfig, ViTForImageClassification, ViTModel
 
 from moodscape import __version__
-from moodscape.config import ModelConfig
+from moodscape.config import TeacherConfig
 from moodscape.errors import CheckpointError, ConfigError
 from moodscape.models import hub as hub_mod
 from moodscape.models.hub import resolve_pretrained
@@ -87,8 +87,8 @@ def hf_ast(tmp_path_factory) -> tuple[Path, ASTForAudioClassification]:
     return folder, model
 
 
-def cfg(**kwargs) -> ModelConfig:
-    return ModelConfig(**{"head_hidden": 16, **kwargs})
+def cfg(**kwargs) -> TeacherConfig:
+    return TeacherConfig(**{"head_hidden": 16, **kwargs})
 
 
 # ----------------------------------------------------------------------------------------- shapes
@@ -231,9 +231,9 @@ def test_unknown_preset_and_kind_list_valid_names():
     with pytest.raises(ConfigError, match="valid names: vit, ast"):
         tiny(kind="resnet")
     with pytest.raises(ValueError, match="valid names: vit, ast"):  # also a ValueError for direct callers
-        bad_kind = ModelConfig.model_construct(**{**ModelConfig().model_dump(), "kind": "cnn"})
+        bad_kind = TeacherConfig.model_construct(**{**TeacherConfig().model_dump(), "kind": "cnn"})
         build_teacher(bad_kind, n_mels=32, frames=40)
-    bad_preset = ModelConfig.model_construct(**{**ModelConfig().model_dump(), "preset": "large"})
+    bad_preset = TeacherConfig.model_construct(**{**TeacherConfig().model_dump(), "preset": "large"})
     with pytest.raises(UnknownNameError, match="valid names: tiny, small, base"):
         build_teacher(bad_preset, n_mels=32, frames=40)
 
@@ -374,7 +374,7 @@ def test_build_from_moodscape_teacher_folder(tmp_path, no_hub):
     assert torch.isfinite(longer.eval()(torch.randn(2, 32, 80))).all()
     with pytest.raises(CheckpointError, match="set features.n_mels=32"):
         build_teacher(cfg(pretrained=str(tmp_path / "t")), n_mels=64, frames=48)
-    with pytest.raises(CheckpointError, match="set model.kind=vit"):
+    with pytest.raises(CheckpointError, match="set teacher.kind=vit"):
         build_teacher(cfg(pretrained=str(tmp_path / "t"), kind="ast"), n_mels=32, frames=48)
 
 
@@ -440,13 +440,13 @@ def test_bare_safetensors_file_with_config_beside_it(hf_vit, tmp_path, no_hub):
 
 
 def test_patch_size_mismatch_is_an_error(hf_vit, no_hub):
-    match = r"16x16 patches but model.patch_size=\[8, 8\]; set model.patch_size=\[16, 16\]"
+    match = r"16x16 patches but teacher.patch_size=\[8, 8\]; set teacher.patch_size=\[16, 16\]"
     with pytest.raises(CheckpointError, match=match):
         build_teacher(cfg(pretrained=str(hf_vit[0]), patch_size=(8, 8)), n_mels=32, frames=40)
 
 
 def test_kind_mismatch_is_an_error(hf_vit, no_hub):
-    with pytest.raises(CheckpointError, match="set model.kind=vit"):
+    with pytest.raises(CheckpointError, match="set teacher.kind=vit"):
         build_teacher(cfg(pretrained=str(hf_vit[0]), kind="ast"), n_mels=32, frames=40)
 
 
@@ -552,7 +552,7 @@ def test_hub_name_offline_lists_tiers_and_never_random(monkeypatch, var):
     assert "2. Hugging Face cache" in message and f"no usable snapshot of {MISSING_HUB_NAME}" in message
     assert f"3. Hugging Face Hub download: skipped, offline mode is on ({var}=1)" in message
     assert f"huggingface-cli download {MISSING_HUB_NAME}" in message
-    assert "model.pretrained=none" in message
+    assert "teacher.pretrained=none" in message
     assert calls == [True]  # the cache was looked up, the network never
 
 
@@ -625,7 +625,7 @@ def test_nonexistent_path_that_is_no_hub_name(no_hub, tmp_path):
 
 
 def test_empty_pretrained_is_a_config_error():
-    with pytest.raises(ConfigError, match="model.pretrained is empty"):
+    with pytest.raises(ConfigError, match="teacher.pretrained is empty"):
         build_teacher(cfg(pretrained="  "), n_mels=32, frames=40)
 
 

@@ -26,8 +26,8 @@ def test_gan_sees_training_songs_only(tmp_path):
     generate_demo_dataset(root, songs=24, seconds=8.0, seed=2, progress=False)
     out = tmp_path / "gan"
     options = [f"data.root={root}", f"store.out_dir={tmp_path / 'features'}", f"gan.out_dir={out}",
-               "features.n_mels=32", "train.window_seconds=2", "gan.preset=tiny", "gan.epochs=2",
-               "gan.windows_per_song=2", "gan.batch_size=16", "train.threads=1", "gan.aux_weight=0.5",
+               "features.n_mels=32", "windows.seconds=2", "gan.preset=tiny", "gan.epochs=2",
+               "gan.windows_per_song=2", "gan.batch_size=16", "runtime.threads=1", "gan.aux_weight=0.5",
                "gan.minibatch_std=true", "gan.scale_labels=true"]  # fmt: skip
     assert main(["-q", "gan", "train", *[a for o in options for a in ("--set", o)]]) == 0
 
@@ -78,7 +78,7 @@ def test_gan_sees_training_songs_only(tmp_path):
 
     # Quality: a teacher trained on the same real windows is the encoder of the Frechet distance.
     teacher = tmp_path / "teacher"
-    teacher_options = [*options, f"train.out_dir={teacher}", "train.epochs=2", "train.batch_size=16"]
+    teacher_options = [*options, f"teacher.out_dir={teacher}", "teacher.epochs=2", "teacher.batch_size=16"]
     assert main(["-q", "train", "--no-evaluate", *[a for o in teacher_options for a in ("--set", o)]]) == 0
     assert main(["-q", "gan", "evaluate", str(out), "--teacher", str(teacher), "--windows", "40",
                  *[a for o in options for a in ("--set", o)]]) == 0  # fmt: skip
@@ -134,8 +134,8 @@ def test_gan_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypa
     root = tmp_path / "data"
     generate_demo_dataset(root, songs=16, seconds=6.0, seed=4, progress=False)
     options = [f"data.root={root}", f"store.out_dir={tmp_path / 'features'}", "features.n_mels=32",
-               "train.window_seconds=2", "gan.preset=tiny", "gan.epochs=3", "gan.windows_per_song=2",
-               "gan.batch_size=8", "train.threads=1"]  # fmt: skip
+               "windows.seconds=2", "gan.preset=tiny", "gan.epochs=3", "gan.windows_per_song=2",
+               "gan.batch_size=8", "runtime.threads=1"]  # fmt: skip
     config = load_config(None, options)
     gan_training.train_gan(config, out_dir=tmp_path / "whole", progress=False)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from moodscape.config import TrainConfig
+from moodscape.config import RuntimeConfig, TrainingConfig
 from moodscape.errors import CheckpointError
 from moodscape.training.loop import Trainer
 
@@ -32,7 +32,7 @@ class LinearTrainer(Trainer):
     """Noisy linear regression: the live weights jitter from batch to batch, the average less so."""
 
     def __init__(self, cfg, out_dir, *, crash_at=None):
-        super().__init__(cfg, seed=0, out_dir=out_dir, progress=False)
+        super().__init__(cfg, RuntimeConfig(), seed=0, out_dir=out_dir, progress=False)
         torch.manual_seed(0)
         self.model = Linear()
         self.crash_at = crash_at
@@ -69,7 +69,7 @@ class LinearTrainer(Trainer):
 
 
 def config(**kwargs):
-    return TrainConfig(epochs=6, lr_head=0.05, warmup_epochs=0, patience=None, **kwargs)
+    return TrainingConfig(epochs=6, lr_head=0.05, warmup_epochs=0, patience=None, **kwargs)
 
 
 def weights(folder):

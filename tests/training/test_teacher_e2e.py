@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def settings(demo_root, out, *extra):
     features = demo_root.parent / "features"
-    base = [f"data.root={demo_root}", f"store.out_dir={features}", f"train.out_dir={out}", "train.threads=1"]
+    base = [f"data.root={demo_root}", f"store.out_dir={features}", f"teacher.out_dir={out}", "runtime.threads=1"]
     return [arg for item in [*base, *extra] for arg in ("--set", item)]
 
 
@@ -59,7 +59,7 @@ def test_tiny_teacher_learns_and_is_reported_beside_the_floor(teacher_run):
 
 def short_run(demo_root, out):
     return ["-q", "train", "--config", "configs/demo.yaml",
-            *settings(demo_root, out, "train.epochs=4", "train.patience=null", "evaluate.bootstrap=200")]  # fmt: skip
+            *settings(demo_root, out, "teacher.epochs=4", "teacher.patience=null", "evaluate.bootstrap=200")]  # fmt: skip
 
 
 def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tmp_path, capsys):
@@ -85,7 +85,7 @@ def test_deterministic_and_resume_after_kill_gives_the_same_result(demo_root, tm
 
 def test_resume_with_another_config_is_refused(demo_root, tmp_path, caplog):
     run = tmp_path / "run"
-    assert main(short_run(demo_root, run)[:-2] + ["--set", "train.epochs=1", "--no-evaluate"]) == 0
+    assert main(short_run(demo_root, run)[:-2] + ["--set", "teacher.epochs=1", "--no-evaluate"]) == 0
     assert main([*short_run(demo_root, run), "--resume"]) == 2
     assert "differs from the configuration" in caplog.text
 
@@ -96,7 +96,7 @@ def test_distill_cli_writes_a_student_run_and_its_comparison(teacher_run, tmp_pa
     run = teacher_run
     student = tmp_path / "student"
     assert main(["-q", "distill", str(run), "--out", str(student), "--set", "student.preset=tiny",
-                 "--set", "distill.epochs=1", "--set", "evaluate.bootstrap=100"]) == 0  # fmt: skip
+                 "--set", "student.epochs=1", "--set", "evaluate.bootstrap=100"]) == 0  # fmt: skip
     assert "retention" in capsys.readouterr().out
     comparison = json.loads((student / "comparison" / "comparison.json").read_text())
     assert comparison["songs"] == 18 and set(comparison["retention_percent"]) == {"valence", "arousal"}
@@ -107,7 +107,7 @@ def test_distill_cli_writes_a_student_run_and_its_comparison(teacher_run, tmp_pa
 
 
 def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tmp_path, capsys):
-    """train.fuse_descriptors: the descriptor floor and weights chosen on validation songs, in best/fusion;
+    """teacher.fuse_descriptors: the descriptor floor and weights chosen on validation songs, in best/fusion;
     evaluation, export and predict all use the fused song value, and the timeline shifts with it."""
     import numpy as np
 
@@ -118,7 +118,7 @@ def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tm
 
     run = tmp_path / "fused"
     assert main(["-q", "train", "--config", "configs/demo.yaml",
-                 *settings(demo_root, run, "train.epochs=2", "train.fuse_descriptors=true", "evaluate.bootstrap=50")]) == 0  # fmt: skip
+                 *settings(demo_root, run, "teacher.epochs=2", "teacher.fuse_descriptors=true", "evaluate.bootstrap=50")]) == 0  # fmt: skip
     fusion = Fusion.load(run / "best" / "fusion")
     assert all(w in WEIGHT_GRID for w in fusion.weights) and 14 <= fusion.meta["weight_songs"] <= 20
     metrics = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())

@@ -38,7 +38,7 @@ def _cmd_gan_evaluate(args: argparse.Namespace) -> int:
 
     config = config_from(args)
     run_dir = args.run_dir or config.gan.out_dir
-    metrics = evaluate_gan(run_dir, teacher_dir=config.train.out_dir, windows=args.windows, seed=args.seed)
+    metrics = evaluate_gan(run_dir, teacher_dir=config.teacher.out_dir, windows=args.windows, seed=args.seed)
     for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
         d = metrics[space]
         print(f"{space}: real vs synthetic {d['real_vs_synthetic']:.3f}   real vs real {d['real_vs_real']:.3f}")
@@ -129,7 +129,7 @@ def add_commands(commands) -> None:
         "spectrograms per quadrant, losses, label distributions; RUN_DIR/evaluation/report.html.",
     )
     gan_evaluate.add_argument("run_dir", type=Path, nargs="?", help="GAN run folder (default: gan.out_dir)")
-    config_flag(gan_evaluate, "--teacher", "train.out_dir", type=Path, help="teacher run folder")
+    config_flag(gan_evaluate, "--teacher", "teacher.out_dir", type=Path, help="teacher run folder")
     gan_evaluate.add_argument("--windows", type=positive_int, default=1000, help="real and generated windows compared")
     gan_evaluate.add_argument("--seed", type=int, default=0)
     add_config_options(gan_evaluate)

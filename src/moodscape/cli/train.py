@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ..training.teacher import train_teacher
 
     config = config_from(args)
-    run_dir = train_teacher(config, out_dir=config.train.out_dir, resume=args.resume, progress=not args.quiet)
+    run_dir = train_teacher(config, out_dir=config.teacher.out_dir, resume=args.resume, progress=not args.quiet)
     print(f"run folder: {run_dir}")
     if not args.no_evaluate:
         metrics = evaluate_run(run_dir, progress=not args.quiet)
@@ -97,7 +97,7 @@ def add_commands(commands) -> None:
         "mean validation CCC. Writes OUT/config.yaml, history.csv, best/ and last/ (safetensors + JSON), then "
         "evaluates best/ on evaluate.split (unless --no-evaluate). --resume continues a killed run exactly.",
     )
-    config_flag(train, "--out", "train.out_dir", type=Path)
+    config_flag(train, "--out", "teacher.out_dir", type=Path)
     train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     train.add_argument("--no-evaluate", action="store_true", help="skip the evaluation after training")
     add_config_options(train)
@@ -122,13 +122,13 @@ def add_commands(commands) -> None:
         help="distil a teacher run into a small MobileViT student",
         description="Train a MobileViT student (student.*) on the teacher run's songs, split and front end, with "
         "loss = alpha * L(student, labels) + (1 - alpha) * L(student, teacher) [+ feature_weight * feature "
-        "matching] on the same augmented crops (distill.*); the teacher RUN_DIR/best stays frozen. Writes "
+        "matching] on the same augmented crops (student.*); the teacher RUN_DIR/best stays frozen. Writes "
         "OUT (default RUN_DIR/student) with best/, last/, history.csv, config.yaml, then evaluates teacher and "
         "student on the same real songs: OUT/comparison/report.html (CCC with intervals, retention, parameters, "
-        "file sizes, CPU latency). The config defaults to RUN_DIR/config.yaml; --set changes student.* and distill.*.",
+        "file sizes, CPU latency). The config defaults to RUN_DIR/config.yaml; --set changes student.* (a changed windows.*, data.* or features.* is refused).",
     )
     distill.add_argument("run_dir", type=Path, help="teacher run folder written by `moodscape train`")
-    config_flag(distill, "--out", "distill.out_dir", type=Path)
+    config_flag(distill, "--out", "student.out_dir", type=Path)
     distill.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     distill.add_argument("--no-evaluate", action="store_true", help="skip the teacher vs student comparison")
     add_config_options(distill)

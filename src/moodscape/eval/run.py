@@ -39,7 +39,7 @@ def describe_model(config, meta: dict[str, Any]) -> str:
     """'teacher vit/tiny' or 'student mobilevit/xxs', from a checkpoint's metadata."""
     if meta.get("kind") == "student":
         return f"student {config.student.kind}/{config.student.preset}"
-    return f"teacher {config.model.kind}/{config.model.preset}"
+    return f"teacher {config.teacher.kind}/{config.teacher.preset}"
 
 
 def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: bool = True) -> dict[str, Any]:

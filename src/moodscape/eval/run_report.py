@@ -78,17 +78,17 @@ def _named_songs(config: Config, run: Path, split: str, store_dir: str | None) -
 
 def gan_note(config: Config) -> str:
     """What the run did with a GAN, as its configuration says: trained or not, its windows used or not."""
-    ratio = config.train.synthetic_ratio
+    ratio = config.teacher.synthetic_ratio
     if not config.pipeline.gan and ratio > 0:
         return (f"No GAN was trained in this run; the teacher trained on {ratio:g} synthetic windows per real window "
-                f"from {config.train.synthetic_dir} (training set only).")
+                f"from {config.teacher.synthetic_dir} (training set only).")
     if not config.pipeline.gan:
         return "No GAN was trained in this run (pipeline.gan is off); every model saw real songs only."
     if ratio > 0:
         return (f"The GAN saw training songs only, and the teacher trained on {ratio:g} of its synthetic windows per "
                 "real window (training set only).")
     return ("The GAN saw training songs only; its synthetic windows were generated but not used for training "
-            "(train.synthetic_ratio is 0).")
+            "(teacher.synthetic_ratio is 0).")
 
 
 def write_run_report(run: Path, config: Config, summary: dict[str, Any]) -> Path:

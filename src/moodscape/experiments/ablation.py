@@ -31,11 +31,11 @@ def run_ablation(config: Config, *, synthetic_dir: str | Path, ratio: float, out
     out_dir = Path(out_dir)
     results = {}
     for arm in ARMS:
-        train = config.train.model_copy(
+        train = config.teacher.model_copy(
             update={"synthetic_dir": Path(synthetic_dir) if arm != "real" else None,
                     "synthetic_ratio": ratio if arm != "real" else 0.0, "out_dir": out_dir / arm}
         )  # fmt: skip
-        arm_config = config.model_copy(update={"train": train})
+        arm_config = config.model_copy(update={"teacher": train})
         log.info("ablation: training the %s arm", arm)
         run_dir = train_teacher(arm_config, out_dir=out_dir / arm, progress=progress)
         results[arm] = evaluate_run(run_dir, split="test", progress=progress)

@@ -107,7 +107,7 @@ def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[
     """Train the teacher of ``config`` on the fold (resuming a killed run); held-out song values."""
     trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=False)
     trainer.fit(resume=(out_dir / "last").exists())
-    if config.train.fuse_descriptors and Fusion.find(out_dir / "best") is None:
+    if config.teacher.fuse_descriptors and Fusion.find(out_dir / "best") is None:
         trainer.fuse()
     return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
 
@@ -116,7 +116,7 @@ def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_
     """Distil the fold's teacher into the student of ``config``; held-out song values."""
     trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir / "best", out_dir=out_dir, progress=False)
     trainer.fit(resume=(out_dir / "last").exists())
-    if config.distill.fuse_descriptors and Fusion.find(out_dir / "best") is None:
+    if config.student.fuse_descriptors and Fusion.find(out_dir / "best") is None:
         trainer.fuse()
     return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
 
@@ -129,8 +129,8 @@ def gan_teacher_fold(config: Config, prepared: PreparedData, out_dir: Path, *, r
     synthetic = gan_dir / "synthetic"
     if not (synthetic / "settings.json").exists():
         generate_synthetic_store(gan_dir, synthetic, n=config.gan.samples, seed=config.seed, progress=False)
-    train = config.train.model_copy(update={"synthetic_dir": synthetic, "synthetic_ratio": ratio})
-    return teacher_fold(config.model_copy(update={"train": train}), prepared, out_dir / "teacher")
+    teacher = config.teacher.model_copy(update={"synthetic_dir": synthetic, "synthetic_ratio": ratio})
+    return teacher_fold(config.model_copy(update={"teacher": teacher}), prepared, out_dir / "teacher")
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

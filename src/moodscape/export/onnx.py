@@ -100,12 +100,19 @@ def quantize_int8(source: str | Path, target: str | Path) -> Path:
     model = onnx.load(str(source))
     _constants_to_initializers(model)
     keep_float = _front_end_nodes(model)
-    logging.getLogger("root").setLevel(logging.ERROR)  # onnxruntime's "consider pre-processing" hint
-    with tempfile.TemporaryDirectory(prefix="moodscape-quant-") as tmp:
-        staged = Path(tmp) / "staged.onnx"
-        onnx.save(model, str(staged))
-        quantize_dynamic(str(staged), str(target), weight_type=QuantType.QInt8, nodes_to_exclude=keep_float,
-                         op_types_to_quantize=["MatMul", "Gemm"])  # fmt: skip
+    # onnxruntime logs a "consider pre-processing" hint on the root logger: quiet it for this call only
+    # (setting the root level for good once hid every later warning of the process).
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="moodscape-quant-") as tmp:
+            staged = Path(tmp) / "staged.onnx"
+            onnx.save(model, str(staged))
+            quantize_dynamic(str(staged), str(target), weight_type=QuantType.QInt8, nodes_to_exclude=keep_float,
+                             op_types_to_quantize=["MatMul", "Gemm"])  # fmt: skip
+    finally:
+        root.setLevel(level)
     quantized = onnx.load(str(target))
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(model.metadata_props)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import Config
 from ..errors import DataError
 from .normalize import Normalization, normalize
 from .store import FeatureStore
@@ -16,6 +17,16 @@ def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, m
     """Frames in a window of ``window_seconds``, rounded to a multiple of the patch width."""
     frames = window_seconds * sample_rate / hop_length
     return max(multiple, int(round(frames / multiple)) * multiple)
+
+
+def window_geometry(config: Config, store: FeatureStore) -> tuple[int, int]:
+    """(window frames, evaluation hop frames) of ``config.windows`` on this store's front end. The window
+    is rounded to the teacher's patch width, for every model (the GAN's windows are the teacher's input)."""
+    audio, features = store.audio, store.features
+    frames = window_frames(config.windows.seconds, sample_rate=audio.sample_rate, hop_length=features.hop_length,
+                           multiple=config.teacher.patch_size[1])  # fmt: skip
+    hop = max(1, round(config.windows.eval_hop_seconds * audio.sample_rate / features.hop_length))
+    return frames, hop
 
 
 def fit_frames(logmel: np.ndarray, frames: int) -> np.ndarray:
@@ -111,7 +122,7 @@ class SyntheticWindows:
         if self.ids and store.entry(self.ids[0]).frames != frames:
             raise DataError(
                 f"{store.directory}: windows of {store.entry(self.ids[0]).frames} frames, the teacher uses {frames}; "
-                "generate them with a GAN trained with the same train.window_seconds"
+                "generate them with a GAN trained with the same windows.seconds"
             )
 
     def __len__(self) -> int:

@@ -104,7 +104,7 @@ def resolve_pretrained(
     cache_dir: str | os.PathLike[str] | None = None,
     retries: int = 3,
     backoff_s: float = 1.0,
-    key: str = "model.pretrained",
+    key: str = "teacher.pretrained",
     patterns: Sequence[str] = HUB_PATTERNS,
     random_init: bool = True,
 ) -> Path:

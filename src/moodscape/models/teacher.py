@@ -308,6 +308,6 @@ class TeacherRegressor(Pretrained):
         if source.moodscape is None:
             raise CheckpointError(
                 f"{path} is a Hugging Face {source.hf_type} checkpoint, not a moodscape teacher; start a "
-                f"teacher from it with build_teacher(ModelConfig(kind=..., pretrained='{path}'), ...)"
+                f"teacher from it with build_teacher(TeacherConfig(kind=..., pretrained='{path}'), ...)"
             )
         return source.weights, source.moodscape

@@ -1,7 +1,7 @@
-"""Building a teacher from ``model`` settings: a preset with random weights, or pretrained weights
+"""Building a teacher from ``teacher`` settings: a preset with random weights, or pretrained weights
 adapted to the spectrogram grid.
 
-Weights (``model.pretrained`` in the config, see :func:`build_teacher`)
+Weights (``teacher.pretrained`` in the config, see :func:`build_teacher`)
     1. a local folder (``config.json`` + ``model.safetensors``: a moodscape teacher saved by
        :meth:`TeacherRegressor.save_pretrained`, or a Hugging Face ViT/AST checkpoint) or a local
        ``.safetensors`` file (a moodscape teacher file, or a ViT/AST file with ``config.json`` beside it);
@@ -13,7 +13,7 @@ Weights (``model.pretrained`` in the config, see :func:`build_teacher`)
 
 Adapting an ImageNet ViT (e.g. ``google/vit-base-patch16-224-in21k``)
     The 3-channel patch projection is summed over channels (a grey image gives the same response);
-    the checkpoint's patch size is kept: a different ``model.patch_size`` raises an error (resizing
+    the checkpoint's patch size is kept: a different ``teacher.patch_size`` raises an error (resizing
     patch kernels degrades them); position embeddings (CLS + 14x14 for 224 px) are resampled with
     2-D bicubic interpolation to the ``ceil(n_mels/ph) x ceil(frames/pw)`` grid; the pooler is
     ignored. Loaded/missing/unexpected keys are logged; any missing backbone weight is an error.
@@ -21,7 +21,7 @@ Adapting an ImageNet ViT (e.g. ``google/vit-base-patch16-224-in21k``)
 AST checkpoints (e.g. ``MIT/ast-finetuned-audioset-10-10-0.4593``)
     Supported: architecture, strides and weights come from the checkpoint. Front-end settings:
     ``features.n_mels`` must equal the checkpoint's ``num_mel_bins`` (128; checked) and
-    ``model.patch_size`` its patch (16x16; checked). To match AST's kaldi fbank use
+    ``teacher.patch_size`` its patch (16x16; checked). To match AST's kaldi fbank use
     ``audio.sample_rate=16000``, ``features.n_fft=400`` (25 ms), ``features.hop_length=160`` (10 ms),
     ``features.fmin=20``, ``features.fmax=8000``, ``features.normalization=global``. AudioSet AST saw
     1024 frames (10.24 s); a shorter window keeps the centre of its time position embeddings (as the
@@ -45,7 +45,7 @@ from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedConfig
 
-from ..config import ModelConfig
+from ..config import TeacherConfig
 from ..errors import CheckpointError, ConfigError
 from .hub import resolve_pretrained, short_error
 from .serialization import (
@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------- the builder
 
 
-def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> TeacherRegressor:
+def build_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> TeacherRegressor:
     """Build the teacher of a config for ``(n_mels, frames)`` windows, with its weights.
 
     ``model_cfg.pretrained``: ``none`` gives the ``model_cfg.preset`` size with random weights.
@@ -86,7 +86,7 @@ def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> Teache
     size = TEACHER_PRESETS.get(model_cfg.preset)
     pretrained = model_cfg.pretrained.strip()
     if not pretrained:
-        raise ConfigError("model.pretrained is empty; give a local folder, a Hugging Face Hub name, or none")
+        raise ConfigError("teacher.pretrained is empty; give a local folder, a Hugging Face Hub name, or none")
     options = dict(
         kind=spec.name,
         patch_size=tuple(model_cfg.patch_size),
@@ -98,10 +98,10 @@ def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> Teache
     if pretrained.lower() == "none":
         _check_freeze(model_cfg.freeze_blocks, size.num_layers, f"preset {model_cfg.preset}")
         if model_cfg.freeze_blocks:
-            logger.warning("model.freeze_blocks=%d freezes randomly initialised blocks", model_cfg.freeze_blocks)
+            logger.warning("teacher.freeze_blocks=%d freezes randomly initialised blocks", model_cfg.freeze_blocks)
         model = TeacherRegressor(n_mels=n_mels, frames=frames, **size.as_kwargs(), **options)
         logger.info(
-            "teacher: %s %s, random initialisation (model.pretrained=none), %.2fM parameters",
+            "teacher: %s %s, random initialisation (teacher.pretrained=none), %.2fM parameters",
             spec.name, model_cfg.preset, _count(model) / 1e6,
         )  # fmt: skip
         return model
@@ -117,7 +117,7 @@ def build_teacher(model_cfg: ModelConfig, *, n_mels: int, frames: int) -> Teache
     )
     if checkpoint_size != size:
         logger.warning(
-            "model.preset=%s ignored: the checkpoint %s defines the backbone (%s)",
+            "teacher.preset=%s ignored: the checkpoint %s defines the backbone (%s)",
             model_cfg.preset, pretrained, _describe_size(checkpoint_size),
         )  # fmt: skip
     logger.info(
@@ -139,7 +139,7 @@ def _describe_size(size: BackboneSize) -> str:
 
 def _check_freeze(freeze_blocks: int, num_layers: int, what: str) -> None:
     if freeze_blocks > num_layers:
-        raise ConfigError(f"model.freeze_blocks={freeze_blocks} but {what} has only {num_layers} blocks")
+        raise ConfigError(f"teacher.freeze_blocks={freeze_blocks} but {what} has only {num_layers} blocks")
 
 
 # -------------------------------------------------------------------------- adapting the weights
@@ -210,7 +210,7 @@ def _adapt_backbone(
         if proj.shape[2:] != want[2:]:
             raise CheckpointError(
                 f"{source}: patch projection is {proj.shape[2]}x{proj.shape[3]} but the model uses "
-                f"{want[2]}x{want[3]} patches; set model.patch_size=[{proj.shape[2]}, {proj.shape[3]}]"
+                f"{want[2]}x{want[3]} patches; set teacher.patch_size=[{proj.shape[2]}, {proj.shape[3]}]"
             )
         if proj.shape[1] != want[1]:
             state[_PROJECTION] = proj.sum(dim=1, keepdim=True)
@@ -284,7 +284,7 @@ def _from_hf_source(
     kind_name = KIND_BY_HF_TYPE[source.hf_type]
     if kind_name != options["kind"]:
         raise CheckpointError(
-            f"{name} is a {source.hf_type} checkpoint but model.kind={options['kind']}; set model.kind={kind_name}"
+            f"{name} is a {source.hf_type} checkpoint but teacher.kind={options['kind']}; set teacher.kind={kind_name}"
         )
     spec = TEACHER_KINDS.get(kind_name)
     assert source.hf_folder is not None
@@ -292,8 +292,8 @@ def _from_hf_source(
     patch = pair(config.patch_size, "patch_size")
     if patch != tuple(options["patch_size"]):
         raise CheckpointError(
-            f"{name} uses {patch[0]}x{patch[1]} patches but model.patch_size={list(options['patch_size'])}; set "
-            f"model.patch_size=[{patch[0]}, {patch[1]}] (pretrained patch projections are not resized)"
+            f"{name} uses {patch[0]}x{patch[1]} patches but teacher.patch_size={list(options['patch_size'])}; set "
+            f"teacher.patch_size=[{patch[0]}, {patch[1]}] (pretrained patch projections are not resized)"
         )
     extra: dict[str, Any] = {}
     if kind_name == "ast":
@@ -373,7 +373,7 @@ def _from_moodscape_source(
     saved_kind = payload.get("kind", args.get("kind"))
     if saved_kind != options["kind"]:
         raise CheckpointError(
-            f"{name} is a moodscape {saved_kind} teacher but model.kind={options['kind']}; set model.kind={saved_kind}"
+            f"{name} is a moodscape {saved_kind} teacher but teacher.kind={options['kind']}; set teacher.kind={saved_kind}"
         )
     if args.get("n_mels") != n_mels:
         raise CheckpointError(
@@ -382,11 +382,11 @@ def _from_moodscape_source(
         )
     if tuple(args.get("patch_size", ())) != tuple(options["patch_size"]):
         raise CheckpointError(
-            f"{name} uses patch_size={args.get('patch_size')} but model.patch_size={list(options['patch_size'])}; "
-            f"set model.patch_size={args.get('patch_size')}"
+            f"{name} uses patch_size={args.get('patch_size')} but teacher.patch_size={list(options['patch_size'])}; "
+            f"set teacher.patch_size={args.get('patch_size')}"
         )
     if args.get("head_hidden") != options["head_hidden"]:
-        logger.warning("model.head_hidden=%s ignored: %s keeps its own head (head_hidden=%s)",
+        logger.warning("teacher.head_hidden=%s ignored: %s keeps its own head (head_hidden=%s)",
                        options["head_hidden"], name, args.get("head_hidden"))  # fmt: skip
     _check_freeze(options["freeze_blocks"], int(args.get("num_layers", 0)), f"checkpoint {name}")
     saved = TeacherRegressor.from_payload(payload, source.path)

@@ -80,7 +80,7 @@ def read_source(path: Path) -> Source:
     if path.suffix in _PICKLE_SUFFIXES:
         raise CheckpointError(
             f"{path}: pickled checkpoints are never loaded (unpickling can run arbitrary code); convert it to "
-            ".safetensors or point model.pretrained at a folder with config.json + model.safetensors"
+            ".safetensors or point teacher.pretrained at a folder with config.json + model.safetensors"
         )
     if path.suffix != ".safetensors":
         raise CheckpointError(
@@ -94,7 +94,7 @@ def read_source(path: Path) -> Source:
     if not beside.is_file():
         raise CheckpointError(
             f"{path}: a bare .safetensors file without the model's {CONFIG_NAME}; put the checkpoint's "
-            f"{CONFIG_NAME} next to it, or point model.pretrained at the checkpoint folder"
+            f"{CONFIG_NAME} next to it, or point teacher.pretrained at the checkpoint folder"
         )
     moodscape, hf_type = _classify_config(read_json(beside), beside)
     return Source(path, path, moodscape=moodscape, hf_type=hf_type, hf_folder=path.parent)

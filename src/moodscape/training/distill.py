@@ -3,7 +3,7 @@
 
 loss = alpha * L(student, labels) + (1 - alpha) * L(student, teacher) + feature_weight * MSE(P(e_s), e_t)
 
-L is ``distill.loss`` (mse, ccc or mse+ccc). There is no temperature: it softens class
+L is ``student.loss`` (mse, ccc or mse+ccc). There is no temperature: it softens class
 probabilities, and a regressor has none.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..config import Config, load_config, save_config
+from ..config import Config, config_to_dict, load_config, save_config
 from ..errors import CheckpointError, ConfigError
 from ..features.prepare import PreparedData, prepare_data
 from ..features.windows import Batch
@@ -51,18 +51,18 @@ class DistillTrainer(WindowRegressionTrainer):
                 "teacher run's own config (the default of `moodscape distill RUN`)"
             )
         super().__init__(
-            prepared, config, config.distill, frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]),
-            out_dir=out_dir, progress=progress,
+            prepared, config.student, config.runtime, seed=config.seed, run_config=config_to_dict(config),
+            frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]), out_dir=out_dir, progress=progress,
         )  # fmt: skip
         self.teacher = TeacherRegressor.from_pretrained(teacher_dir, device=self.device)
         for param in self.teacher.parameters():
             param.requires_grad_(False)
         self.teacher_dir = teacher_dir
         torch.manual_seed(config.seed)
-        self.feature_weight = config.distill.feature_weight
+        self.feature_weight = config.student.feature_weight
         teacher_dim = self.teacher.hidden_size if self.feature_weight > 0 else None
         self.model = build_student(config.student, n_mels=features.n_mels, frames=self.frames, teacher_dim=teacher_dim)
-        self.alpha = config.distill.alpha
+        self.alpha = config.student.alpha
         log.info(
             "student %s/%s: %d parameters, teacher %s (%d parameters), alpha %.2f, feature weight %.2f",
             config.student.kind, config.student.preset, sum(p.numel() for p in self.model.parameters()),
@@ -98,7 +98,7 @@ def distill_config(
         raise CheckpointError(f"{run_dir} is not a teacher run folder (no config.yaml); train one with `moodscape train`")
     config = load_config(config_path or saved, overrides, values=values)
     teacher = load_config(saved)
-    for name in ("data", "audio", "features", "split", "store"):
+    for name in ("data", "audio", "features", "split", "store", "windows"):
         if getattr(config, name) != getattr(teacher, name):
             raise ConfigError(
                 f"{name}.* differs from the teacher run {run_dir}; the student must see the same songs, split and "
@@ -108,10 +108,17 @@ def distill_config(
 
 
 def distill(
-    run_dir: str | Path, config: Config, *, out_dir: str | Path | None = None, resume: bool = False, progress: bool = True
+    run_dir: str | Path,
+    config: Config,
+    *,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    prepared: PreparedData | None = None,
 ) -> Path:
-    """Distil ``run_dir/best`` into a student; writes best/, last/, history.csv, config.yaml to ``out_dir``
-    (default ``distill.out_dir``, else ``run_dir/student``)."""
+    """Distil ``run_dir/best`` into a student on ``prepared`` (prepared from ``config`` when not given);
+    writes best/, last/, history.csv, config.yaml to ``out_dir`` (default ``student.out_dir``, else
+    ``run_dir/student``)."""
     run_dir = Path(run_dir)
     teacher_dir = run_dir / "best"
     if not (teacher_dir / "model.safetensors").exists():
@@ -119,17 +126,17 @@ def distill(
     teacher_meta = read_meta(teacher_dir)
     if teacher_meta.get("kind") != "teacher":
         raise CheckpointError(f"{teacher_dir} is a {teacher_meta.get('kind')} checkpoint; distil from a teacher run")
-    for name in ("window_seconds", "eval_hop_seconds"):
-        mine, theirs = getattr(config.distill, name), getattr(load_config(run_dir / "config.yaml").train, name)
-        if mine is not None and mine != theirs:
-            raise ConfigError(f"distill.{name}={mine} but the teacher used train.{name}={theirs}; leave it unset")
-    out = Path(out_dir or config.distill.out_dir or run_dir / "student")
+    teacher_windows = load_config(run_dir / "config.yaml").windows
+    if config.windows != teacher_windows:
+        raise ConfigError(f"windows.* ({config.windows}) differs from the teacher run {run_dir} ({teacher_windows}); "
+                          "the student learns on the teacher's windows: leave windows.* as the teacher had them")  # fmt: skip
+    out = Path(out_dir or config.student.out_dir or run_dir / "student")
     check_resume_config(out, config, resume)
-    prepared = prepare_data(config, progress=progress)
+    prepared = prepared or prepare_data(config, progress=progress)
     save_config(config, out)
     trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress)
     trainer.fit(resume=resume)
-    if config.distill.fuse_descriptors:
+    if config.student.fuse_descriptors:
         trainer.fuse()
     return out
 

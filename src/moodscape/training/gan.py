@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..config import Config, config_to_dict, save_config
 from ..errors import CheckpointError, ConfigError
 from ..features.prepare import PreparedData, prepare_data
-from ..features.windows import SongFeatures, window_frames
+from ..features.windows import SongFeatures, window_geometry
 from ..metrics.gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
@@ -142,16 +142,11 @@ class GanTrainer(EpochLoop):
     rng_stream = (1,)
 
     def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
-        super().__init__(epochs=config.gan.epochs, patience=None, device=config.train.device,
-                         threads=config.train.threads, seed=config.seed, out_dir=out_dir, progress=progress)  # fmt: skip
+        super().__init__(epochs=config.gan.epochs, patience=None, device=config.runtime.device,
+                         threads=config.runtime.threads, seed=config.seed, out_dir=out_dir, progress=progress)  # fmt: skip
         self.config, self.cfg, self.prepared = config, config.gan, prepared
         store = prepared.store
-        self.frames = window_frames(
-            config.train.window_seconds,
-            sample_rate=store.audio.sample_rate,
-            hop_length=store.features.hop_length,
-            multiple=config.model.patch_size[1],
-        )
+        self.frames, _ = window_geometry(config, store)
         self.songs = SongFeatures(
             store, prepared.splits.train, normalization=prepared.normalization, mode=store.features.normalization
         )
@@ -306,11 +301,19 @@ class GanTrainer(EpochLoop):
         return state
 
 
-def train_gan(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Prepare the data, train the GAN on training songs only, leave generator/ and last/ in ``out_dir``."""
+def train_gan(
+    config: Config,
+    *,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    prepared: PreparedData | None = None,
+) -> Path:
+    """Train the GAN on the training songs of ``prepared`` (prepared from ``config`` when not given) only;
+    leave generator/ and last/ in ``out_dir``."""
     out_dir = Path(out_dir)
     check_resume_config(out_dir, config, resume)
-    prepared = prepare_data(config, progress=progress)
+    prepared = prepared or prepare_data(config, progress=progress)
     save_config(config, out_dir)
     GanTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)
     return out_dir

@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import Config, TrainConfig, load_config
+from ..config import Config, RuntimeConfig, TrainingConfig, load_config
 from ..errors import CheckpointError, ConfigError
 from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
@@ -52,17 +52,17 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError(f"train.device={name} but CUDA is not available here; use train.device=cpu or auto")
+        raise CheckpointError(f"runtime.device={name} but CUDA is not available here; use runtime.device=cpu or auto")
     return device
 
 
-def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """Mixed precision on CUDA only (CPU runs stay exact and deterministic)."""
-    if device.type != "cuda" or amp == "off":
+    if device.type != "cuda" or precision == "fp32":
         return None
-    if amp == "fp16":
+    if precision == "fp16":
         return torch.float16
-    if amp == "bf16" or torch.cuda.is_bf16_supported():
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
 
@@ -196,11 +196,13 @@ class Trainer(EpochLoop):
 
     model: nn.Module
 
-    def __init__(self, train: TrainConfig, *, seed: int, out_dir: str | Path, progress: bool = True) -> None:
-        super().__init__(epochs=train.epochs, patience=train.patience, device=train.device, threads=train.threads,
+    def __init__(
+        self, train: TrainingConfig, runtime: RuntimeConfig, *, seed: int, out_dir: str | Path, progress: bool = True
+    ) -> None:
+        super().__init__(epochs=train.epochs, patience=train.patience, device=runtime.device, threads=runtime.threads,
                          seed=seed, out_dir=out_dir, progress=progress)  # fmt: skip
         self.cfg = train
-        self.amp_dtype = autocast_dtype(train.amp, self.device)
+        self.amp_dtype = autocast_dtype(runtime.precision, self.device)
 
     @abstractmethod
     def parameter_groups(self) -> list[dict[str, Any]]:
@@ -285,7 +287,7 @@ class Trainer(EpochLoop):
         weights = last_dir / EMA_DIR / "model.safetensors"
         if not weights.exists() or "ema_updates" not in state:
             raise CheckpointError(
-                f"{last_dir} holds no weight average ({weights} missing) although train.ema_decay is set; "
+                f"{last_dir} holds no weight average ({weights} missing) although ema_decay is set; "
                 "resume with the options the run was started with, or start a new run"
             )
         load_exact(self.ema.model, load_file(str(weights), device=str(self.device)), weights.parent)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..audio.descriptors import descriptor_names, store_descriptors
-from ..config import Config, TrainConfig, config_to_dict
+from ..config import RuntimeConfig, TrainingConfig
 from ..data.quadrants import quadrant
 from ..errors import ConfigError
 from ..features.prepare import PreparedData
@@ -51,7 +51,7 @@ def calibration_songs(song_ids, labels: np.ndarray, *, share: float, seed: int) 
         picked += [str(s) for s in rng.permutation(members)[: int(round(share * len(members)))]]
     if len(picked) < 8:
         raise ConfigError(
-            f"train.fusion_share={share} holds back {len(picked)} of {len(song_ids)} training songs to choose the fusion "
+            f"fusion_share={share} holds back {len(picked)} of {len(song_ids)} training songs to choose the fusion "
             "weights; at least 8 are needed (raise the share, add songs, or set fuse_descriptors=false)"
         )
     return tuple(sorted(picked))
@@ -76,22 +76,24 @@ class WindowRegressionTrainer(Trainer):
     def __init__(
         self,
         prepared: PreparedData,
-        config: Config,
-        train: TrainConfig,
+        train: TrainingConfig,
+        runtime: RuntimeConfig,
         *,
+        seed: int,
+        run_config: dict[str, Any],
         frames: int,
         hop: int,
         out_dir: str | Path,
         progress: bool = True,
     ) -> None:
-        super().__init__(train, seed=config.seed, out_dir=out_dir, progress=progress)
-        self.config, self.prepared, self.frames, self.hop = config, prepared, frames, hop
+        super().__init__(train, runtime, seed=seed, out_dir=out_dir, progress=progress)
+        self.run_config, self.prepared, self.frames, self.hop = run_config, prepared, frames, hop
         store, splits, stats = prepared.store, prepared.splits, prepared.normalization
         mode = store.features.normalization
         # With fusion, a share of the training songs is kept from the network: the fusion weights are chosen
         # on songs it neither learnt from nor was selected on (validation CCC is inflated by early stopping).
         self.fusion_songs = (
-            calibration_songs(splits.train, store.labels(splits.train), share=train.fusion_share, seed=config.seed)
+            calibration_songs(splits.train, store.labels(splits.train), share=train.fusion_share, seed=seed)
             if train.fuse_descriptors else ()
         )  # fmt: skip
         self.network_songs = tuple(s for s in splits.train if s not in set(self.fusion_songs))
@@ -183,5 +185,5 @@ class WindowRegressionTrainer(Trainer):
             "window_frames": self.frames,
             "eval_hop_frames": self.hop,
             "store": str(store.directory),
-            "config": config_to_dict(self.config),
+            "config": self.run_config,
         }

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, save_config
+from ..config import Config, config_to_dict, save_config
 from ..features.prepare import PreparedData, prepare_data
-from ..features.windows import Batch, window_frames
+from ..features.windows import Batch, window_geometry
 from ..models.teacher import TeacherRegressor
 from ..models.teacher_build import build_teacher
 from .loop import check_resume_config
@@ -24,20 +24,14 @@ class TeacherTrainer(WindowRegressionTrainer):
     kind = "teacher"
 
     def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
-        audio, features = prepared.store.audio, prepared.store.features
-        frames = window_frames(
-            config.train.window_seconds,
-            sample_rate=audio.sample_rate,
-            hop_length=features.hop_length,
-            multiple=config.model.patch_size[1],
-        )
-        hop = max(1, round(config.train.eval_hop_seconds * audio.sample_rate / features.hop_length))
-        super().__init__(prepared, config, config.train, frames=frames, hop=hop, out_dir=out_dir, progress=progress)
+        frames, hop = window_geometry(config, prepared.store)
+        super().__init__(prepared, config.teacher, config.runtime, seed=config.seed, run_config=config_to_dict(config),
+                         frames=frames, hop=hop, out_dir=out_dir, progress=progress)  # fmt: skip
         torch.manual_seed(config.seed)
-        self.model = build_teacher(config.model, n_mels=features.n_mels, frames=self.frames)
+        self.model = build_teacher(config.teacher, n_mels=prepared.store.features.n_mels, frames=self.frames)
         log.info(
             "teacher %s/%s: %d parameters (%d trainable), window %d frames, %d train / %d val songs",
-            config.model.kind, config.model.preset, sum(p.numel() for p in self.model.parameters()),
+            config.teacher.kind, config.teacher.preset, sum(p.numel() for p in self.model.parameters()),
             sum(p.numel() for p in self.model.parameters() if p.requires_grad), self.frames,
             len(self.train_data), len(self.val_data),
         )  # fmt: skip
@@ -47,15 +41,23 @@ class TeacherTrainer(WindowRegressionTrainer):
         return self.criterion(self.model(inputs), targets)
 
 
-def train_teacher(config: Config, *, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Prepare the data, train, and leave best/, last/, history.csv and config.yaml in ``out_dir``."""
+def train_teacher(
+    config: Config,
+    *,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    prepared: PreparedData | None = None,
+) -> Path:
+    """Train on ``prepared`` (prepared from ``config`` when not given) and leave best/, last/, history.csv
+    and config.yaml in ``out_dir``."""
     out_dir = Path(out_dir)
     check_resume_config(out_dir, config, resume)
-    prepared = prepare_data(config, progress=progress)
+    prepared = prepared or prepare_data(config, progress=progress)
     save_config(config, out_dir)
     trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress)
     trainer.fit(resume=resume)
-    if config.train.fuse_descriptors:
+    if config.teacher.fuse_descriptors:
         trainer.fuse()
     return out_dir
 

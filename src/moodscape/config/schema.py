@@ -1,21 +1,14 @@
-"""The one typed configuration schema: YAML files, ``--set a.b=value`` overrides, saved resolved.
+"""The one typed configuration schema, one section per concept.
 
-Classes elsewhere take plain typed arguments; only builders read these models.
+Classes elsewhere take plain typed arguments or their own section; only builders read the whole ``Config``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.fields import FieldInfo
-
-from .errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -101,20 +94,21 @@ class BaselineConfig(_Section):
     alphas: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
 
 
-class ModelConfig(_Section):
-    """The teacher network. Builders in moodscape.models turn this into a module."""
+class WindowsConfig(_Section):
+    """The window every model sees: the teacher, the student (which learns on the teacher's crops) and the GAN."""
 
-    kind: Literal["vit", "ast"] = "vit"
-    preset: Literal["tiny", "small", "base"] = "tiny"
-    pretrained: str = Field(
-        "none",
-        description="A local folder/file, a Hugging Face Hub name, or 'none' for random initialisation.",
+    seconds: float = Field(5.0, gt=0.0, description="Window length; rounded to whole frames (and the teacher's patch).")
+    eval_hop_seconds: float = Field(2.5, gt=0.0, description="Hop between evaluation windows of a song.")
+
+
+class RuntimeConfig(_Section):
+    """Where and how every trainer runs: the teacher, the student and the GAN."""
+
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; None keeps torch's default.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Autocast on CUDA only (CPU runs stay fp32 and exact); auto: bf16 where supported."
     )
-    patch_size: tuple[int, int] = Field((16, 16), description="(mel bins, frames) per patch.")
-    freeze_blocks: int = Field(0, ge=0, description="Freeze the patch embedding and the first K blocks.")
-    head_hidden: int = Field(128, gt=0)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    pooling: Literal["mean", "cls", "cls+mean"] = Field("mean", description="How tokens become one embedding.")
 
 
 class AugmentConfig(_Section):
@@ -128,12 +122,9 @@ class AugmentConfig(_Section):
     mixup_alpha: float = Field(0.0, ge=0.0, description="0 disables mixup.")
 
 
-class TrainConfig(_Section):
-    """Teacher training: windows, optimisation, early stopping, checkpoints."""
+class TrainingConfig(_Section):
+    """How a window regressor (teacher or student) is trained: optimisation, early stopping, extra windows."""
 
-    out_dir: Path = Field(Path("runs/teacher"), description="Run folder: checkpoints, history, evaluation.")
-    window_seconds: float = Field(5.0, gt=0.0)
-    eval_hop_seconds: float = Field(2.5, gt=0.0, description="Hop between evaluation windows of a song.")
     windows_per_song: int = Field(4, ge=1, description="Random windows cropped from each training song per epoch.")
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -149,9 +140,6 @@ class TrainConfig(_Section):
         description="Average the weights (EMA, e.g. 0.99); the average is validated and kept as best/. None: off.",
     )  # fmt: skip
     patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables.")
-    amp: Literal["auto", "off", "bf16", "fp16"] = Field("auto", description="Autocast on CUDA only.")
-    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch; None keeps torch's default.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     synthetic_dir: Path | None = Field(None, description="A store from `moodscape gan generate` to add to training.")
     synthetic_ratio: float = Field(
@@ -166,9 +154,26 @@ class TrainConfig(_Section):
     fusion_share: float = Field(0.2, gt=0.0, lt=1.0, description="Training songs held back to choose fusion weights.")
 
 
-class StudentConfig(_Section):
-    """The MobileViT student distilled from the teacher (see moodscape.models.student)."""
+class _TeacherNetwork(_Section):
+    kind: Literal["vit", "ast"] = "vit"
+    preset: Literal["tiny", "small", "base"] = "tiny"
+    pretrained: str = Field(
+        "none",
+        description="A local folder/file, a Hugging Face Hub name, or 'none' for random initialisation.",
+    )
+    patch_size: tuple[int, int] = Field((16, 16), description="(mel bins, frames) per patch.")
+    freeze_blocks: int = Field(0, ge=0, description="Freeze the patch embedding and the first K blocks.")
+    head_hidden: int = Field(128, gt=0)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    pooling: Literal["mean", "cls", "cls+mean"] = Field("mean", description="How tokens become one embedding.")
+    out_dir: Path = Field(Path("runs/teacher"), description="Run folder: checkpoints, history, evaluation.")
 
+
+class TeacherConfig(TrainingConfig, _TeacherNetwork):
+    """The teacher: the ViT regressor (builders in moodscape.models read the network fields) and its training."""
+
+
+class _StudentNetwork(_Section):
     kind: Literal["mobilevit", "mobilevitv2"] = "mobilevit"
     preset: Literal["tiny", "xxs", "xs", "s"] = "xxs"
     pretrained: str = Field(
@@ -176,18 +181,13 @@ class StudentConfig(_Section):
     )
     head_hidden: int = Field(64, gt=0)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
-
-
-class DistillConfig(TrainConfig):
-    """Distillation: the training options of the teacher, plus how teacher and labels are weighted.
-
-    The window and evaluation hop are the teacher's (teacher and student see the same crops);
-    ``window_seconds`` / ``eval_hop_seconds`` may be left unset or must equal the teacher's.
-    """
-
     out_dir: Path | None = Field(None, description="Student run folder; None: <teacher run>/student.")
-    window_seconds: float | None = Field(None, gt=0.0, description="Always the teacher's; None takes it.")
-    eval_hop_seconds: float | None = Field(None, gt=0.0, description="None takes the teacher's.")
+
+
+class StudentConfig(TrainingConfig, _StudentNetwork):
+    """The MobileViT student (see moodscape.models.student) and its distillation from the teacher, on the
+    teacher's windows."""
+
     epochs: int = Field(10, ge=1)
     lr_backbone: float = Field(1e-3, gt=0.0)
     lr_head: float = Field(1e-3, gt=0.0)
@@ -272,7 +272,7 @@ class PipelineConfig(_Section):
     """`moodscape run`: the run folder, which optional stages run, and what the report holds."""
 
     out_dir: Path = Field(Path("runs/pipeline"), description="Run folder: every stage's output, summary, report.")
-    gan: bool = Field(True, description="Train the GAN and generate synthetic windows (train.synthetic_ratio uses them).")
+    gan: bool = Field(True, description="Train the GAN and generate synthetic windows (teacher.synthetic_ratio uses them).")
     distill: bool = Field(True, description="Distil the teacher into the student.")
     export: bool = Field(True, description="Export the final model (the student, else the teacher).")
     export_formats: list[Literal["onnx", "torchscript"]] = Field(default_factory=lambda: ["onnx"])
@@ -294,12 +294,12 @@ class Config(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
-    gan: GanConfig = Field(default_factory=GanConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)
-    distill: DistillConfig = Field(default_factory=DistillConfig)
+    gan: GanConfig = Field(default_factory=GanConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @model_validator(mode="after")
@@ -323,124 +323,3 @@ class Config(_Section):
         return self
 
 
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = tree
-    for key in keys[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {dotted}: '{key}' is a value, not a section")
-        node = child
-    node[keys[-1]] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Split ``a.b=value`` and parse the value as YAML (so numbers, lists and null work)."""
-    if "=" not in text:
-        raise ConfigError(f"--set expects KEY=VALUE (e.g. features.n_mels=64), got '{text}'")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError(f"--set '{text}' has an empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: cannot parse value '{raw}': {exc}") from exc
-    return key, value
-
-
-def schema_field(key: str) -> FieldInfo:
-    """The schema's field for a dotted key (``data.layout``): its type, default and description, for the
-    command-line flags that mirror config keys."""
-    model: type[BaseModel] = Config
-    parts = key.split(".")
-    for index, part in enumerate(parts):
-        field = model.model_fields.get(part)
-        if field is None:
-            raise ConfigError(f"unknown config key {key!r}")
-        if index == len(parts) - 1:
-            return field
-        model = field.annotation  # a section
-    raise ConfigError(f"unknown config key {key!r}")
-
-
-def load_config(
-    path: str | Path | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
-    *,
-    values: Mapping[str, tuple[str, Any]] | None = None,
-) -> Config:
-    """Load a YAML file (or the defaults), apply ``--set`` overrides, then ``values`` (dotted key ->
-    (the option that gave it, value): the command-line flags that mirror config keys), validate."""
-    tree: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path} (see configs/ for examples)")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        tree = loaded or {}
-    keys: dict[tuple[str, ...], str] = {}
-    for text in overrides:
-        key, value = parse_override(text)
-        _set_dotted(tree, key, value)
-        keys[tuple(key.split("."))] = f"--set {text}"
-    for key, (option, value) in (values or {}).items():
-        _set_dotted(tree, key, str(value) if isinstance(value, Path) else value)
-        keys[tuple(key.split("."))] = f"{option} {value}"
-    try:
-        return Config.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid configuration{_blame(exc, keys, path)}:\n{_describe(exc)}") from exc
-
-
-def _describe(exc: ValidationError) -> str:
-    """One line per problem: the dotted key, what is wrong, and the value given."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        given = "" if not loc or error["type"] == "missing" else f" (got {error['input']!r})"
-        lines.append(f"  {loc + ': ' if loc else ''}{message}{given}")
-    return "\n".join(lines)
-
-
-def _blame(exc: ValidationError, overrides: dict[tuple[str, ...], str], path: Path | None) -> str:
-    """Where the bad value came from: the --set overrides whose key meets an error's location (or, for a
-    check across sections, is named in its message), else the file."""
-    culprits = []
-    for error in exc.errors():
-        loc = tuple(str(part) for part in error["loc"])
-        for key, text in overrides.items():
-            n = min(len(key), len(loc))
-            hit = key[:n] == loc[:n] if n else ".".join(key) in error["msg"]
-            if hit and text not in culprits:
-                culprits.append(text)
-    if culprits:
-        on_top = f" (applied to {path})" if path is not None else ""
-        return " from " + ", ".join(culprits) + on_top
-    return f" in {path}" if path is not None else ""
-
-
-def config_to_dict(section: BaseModel) -> dict[str, Any]:
-    """Plain JSON-able dict of a config section."""
-    return section.model_dump(mode="json")
-
-
-def settings_hash(*sections: BaseModel, length: int = 10) -> str:
-    """Stable short hash of config sections, used to name caches and detect stale outputs."""
-    payload = json.dumps([config_to_dict(s) for s in sections], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:length]
-
-
-def save_config(config: Config, directory: str | Path) -> Path:
-    """Write the resolved configuration as ``config.yaml`` into an output directory."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "config.yaml"
-    target.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
-    return target
