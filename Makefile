@@ -24,6 +24,7 @@ demo: venv
 	bash scripts/demo.sh $(BIN) $(DEMO_DIR)
 
 test: venv
+	bash scripts/install-chromium.sh
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench-features: venv

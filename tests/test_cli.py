@@ -82,6 +82,7 @@ def _bad_input(tmp_path):
         "distill": ["distill", missing],
         "export": ["export", missing],
         "predict": ["predict", str(song), "--model", str(tmp_path / "no-model.onnx")],
+        "serve": ["serve", "--model", missing],
         "models": ["models", missing],
         "evaluate": ["evaluate", missing],
         "gan train": ["gan", "train", *demo, "--set", f"data.root={missing}"],

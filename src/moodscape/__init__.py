@@ -2,7 +2,7 @@
 
 from .version import __version__
 
-__all__ = ["Predictor", "__version__"]
+__all__ = ["Client", "Predictor", "__version__"]
 
 
 def __getattr__(name: str):
@@ -11,4 +11,8 @@ def __getattr__(name: str):
         from .inference.predictor import Predictor
 
         return Predictor
+    if name == "Client":
+        from .serve.client import Client
+
+        return Client
     raise AttributeError(f"module 'moodscape' has no attribute {name!r}")

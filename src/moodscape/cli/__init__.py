@@ -8,7 +8,7 @@ import logging
 
 from ..errors import MoodscapeError
 from ..version import __version__
-from . import data, gan, predict, train
+from . import data, gan, predict, serve, train
 from .common import add_verbosity, subparsers
 
 log = logging.getLogger("moodscape")
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moodscape {__version__}")
     add_verbosity(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (data, train, predict, gan):
+    for group in (data, train, predict, serve, gan):
         group.add_commands(commands)
     for sub in subparsers(parser):
         add_verbosity(sub, default=argparse.SUPPRESS)
