@@ -10,7 +10,7 @@ BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-intervals bench-quality default-model clean
+.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-serve bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-quality: venv
 # The model shipped in src/moodscape/default_model: trained on all of 4q-dev; its card quotes bench-quality.
 default-model: venv
 	bash scripts/default_model.sh $(BIN) $(FOURQ) runs/default-model benchmarks/quality-results.json
+
+bench-serve: venv
+	$(BIN)/python benchmarks/serve.py --clips $(FOURQ)
 
 bench-inference: venv
 	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)

@@ -249,3 +249,24 @@ def test_a_streamed_body_without_length_is_cut_off_once_past_the_limit():
 
     asyncio.run(BodyLimit(app, 1000, "too big")({"type": "http", "headers": []}, receive, send))
     assert sent[0]["status"] == 413 and b"too big" in sent[1]["body"]
+
+
+def test_the_command_warns_beyond_loopback_and_takes_the_token_from_the_environment(tmp_path, monkeypatch, caplog):
+    import uvicorn
+
+    from moodscape.cli import main
+
+    write_tiny_checkpoint(tmp_path / "model" / "best")
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    monkeypatch.setenv("MOODSCAPE_TOKEN", "from-env")
+    assert main(["serve", "--model", str(tmp_path / "model"), "--host", "0.0.0.0", "--port", "9001"]) == 0
+    assert (started["host"], started["port"]) == ("0.0.0.0", 9001)
+    assert "anyone who can reach this address" in caplog.text
+    with TestClient(started["app"]) as c:
+        assert c.get("/api/models").status_code == 401
+        assert c.get("/api/models", headers={"Authorization": "Bearer from-env"}).status_code == 200
+    monkeypatch.delenv("MOODSCAPE_TOKEN")
+    caplog.clear()
+    assert main(["serve", "--model", str(tmp_path / "model")]) == 0
+    assert started["host"] == "127.0.0.1" and "anyone who can reach" not in caplog.text

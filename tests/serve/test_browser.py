@@ -84,6 +84,12 @@ def test_the_page_predicts_real_clips_like_the_cli_and_reports_a_bad_file(shared
             page.goto(server)
             page.wait_for_function("document.getElementById('model').textContent.includes('(default)')")
             assert page.locator("#token-box").is_hidden()
+            for _ in range(5):  # the file picker is reachable from the keyboard
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.id") == "files":
+                    break
+            assert page.evaluate("document.activeElement.id") == "files"
+            assert page.evaluate("document.getElementById('files').closest('label').textContent").strip()
             page.set_input_files("#files", [*map(str, clips), str(bad)])
             page.wait_for_function("document.querySelectorAll('.card[data-status=done], .card[data-status=failed]')"
                                    ".length === 3", timeout=120_000)  # fmt: skip
