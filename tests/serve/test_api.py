@@ -106,9 +106,11 @@ def test_a_request_over_the_body_limit_is_cut_off_with_413(client, songs):
     assert response.status_code == 413 and "larger than the server's limit" in response.json()["detail"]
 
 
-def test_no_files_field_is_refused(client):
+def test_no_files_field_and_a_bad_flag_are_refused_in_words(client, songs):
     response = client.post("/api/predict", data={"timeline": "true"})
-    assert response.status_code == 422 and response.json()["detail"]
+    assert response.status_code == 400 and "no files" in response.json()["detail"]
+    response = client.post("/api/predict", files=upload(songs["a.wav"]), data={"timeline": "maybe"})
+    assert response.status_code == 400 and response.json()["detail"].startswith("timeline: ")
 
 
 def test_health_models_schema_docs_and_page_are_served_locally(client):

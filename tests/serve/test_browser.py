@@ -101,6 +101,11 @@ def test_the_page_predicts_real_clips_like_the_cli_and_reports_a_bad_file(shared
                 song: c.querySelectorAll('.plane circle.song').length,
                 timeline: (c.querySelector('.timeline polyline.valence') || {getAttribute: () => ''})
                     .getAttribute('points').split(' ').filter(Boolean).length}))""")
+            downloads = {}
+            for button in ("download-json", "download-csv"):
+                with page.expect_download() as info:
+                    page.click(f"#{button}")
+                downloads[button] = info.value.path().read_text()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
         finally:
@@ -114,6 +119,11 @@ def test_the_page_predicts_real_clips_like_the_cli_and_reports_a_bad_file(shared
         assert card["arousal"] == pytest.approx(want["arousal"], abs=1e-6)
         assert card["quadrant"].startswith(want["quadrant"])
         assert card["windows"] == card["timeline"] == want["windows"] > 1 and card["song"] == 1
+    saved = {row["path"]: row for row in json.loads(downloads["download-json"])}
+    assert set(saved) == {c.name for c in clips} and all(saved[c.name]["timeline"] for c in clips)
+    assert saved[clips[0].name]["valence"] == pytest.approx(expected[clips[0].name]["valence"], abs=1e-6)
+    rows = downloads["download-csv"].splitlines()
+    assert rows[0].startswith("path,valence,arousal") and len(rows) == 3
     failed = by_name[bad.name]
     assert failed["status"] == "failed" and "not an audio file" in failed["error"]
     assert (ARTIFACTS / "serve-page.png").stat().st_size > 10_000

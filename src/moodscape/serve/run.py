@@ -21,7 +21,7 @@ def require_web_stack() -> None:
     """FastAPI and uvicorn come with the ``serve`` extra; say so instead of an ImportError."""
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"moodscape serve needs the web stack ({exc.name} is missing): "
