@@ -83,6 +83,7 @@ def _bad_input(tmp_path):
         "export": ["export", missing],
         "predict": ["predict", str(song), "--model", str(tmp_path / "no-model.onnx")],
         "serve": ["serve", "--model", missing],
+        "merge": ["merge", str(tmp_path / "merged.csv"), missing],
         "models": ["models", missing],
         "evaluate": ["evaluate", missing],
         "gan train": ["gan", "train", *demo, "--set", f"data.root={missing}"],

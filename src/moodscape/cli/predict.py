@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..errors import ConfigError
 from .common import positive_float, positive_int
 
 log = logging.getLogger("moodscape")
@@ -35,17 +36,47 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..audio.io import find_audio_files
     from ..inference.outputs import PredictionWriter, check_output, plot_names
     from ..inference.predictor import Predictor
+    from ..inference.shards import (
+        check_same_shard,
+        model_fingerprint,
+        parse_shard,
+        shard_files,
+        shard_meta_path,
+        write_shard_meta,
+    )
 
-    files = [f for p in args.paths for f in (find_audio_files(p) if p.is_dir() else [p])]
-    if not files:
+    found = [(f, str(f.relative_to(p)) if p.is_dir() else p.name) for p in args.paths
+             for f in (find_audio_files(p) if p.is_dir() else [p])]  # fmt: skip
+    if not found:
         log.error("no audio files found in %s", ", ".join(map(str, args.paths)))
         return 1
+    files = [f for f, _ in found]
+    if args.shard:
+        if not args.out:
+            raise ConfigError("--shard needs --out: each shard writes its own table (e.g. --out moods-2-of-3.csv)")
+        shard = parse_shard(args.shard)
+        files = shard_files(found, *shard)
+        log.info("shard %d/%d: %d of %d files", *shard, len(files), len(found))
+    if args.resume and not args.out:
+        raise ConfigError("--resume continues the table of --out; give --out")
     if args.out:
         check_output(args.out)  # before any decoding: a bad name must not cost the work
     options = {"threads": args.threads, "batch_size": args.batch_size, "hop_seconds": args.hop}
     predictor = Predictor.load(args.model, **options) if args.model else Predictor.default(**options)
     names = plot_names(files) if args.plot else {}
-    writer = PredictionWriter(args.out, timeline=args.timeline) if args.out else None
+    if args.shard:
+        settings = {"timeline": args.timeline, "hop_samples": predictor.hop, "window_samples": predictor.window,
+                    "sample_rate": predictor.sample_rate}  # fmt: skip
+        fingerprint = model_fingerprint(predictor.backend.files)
+        previous = shard_meta_path(args.out)
+        if args.resume and previous.is_file():
+            check_same_shard(previous, shard=shard, model=fingerprint, settings=settings)
+        write_shard_meta(args.out, shard=shard, model=fingerprint, settings=settings, files=len(files))
+    writer = PredictionWriter(args.out, timeline=args.timeline, resume=args.resume) if args.out else None
+    if writer is not None and writer.done:
+        before = len(files)
+        files = [f for f in files if str(f) not in writer.done]
+        log.info("resuming %s: %d files done earlier, %d to go", args.out, before - len(files), len(files))
     done, failed = 0, []
     if writer is None:
         print(f"{'file':40} {'valence':>8} {'arousal':>8} {'V 1-9':>6} {'A 1-9':>6}  quadrant")
@@ -74,7 +105,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for path, error in failed:  # each reason names its file
         print(f"skipped: {error}", file=sys.stderr)
     print(f"{done} of {len(files)} files predicted", file=sys.stderr)
-    return 1 if not done else 0
+    return 1 if files and not done else 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from ..inference.shards import merge_predictions
+
+    summary = merge_predictions(args.inputs, args.out)
+    print(f"merged {summary['songs']} songs from {summary['shards']} shards into {', '.join(summary['files'])}")
+    return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -139,7 +178,23 @@ def add_commands(commands) -> None:
     predict.add_argument("--batch-size", type=positive_int, default=32,
                          help="windows per model call (default 32); memory grows with it")  # fmt: skip
     predict.add_argument("--threads", type=positive_int, help="CPU threads for the model (default: the runtime's)")
+    predict.add_argument("--shard", metavar="K/N", help="predict only shard K of N (a fixed part of the files, by a hash "
+                         "of each path relative to its folder); needs --out; join the tables with `moodscape merge`")
+    predict.add_argument("--resume", action="store_true", help="continue the table of --out: files already in it are "
+                         "skipped (a killed run's cut-off last song is redone)")
     predict.set_defaults(func=_cmd_predict)
+
+    merge = commands.add_parser(
+        "merge",
+        help="join the prediction tables of `predict --shard K/N` into one",
+        description="Join the tables written by `moodscape predict --shard K/N --out FILE` (CSV or JSON, each with "
+        "its FILE.shard.json) into OUT, rows ordered by path as one unsharded run over the same folders writes "
+        "them. Refuses a missing or repeated shard, shards predicted with another model or other options, and a "
+        "file that appears in two shards.",
+    )
+    merge.add_argument("out", type=Path, help="the joined table: .csv (plus _timeline.csv) or .json")
+    merge.add_argument("inputs", type=Path, nargs="+", help="the shards' tables")
+    merge.set_defaults(func=_cmd_merge)
 
     models = commands.add_parser(
         "models",

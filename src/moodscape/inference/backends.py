@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..models.fusion import Fusion
+from ..models.fusion import FUSION_DIR, Fusion
 
 # What the Hub tier fetches for prediction: a moodscape checkpoint folder or exported ONNX files.
 PREDICT_HUB_PATTERNS = ("config.json", "*.safetensors", "moodscape.json", "*.onnx")
@@ -27,6 +27,11 @@ RUN_PREFERENCE = ("student/best", "best", "teacher/best")
 META_FILE = "moodscape.json"
 
 
+def _fusion_files(folder: Path) -> list[Path]:
+    """The fusion's files beside a model (they change its song values, so they are part of the model)."""
+    return sorted(p for p in (folder / FUSION_DIR).glob("*") if p.is_file())
+
+
 class _TorchBackend:
     def __init__(self, folder: Path, threads: int | None) -> None:
         from ..config import AudioConfig
@@ -35,6 +40,7 @@ class _TorchBackend:
         self.model = WaveformRegressor.from_checkpoint(folder)
         self.audio = AudioConfig(**self.model.meta["audio"])
         self.fusion = Fusion.find(folder)
+        self.files = [folder / "model.safetensors", folder / "moodscape.json", *_fusion_files(folder)]
         self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
         self.threads = threads
         self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch)"
@@ -86,6 +92,7 @@ class _OnnxBackend:
             ) from exc
         self.frontend = LogMel.from_config(features, self.audio).eval() if features is not None else None
         self.fusion = Fusion.find(path.parent)
+        self.files = [path, *_fusion_files(path.parent)]
         self.input = self.session.get_inputs()[0].name
         self.description = f"{spec.get('kind', 'model')} {path} (ONNX Runtime)"
 

@@ -53,26 +53,31 @@ class PredictionWriter:
     COLUMNS = [k for k in SongPrediction.__dataclass_fields__ if k != "timeline"]
     _CLOSE = b"\n]\n"
 
-    def __init__(self, out: str | Path, *, timeline: bool) -> None:
+    def __init__(self, out: str | Path, *, timeline: bool, resume: bool = False) -> None:
+        """``resume``: continue an existing file (a killed run's), keeping its complete songs (``done``)."""
         self.out, self.timeline, self.count = Path(out), timeline, 0
         check_output(self.out)
         self.written = [self.out]
         self._timeline_writer = None
+        kept = _complete_songs(self.out, timeline=timeline) if resume and self.out.exists() else []
+        self.done = {song.path for song in kept}
         if self.out.suffix.lower() == ".json":
             self._json = self.out.open("w+b")
             self._json.write(b"[" + self._CLOSE)
             self._json.flush()
-            return
-        self._json = None
-        self._csv_handle = self.out.open("w", newline="", encoding="utf-8")
-        self._csv = csv.DictWriter(self._csv_handle, fieldnames=self.COLUMNS)
-        self._csv.writeheader()
-        if timeline:
-            path = timeline_path(self.out)
-            self._timeline_handle = path.open("w", newline="", encoding="utf-8")
-            self._timeline_writer = csv.writer(self._timeline_handle)
-            self._timeline_writer.writerow(["path", "time", "valence", "arousal"])
-            self.written.append(path)
+        else:
+            self._json = None
+            self._csv_handle = self.out.open("w", newline="", encoding="utf-8")
+            self._csv = csv.DictWriter(self._csv_handle, fieldnames=self.COLUMNS)
+            self._csv.writeheader()
+            if timeline:
+                path = timeline_path(self.out)
+                self._timeline_handle = path.open("w", newline="", encoding="utf-8")
+                self._timeline_writer = csv.writer(self._timeline_handle)
+                self._timeline_writer.writerow(["path", "time", "valence", "arousal"])
+                self.written.append(path)
+        for song in kept:
+            self.write(song)
 
     def write(self, result: SongPrediction) -> None:
         if self._json is not None:
@@ -81,15 +86,15 @@ class PredictionWriter:
             self._json.write((b",\n" if self.count else b"\n") + text + self._CLOSE)
             self._json.truncate()
             self._json.flush()
-        else:
-            row = result.to_dict(timeline=False)
-            self._csv.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-            self._csv_handle.flush()
+        else:  # the timeline first: a song's row in the table then means its timeline is complete
             if self._timeline_writer is not None:
                 for point in result.timeline:
                     self._timeline_writer.writerow([result.path, f"{point['time']:.3f}", f"{point['valence']:.4f}",
                                                     f"{point['arousal']:.4f}"])  # fmt: skip
                 self._timeline_handle.flush()
+            row = result.to_dict(timeline=False)
+            self._csv.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            self._csv_handle.flush()
         self.count += 1
 
     def close(self) -> None:
@@ -102,6 +107,56 @@ class PredictionWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_FLOATS = {"valence", "arousal", "valence_1_9", "arousal_1_9", "seconds"}
+
+
+def _song_from_row(row: dict[str, str], timeline: list[dict[str, float]]) -> SongPrediction:
+    values = {k: float(v) if k in _FLOATS else int(v) if k == "windows" else v for k, v in row.items()}
+    return SongPrediction(**values, timeline=timeline)
+
+
+def read_predictions(path: Path, *, timeline: bool) -> list[SongPrediction]:
+    """The songs of a table written by :class:`PredictionWriter` (with their timelines when asked)."""
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a prediction table moodscape wrote ({exc})") from exc
+        return [SongPrediction(**{**item, "timeline": item.get("timeline", []) if timeline else []}) for item in items]
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and set(rows[0]) != set(PredictionWriter.COLUMNS):
+        raise ConfigError(f"{path}: not a prediction table moodscape wrote (columns {sorted(rows[0])})")
+    points: dict[str, list[dict[str, float]]] = {}
+    if timeline:
+        with timeline_path(path).open(newline="", encoding="utf-8") as handle:
+            for point in csv.DictReader(handle):
+                points.setdefault(point["path"], []).append(
+                    {"time": float(point["time"]), "valence": float(point["valence"]), "arousal": float(point["arousal"])})
+    return [_song_from_row(row, points.get(row["path"], [])) for row in rows]
+
+
+def _complete_songs(out: Path, *, timeline: bool) -> list[SongPrediction]:
+    """The songs a killed run left complete in ``out``: a cut-off last line or JSON item is dropped."""
+    text = out.read_text(encoding="utf-8")
+    if out.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except ValueError:  # killed while writing a song: keep the items before it
+            end = text.rfind("\n  }")
+            try:
+                items = json.loads(text[: end + 4] + "\n]") if end > 0 else []
+            except ValueError as exc:
+                raise ConfigError(f"{out}: cannot be continued (not a table moodscape wrote); remove it or "
+                                  "choose another --out") from exc  # fmt: skip
+        return [SongPrediction(**{**item, "timeline": item.get("timeline", []) if timeline else []}) for item in items]
+    if not text.endswith("\n"):
+        out.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
+    if timeline and not timeline_path(out).exists():
+        return []
+    return read_predictions(out, timeline=timeline)
 
 
 def write_predictions(results: list[SongPrediction], out: Path, *, timeline: bool) -> list[Path]:

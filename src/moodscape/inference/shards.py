@@ -1,0 +1,120 @@
+"""Prediction of a library too large for one machine: ``--shard K/N`` picks a fixed part of the files,
+and :func:`merge_predictions` joins the shards' tables into one.
+
+A file's shard comes from a hash of its path relative to the folder it was found in (its name when it
+was given directly), so every machine agrees whatever the mount point, and a file keeps its shard when
+others are added. Each shard's table has a ``<out>.shard.json`` beside it that says which shard, which
+model (a hash of its files) and which settings made it; merging refuses tables that disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..version import __version__
+from .outputs import PredictionWriter, read_predictions
+
+SHARD_SUFFIX = ".shard.json"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/3"`` -> (2, 3); K counts from 1."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text}: expected K/N with whole numbers, e.g. --shard 2/3") from None
+    if n < 1 or not 1 <= k <= n:
+        raise ConfigError(f"--shard {text}: K must be between 1 and N (e.g. 1/3, 2/3, 3/3)")
+    return k, n
+
+
+def shard_of(key: str, n: int) -> int:
+    """The shard (1..n) of a file's key: stable across machines, Python versions and runs."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], 16) % n + 1
+
+
+def shard_files(found: Sequence[tuple[Path, str]], k: int, n: int) -> list[Path]:
+    """The files of shard ``k`` of ``n`` among (path, key) pairs, in their given order."""
+    return [path for path, key in found if shard_of(key, n) == k]
+
+
+def model_fingerprint(files: Sequence[Path]) -> str:
+    """SHA-256 over a model's files (names and bytes): the same model wherever it is installed."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.name):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def shard_meta_path(out: Path) -> Path:
+    return out.with_name(out.name + SHARD_SUFFIX)
+
+
+def write_shard_meta(out: Path, *, shard: tuple[int, int], model: str, settings: dict[str, Any], files: int) -> Path:
+    """What made this shard's table (read by :func:`merge_predictions`)."""
+    path = shard_meta_path(out)
+    payload = {"shard": list(shard), "model": model, "settings": settings, "files": files,
+               "moodscape_version": __version__}  # fmt: skip
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def check_same_shard(meta_path: Path, *, shard: tuple[int, int], model: str, settings: dict[str, Any]) -> None:
+    """A shard resumed with another shard number, model or options would mix two runs: refuse it."""
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    for key, now in (("shard", list(shard)), ("model", model), ("settings", settings)):
+        if meta.get(key) != now:
+            raise ConfigError(f"{meta_path}: this table was started with another {key} ({meta.get(key)} vs {now}); "
+                              "resume with the same --model, --shard and options, or choose another --out")  # fmt: skip
+
+
+def merge_predictions(inputs: Sequence[Path], out: Path) -> dict[str, Any]:
+    """One table (CSV or JSON by ``out``'s suffix) from the tables of shards 1..N, rows ordered by path.
+
+    Refuses a missing or repeated shard, tables made with different models or settings, and a file
+    predicted in two shards. Timelines come along when every shard has them.
+    """
+    metas = []
+    for path in inputs:
+        meta_path = shard_meta_path(Path(path))
+        if not meta_path.is_file():
+            raise ConfigError(f"{path}: no {meta_path.name} beside it; merge takes tables written by "
+                              "`moodscape predict --shard K/N --out FILE`")  # fmt: skip
+        metas.append(json.loads(meta_path.read_text(encoding="utf-8")))
+    n = metas[0]["shard"][1]
+    for path, meta in zip(inputs, metas):
+        for key in ("model", "settings"):
+            if meta[key] != metas[0][key]:
+                raise ConfigError(f"{path} was made with another {key} than {inputs[0]} "
+                                  f"({meta[key]} vs {metas[0][key]}); predict every shard with the same model "
+                                  "and options")  # fmt: skip
+        if meta["shard"][1] != n:
+            raise ConfigError(f"{path} is shard {meta['shard'][0]}/{meta['shard'][1]} but {inputs[0]} is of {n}")
+    shards = sorted(meta["shard"][0] for meta in metas)
+    if shards != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(shards))
+        repeated = sorted({s for s in shards if shards.count(s) > 1})
+        raise ConfigError(f"merging needs shards 1..{n} once each; missing {missing or 'none'}, "
+                          f"repeated {repeated or 'none'}")  # fmt: skip
+    timeline = all(meta["settings"].get("timeline") for meta in metas)
+    songs: dict[str, Any] = {}
+    for path in inputs:
+        for song in read_predictions(Path(path), timeline=timeline):
+            if song.path in songs:
+                raise ConfigError(f"{song.path} was predicted in two shards (again in {path}); merge tables of "
+                                  "one sharded run only")  # fmt: skip
+            songs[song.path] = song
+    with PredictionWriter(out, timeline=timeline) as writer:
+        for key in sorted(songs, key=Path):  # the order of one unsharded run over the same folders
+            writer.write(songs[key])
+    return {"out": str(out), "songs": len(songs), "shards": n, "timeline": timeline,
+            "files": [str(p) for p in writer.written]}  # fmt: skip
+
