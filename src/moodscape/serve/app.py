@@ -42,13 +42,10 @@ BEARER = HTTPBearer(auto_error=False)
 _CHUNK = 1 << 20
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """Refuse a request body over ``limit`` bytes with a JSON 413: at once when Content-Length says so,
-    else as soon as the streamed body passes it (so a client cannot fill the disk by not saying)."""
+    else as soon as the streamed body passes it (so a client cannot fill the disk by not saying). Past
+    the limit the app is told the client left, and whatever it answers is replaced by the 413."""
 
     def __init__(self, app: Any, limit: int, message: str) -> None:
         self.app, self.limit, self.message = app, limit, message
@@ -62,27 +59,35 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await self._refuse(send)
-        seen, started = 0, False
+        seen, over, refused = 0, False, False
 
         async def counted() -> Any:
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    over = True
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracked(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def answered(message: Any) -> None:
+            nonlocal refused
+            if not over:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(send)
 
         try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, counted, answered)
+        except Exception:
+            if not over:
+                raise
+        if over and not refused:
+            await self._refuse(send)
 
 
 class FileError(Exception):
