@@ -10,8 +10,9 @@ import shutil
 import pytest
 
 from moodscape.cli import main
+from moodscape.data.shards import parse_shard, shard_files, shard_of
 from moodscape.errors import ConfigError
-from moodscape.inference.shards import merge_predictions, parse_shard, shard_files, shard_of
+from moodscape.inference.shards import merge_predictions
 
 from ..conftest import write_tiny_checkpoint, write_tone
 

@@ -37,6 +37,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 def _cmd_features(args: argparse.Namespace) -> int:
     from ..data.dataset import load_dataset
+    from ..data.shards import parse_shard
     from ..features.build import build_feature_store
 
     config = config_from(args)
@@ -44,7 +45,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.root, layout=data.layout, csv_scale=data.csv_scale, annotations=data.annotations)
     store_dir = build_feature_store(
         dataset, config.store.out_dir, config=config, workers=config.store.workers, progress=not args.quiet,
-        force=args.force,
+        force=args.force, shard=parse_shard(args.shard) if args.shard else None,
     )
     print(store_dir)
     return 0
@@ -125,6 +126,9 @@ def add_commands(commands) -> None:
     config_flag(features, "--workers", "store.workers", type=positive_int)
     _dataset_flags(features)
     features.add_argument("--force", action="store_true", help="recompute every song (splits.json is kept)")
+    features.add_argument("--shard", metavar="K/N", help="only shard K of N of the songs (by a hash of each audio path "
+                          "relative to the dataset folder), into OUT/<store>.shard-K-of-N; resumable like any build; "
+                          "join the shards with `moodscape merge OUT SHARD_STORES...`")
     add_config_options(features)
     features.set_defaults(func=_cmd_features)
 

@@ -34,16 +34,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..audio.io import find_audio_files
+    from ..data.shards import parse_shard, shard_files
     from ..inference.outputs import PredictionWriter, check_output, plot_names
     from ..inference.predictor import Predictor
-    from ..inference.shards import (
-        check_same_shard,
-        model_fingerprint,
-        parse_shard,
-        shard_files,
-        shard_meta_path,
-        write_shard_meta,
-    )
+    from ..inference.shards import check_same_shard, model_fingerprint, shard_meta_path, write_shard_meta
 
     found = [(f, str(f.relative_to(p)) if p.is_dir() else p.name) for p in args.paths
              for f in (find_audio_files(p) if p.is_dir() else [p])]  # fmt: skip
@@ -111,6 +105,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_merge(args: argparse.Namespace) -> int:
     from ..inference.shards import merge_predictions
 
+    if all(p.is_dir() for p in args.inputs):
+        from ..features.merge import merge_stores
+
+        print(merge_stores(args.inputs, args.out))
+        return 0
     summary = merge_predictions(args.inputs, args.out)
     print(f"merged {summary['songs']} songs from {summary['shards']} shards into {', '.join(summary['files'])}")
     return 0
@@ -186,14 +185,16 @@ def add_commands(commands) -> None:
 
     merge = commands.add_parser(
         "merge",
-        help="join the prediction tables of `predict --shard K/N` into one",
-        description="Join the tables written by `moodscape predict --shard K/N --out FILE` (CSV or JSON, each with "
-        "its FILE.shard.json) into OUT, rows ordered by path as one unsharded run over the same folders writes "
-        "them. Refuses a missing or repeated shard, shards predicted with another model or other options, and a "
-        "file that appears in two shards.",
+        help="join the shards of `predict --shard` (tables) or `features --shard` (stores) into one",
+        description="Tables written by `moodscape predict --shard K/N --out FILE` (CSV or JSON, each with its "
+        "FILE.shard.json) are joined into the table OUT, rows ordered by path as one unsharded run over the same "
+        "folders writes them. Feature stores built by `moodscape features ROOT --out DIR --shard K/N` are joined "
+        "into the store an unsharded build writes in the folder OUT (the same bytes; the dataset must be readable "
+        "here to order the songs). Refuses missing or repeated shards, shards made with another model, dataset or "
+        "settings, and anything that appears in two shards.",
     )
-    merge.add_argument("out", type=Path, help="the joined table: .csv (plus _timeline.csv) or .json")
-    merge.add_argument("inputs", type=Path, nargs="+", help="the shards' tables")
+    merge.add_argument("out", type=Path, help="the joined table (.csv or .json), or the folder for the joined store")
+    merge.add_argument("inputs", type=Path, nargs="+", help="the shards' tables, or the shards' store folders")
     merge.set_defaults(func=_cmd_merge)
 
     models = commands.add_parser(

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_hash
 from ..data.dataset import Dataset
+from ..data.shards import shard_files
 from ..errors import ConfigError
 from ..version import __version__
 from .extract import extract_logmels, prepare_frontend
@@ -63,6 +64,13 @@ def content_hash(path: str | Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+def song_key(dataset: Dataset, record) -> str:
+    """A song's shard key: its audio path relative to the dataset's folder (the same on every machine)."""
+    path, root = Path(record.path), Path(dataset.root)
+    root = root.parent if root.is_file() else root  # a CSV layout's root is its label file
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
 
 
 def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) -> str:
@@ -117,19 +125,27 @@ def build_feature_store(
     workers: int | None = None,
     progress: bool = True,
     force: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Compute and store the log-mel of every song in ``dataset``; returns the store folder.
 
     Resumes an interrupted build, brings a finished store up to date with the dataset (see the
     module docstring), and returns at once when nothing changed. ``force`` recomputes every song.
-    Files that cannot be used are listed in ``errors.csv`` and never stop the build.
+    Files that cannot be used are listed in ``errors.csv`` and never stop the build. ``shard`` (K, N):
+    only the songs of shard K, into ``<store>.shard-K-of-N`` (join the shards with
+    :func:`moodscape.features.merge.merge_stores`).
     """
     audio, features = config.audio, config.features
+    if shard is not None:
+        dataset = replace(dataset, records=shard_files([(r, song_key(dataset, r)) for r in dataset.records], *shard))
+        log.info("shard %d/%d: %d songs", *shard, len(dataset.records))
     try:
         prepare_frontend(audio, features)  # a front end that cannot be built fails before any folder exists
     except ValueError as exc:
         raise ConfigError(f"features/audio settings cannot make a log-mel front end: {exc}") from exc
     store_dir = Path(out_dir) / store_name(dataset.name, audio, features)
+    if shard is not None:
+        store_dir = store_dir.with_name(f"{store_dir.name}.shard-{shard[0]}-of-{shard[1]}")
     settings = {
         "dataset": dataset.name,
         "layout": dataset.layout,
@@ -139,6 +155,7 @@ def build_feature_store(
         "hash": settings_hash(audio, features),
         "dtype": "float16",
         "moodscape_version": __version__,
+        **({"shard": list(shard)} if shard is not None else {}),
     }
     settings_path = store_dir / SETTINGS_FILE
     if force and store_dir.exists():

@@ -1,0 +1,112 @@
+"""Joining the stores of ``moodscape features --shard K/N`` into the store one unsharded build writes.
+
+The clips are laid out in the dataset's order (as a build computes them), so the joined store has the
+bytes of an unsharded build over the same data and settings; shards built with other settings, of
+another dataset, incomplete, missing or repeated are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ..config import load_config
+from ..data.dataset import load_dataset
+from ..errors import ConfigError
+from .build import _atomic_write_json, _atomic_write_rows, _write_errors, store_name
+from .store import (
+    ERRORS_FILE,
+    FEATURES_FILE,
+    INDEX_COLUMNS,
+    INDEX_FILE,
+    SETTINGS_FILE,
+    FeatureStore,
+    labels_revision,
+    store_revision,
+)
+
+log = logging.getLogger("moodscape.features.store")
+
+_SAME = ("dataset", "layout", "root", "audio", "features", "hash", "dtype")
+
+
+def _read_shard(folder: Path) -> dict:
+    settings_path = folder / SETTINGS_FILE
+    if not settings_path.is_file():
+        raise ConfigError(f"{folder}: not a feature store (no {SETTINGS_FILE})")
+    settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    if "shard" not in settings:
+        raise ConfigError(f"{folder}: not a shard (built without --shard K/N)")
+    if not settings.get("complete"):
+        raise ConfigError(f"{folder}: shard {settings['shard'][0]}/{settings['shard'][1]} is not finished; run its "
+                          "`moodscape features ... --shard` again (it resumes)")  # fmt: skip
+    return settings
+
+
+def merge_stores(inputs: Sequence[Path], out_dir: str | Path) -> Path:
+    """The store of every shard's songs in ``out_dir`` (named as an unsharded build names it)."""
+    folders = [Path(p) for p in inputs]
+    shards = [_read_shard(f) for f in folders]
+    first = shards[0]
+    n = first["shard"][1]
+    for folder, settings in zip(folders, shards):
+        for key in _SAME:
+            if settings.get(key) != first.get(key):
+                raise ConfigError(f"{folder} was built with another {key} than {folders[0]}; build every shard with "
+                                  "the same dataset and audio/features settings")  # fmt: skip
+        if settings["shard"][1] != n:
+            raise ConfigError(f"{folder} is shard {settings['shard'][0]}/{settings['shard'][1]}, {folders[0]} of {n}")
+    numbers = sorted(s["shard"][0] for s in shards)
+    if numbers != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(numbers))
+        repeated = sorted({k for k in numbers if numbers.count(k) > 1})
+        raise ConfigError(f"merging needs shards 1..{n} once each; missing {missing or 'none'}, "
+                          f"repeated {repeated or 'none'}")  # fmt: skip
+    config = load_config(folders[0] / "config.yaml")
+    dataset = load_dataset(first["root"], layout=first["layout"], csv_scale=config.data.csv_scale,
+                           annotations=config.data.annotations)  # fmt: skip
+    stores = {}
+    for folder in folders:
+        store = FeatureStore(folder)
+        for entry in store.entries:
+            if entry.song_id in stores:
+                raise ConfigError(f"song {entry.song_id} is in two shards (again in {folder})")
+            stores[entry.song_id] = (store, entry)
+    order = [r.song_id for r in dataset.records]
+    absent = [song for song in order if song not in stores]
+    if absent or len(stores) != len(order):
+        raise ConfigError(f"the shards hold {len(stores)} songs, the dataset {first['root']} {len(order)} "
+                          f"(missing {absent[:5]}); rebuild the shards from the same dataset")  # fmt: skip
+    n_mels = config.features.n_mels
+    target = Path(out_dir) / store_name(dataset.name, config.audio, config.features)
+    target.mkdir(parents=True, exist_ok=True)
+    merged, errors, offset = [], {}, 0
+    with (target / FEATURES_FILE).open("wb") as data:
+        for song in order:
+            store, entry = stores[song]
+            if entry.status == "ok":
+                data.write(store.get(song).tobytes())
+            merged.append(replace(entry, offset=offset))
+            offset += entry.frames * n_mels if entry.status == "ok" else 0
+    for folder in folders:
+        errors.update(_errors(folder / ERRORS_FILE))
+    _write_errors(target / ERRORS_FILE, merged, errors)
+    _atomic_write_rows(target / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in merged])
+    shutil.copyfile(folders[0] / "config.yaml", target / "config.yaml")
+    base = {k: v for k, v in first.items() if k not in ("shard", "complete", "revision", "labels_revision")}
+    _atomic_write_json(target / SETTINGS_FILE, {**base, "complete": True, "revision": store_revision(merged),
+                                                "labels_revision": labels_revision(merged)})  # fmt: skip
+    log.info("merged %d shards into %s: %d songs", n, target, len(merged))
+    return target
+
+
+def _errors(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["song_id"]: row["error"] for row in csv.DictReader(handle)}
