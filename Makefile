@@ -10,7 +10,7 @@ BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-serve bench-intervals bench-quality default-model clean
+.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ default-model: venv
 
 bench-serve: venv
 	$(BIN)/python benchmarks/serve.py --clips $(FOURQ)
+
+bench-scale: venv
+	$(BIN)/python benchmarks/scale.py --clips $(FOURQ)
 
 bench-inference: venv
 	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)
