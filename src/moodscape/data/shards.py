@@ -31,3 +31,18 @@ def shard_of(key: str, n: int) -> int:
 def shard_files(found: Sequence[tuple[T, str]], k: int, n: int) -> list[T]:
     """The files of shard ``k`` of ``n`` among (path, key) pairs, in their given order."""
     return [path for path, key in found if shard_of(key, n) == k]
+
+
+def check_complete(shards: Sequence[tuple[object, tuple[int, int]]]) -> int:
+    """(source, (K, N)) of every part to merge: all of one N, shards 1..N once each; returns N."""
+    first, (_, n) = shards[0]
+    for source, (k, count) in shards:
+        if count != n:
+            raise ConfigError(f"{source} is shard {k}/{count} but {first} is of {n}")
+    numbers = sorted(k for _, (k, _) in shards)
+    if numbers != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(numbers))
+        repeated = sorted({k for k in numbers if numbers.count(k) > 1})
+        raise ConfigError(f"merging needs shards 1..{n} once each; missing {missing or 'none'}, "
+                          f"repeated {repeated or 'none'}")  # fmt: skip
+    return n

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..data.dataset import load_dataset
+from ..data.shards import check_complete
 from ..errors import ConfigError
 from .build import _atomic_write_json, _atomic_write_rows, _write_errors, store_name
 from .store import (
@@ -53,20 +54,12 @@ def merge_stores(inputs: Sequence[Path], out_dir: str | Path) -> Path:
     folders = [Path(p) for p in inputs]
     shards = [_read_shard(f) for f in folders]
     first = shards[0]
-    n = first["shard"][1]
     for folder, settings in zip(folders, shards):
         for key in _SAME:
             if settings.get(key) != first.get(key):
                 raise ConfigError(f"{folder} was built with another {key} than {folders[0]}; build every shard with "
                                   "the same dataset and audio/features settings")  # fmt: skip
-        if settings["shard"][1] != n:
-            raise ConfigError(f"{folder} is shard {settings['shard'][0]}/{settings['shard'][1]}, {folders[0]} of {n}")
-    numbers = sorted(s["shard"][0] for s in shards)
-    if numbers != list(range(1, n + 1)):
-        missing = sorted(set(range(1, n + 1)) - set(numbers))
-        repeated = sorted({k for k in numbers if numbers.count(k) > 1})
-        raise ConfigError(f"merging needs shards 1..{n} once each; missing {missing or 'none'}, "
-                          f"repeated {repeated or 'none'}")  # fmt: skip
+    n = check_complete([(folder, tuple(settings["shard"])) for folder, settings in zip(folders, shards)])
     config = load_config(folders[0] / "config.yaml")
     dataset = load_dataset(first["root"], layout=first["layout"], csv_scale=config.data.csv_scale,
                            annotations=config.data.annotations)  # fmt: skip

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.shards import check_complete
 from ..errors import ConfigError
 from ..version import __version__
 from .outputs import PredictionWriter, read_predictions
@@ -68,21 +69,13 @@ def merge_predictions(inputs: Sequence[Path], out: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: no {meta_path.name} beside it; merge takes tables written by "
                               "`moodscape predict --shard K/N --out FILE`")  # fmt: skip
         metas.append(json.loads(meta_path.read_text(encoding="utf-8")))
-    n = metas[0]["shard"][1]
     for path, meta in zip(inputs, metas):
         for key in ("model", "settings"):
             if meta[key] != metas[0][key]:
                 raise ConfigError(f"{path} was made with another {key} than {inputs[0]} "
                                   f"({meta[key]} vs {metas[0][key]}); predict every shard with the same model "
                                   "and options")  # fmt: skip
-        if meta["shard"][1] != n:
-            raise ConfigError(f"{path} is shard {meta['shard'][0]}/{meta['shard'][1]} but {inputs[0]} is of {n}")
-    shards = sorted(meta["shard"][0] for meta in metas)
-    if shards != list(range(1, n + 1)):
-        missing = sorted(set(range(1, n + 1)) - set(shards))
-        repeated = sorted({s for s in shards if shards.count(s) > 1})
-        raise ConfigError(f"merging needs shards 1..{n} once each; missing {missing or 'none'}, "
-                          f"repeated {repeated or 'none'}")  # fmt: skip
+    n = check_complete([(path, tuple(meta["shard"])) for path, meta in zip(inputs, metas)])
     timeline = all(meta["settings"].get("timeline") for meta in metas)
     songs: dict[str, Any] = {}
     for path in inputs:
