@@ -21,6 +21,10 @@ class CheckpointError(MoodscapeError):
     """A checkpoint or pretrained weight cannot be found or loaded."""
 
 
+class DistributedError(MoodscapeError):
+    """A process of a distributed training run failed or lost contact with the others."""
+
+
 class ExportError(MoodscapeError):
     """An export step failed or its output does not match the PyTorch model."""
 

@@ -23,6 +23,13 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_distributed_options(parser: argparse.ArgumentParser) -> None:
+    """--devices, --num-nodes, --strategy: train with several processes (Lightning Fabric; README "Scaling out")."""
+    config_flag(parser, "--devices", "distributed.devices", type=positive_int)
+    config_flag(parser, "--num-nodes", "distributed.num_nodes", type=positive_int)
+    config_flag(parser, "--strategy", "distributed.strategy")
+
+
 def add_verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
     """-v/-q; on subcommands with a suppressed default, so `moodscape -q predict` and `moodscape predict -q`
     both work and a subcommand never resets what was given before it."""

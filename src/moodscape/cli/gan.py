@@ -6,16 +6,19 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import add_config_options, config_flag, config_from, positive_float, positive_int
+from .common import add_config_options, add_distributed_options, config_flag, config_from, positive_float, positive_int
 
 log = logging.getLogger("moodscape")
 
 
 def _cmd_gan_train(args: argparse.Namespace) -> int:
+    from ..training.distributed import is_main_process
     from ..training.gan import train_gan
 
     config = config_from(args)
     run_dir = train_gan(config, out_dir=config.gan.out_dir, resume=args.resume, progress=not args.quiet)
+    if not is_main_process():
+        return 0
     print(f"GAN run folder: {run_dir} (EMA generator in {run_dir / 'generator'})")
     return 0
 
@@ -101,6 +104,7 @@ def add_commands(commands) -> None:
     )
     config_flag(gan_train, "--out", "gan.out_dir", type=Path)
     gan_train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
+    add_distributed_options(gan_train)
     add_config_options(gan_train)
     gan_train.set_defaults(func=_cmd_gan_train)
     gan_generate = gan_commands.add_parser(

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import add_config_options, config_flag, config_from, flag_values
+from .common import add_config_options, add_distributed_options, config_flag, config_from, flag_values
 
 log = logging.getLogger("moodscape")
 
@@ -33,10 +33,13 @@ def _format_evaluation(metrics: dict, directory: Path) -> str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..eval.run import evaluate_run
+    from ..training.distributed import is_main_process
     from ..training.teacher import train_teacher
 
     config = config_from(args)
     run_dir = train_teacher(config, out_dir=config.teacher.out_dir, resume=args.resume, progress=not args.quiet)
+    if not is_main_process():
+        return 0
     print(f"run folder: {run_dir}")
     if not args.no_evaluate:
         metrics = evaluate_run(run_dir, progress=not args.quiet)
@@ -47,9 +50,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_distill(args: argparse.Namespace) -> int:
     from ..eval.distillation import compare_distillation
     from ..training.distill import distill, distill_config
+    from ..training.distributed import is_main_process
 
     config = distill_config(args.run_dir, args.config, args.overrides, values=flag_values(args))
     out = distill(args.run_dir, config, resume=args.resume, progress=not args.quiet)
+    if not is_main_process():
+        return 0
     print(f"student run folder: {out}")
     if args.no_evaluate:
         return 0
@@ -100,6 +106,7 @@ def add_commands(commands) -> None:
     config_flag(train, "--out", "teacher.out_dir", type=Path)
     train.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     train.add_argument("--no-evaluate", action="store_true", help="skip the evaluation after training")
+    add_distributed_options(train)
     add_config_options(train)
     train.set_defaults(func=_cmd_train)
 
@@ -131,6 +138,7 @@ def add_commands(commands) -> None:
     config_flag(distill, "--out", "student.out_dir", type=Path)
     distill.add_argument("--resume", action="store_true", help="continue from OUT/last/ with the same config")
     distill.add_argument("--no-evaluate", action="store_true", help="skip the teacher vs student comparison")
+    add_distributed_options(distill)
     add_config_options(distill)
     distill.set_defaults(func=_cmd_distill)
     evaluate = commands.add_parser(

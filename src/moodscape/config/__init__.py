@@ -9,6 +9,7 @@ from .schema import (
     BaselineConfig,
     Config,
     DataConfig,
+    DistributedConfig,
     EvaluateConfig,
     FeaturesConfig,
     GanConfig,
@@ -23,7 +24,7 @@ from .schema import (
 )
 
 __all__ = [
-    "AudioConfig", "AugmentConfig", "BaselineConfig", "Config", "DataConfig", "EvaluateConfig", "FeaturesConfig",
+    "AudioConfig", "AugmentConfig", "BaselineConfig", "Config", "DataConfig", "DistributedConfig", "EvaluateConfig", "FeaturesConfig",
     "GanConfig", "PipelineConfig", "RuntimeConfig", "SplitConfig", "StoreConfig", "StudentConfig", "TeacherConfig",
     "TrainingConfig", "WindowsConfig", "config_to_dict", "legacy_views", "load_config", "parse_override",
     "save_config", "schema_field", "settings_hash",

@@ -111,6 +111,27 @@ class RuntimeConfig(_Section):
     )
 
 
+class DistributedConfig(_Section):
+    """How many processes one training run spans (teacher, student and GAN; Lightning Fabric launches them).
+
+    ``teacher.batch_size``, ``student.batch_size`` and ``gan.batch_size`` stay the global batch: each process
+    takes its share, so learning rates and schedules mean the same at any world size.
+    """
+
+    devices: int = Field(1, ge=1, description="Processes per machine (one per GPU; on CPU, processes sharing the cores).")
+    num_nodes: int = Field(1, ge=1, description="Machines taking part (launched by srun or torchrun on each).")
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="ddp: a full copy of the model per process; fsdp: weights and optimiser state sharded (CUDA only)."
+    )
+    timeout_minutes: float = Field(
+        60.0, gt=0, description="How long a process waits for the others (e.g. while process 0 builds the feature store)."
+    )
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.num_nodes
+
+
 class AugmentConfig(_Section):
     """Training-time augmentation; runs only on training windows."""
 
@@ -296,6 +317,7 @@ class Config(_Section):
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)
     gan: GanConfig = Field(default_factory=GanConfig)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import Config
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .normalize import Normalization, normalize
 from .store import FeatureStore
+
+log = logging.getLogger(__name__)
 
 
 def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, multiple: int = 1) -> int:
@@ -87,18 +90,42 @@ class SongFeatures:
         batch_size: int,
         synthetic: SyntheticWindows | None = None,
         synthetic_ratio: float = 0.0,
+        rank: int = 0,
+        world: int = 1,
     ) -> Iterator[Batch]:
         """One epoch: ``windows_per_song`` random crops of every song, plus ``synthetic_ratio`` generated
         windows per real one when ``synthetic`` is given, shuffled together, in batches.
+
+        With ``world`` > 1 processes, this is process ``rank``'s part of the epoch: its songs (see
+        :func:`shard_songs`, same ``rng`` state on every process) and share of the synthetic windows, in as many
+        batches as one process would make of the whole epoch (``batch_size`` is the global batch), so every
+        process takes the same number of steps.
         """
         real = np.repeat(np.arange(len(self)), windows_per_song)
         extra = 0 if synthetic is None else int(round(synthetic_ratio * real.size))
         picks = rng.integers(0, len(synthetic), size=extra) if extra else np.zeros(0, dtype=np.int64)
         # Negative codes are synthetic windows, so one permutation shuffles both kinds together.
-        order = rng.permutation(np.concatenate([real, -1 - picks]))
-        for first in range(0, order.size, batch_size):
+        codes = np.concatenate([real, -1 - picks])
+        if world == 1:
+            order = rng.permutation(codes)
+            chunks = [order[first : first + batch_size] for first in range(0, order.size, batch_size)]
+        else:
+            mine = shard_songs(len(self), rng, rank=rank, world=world)
+            log.debug("process %d of %d trains on %d songs: %s", rank, world, len(mine),
+                      " ".join(str(self.song_ids[i]) for i in mine))  # fmt: skip
+            steps = -(-codes.size // batch_size)
+            # The shared draws end here: crops and order come from this process's own stream.
+            rng = np.random.default_rng([int(rng.integers(2**32)), rank])
+            own = np.concatenate([real[np.isin(real, mine)], (-1 - picks)[rank::world]])
+            chunks = np.array_split(rng.permutation(own), steps)
+            if min(len(c) for c in chunks) == 0:
+                raise ConfigError(
+                    f"{len(own)} windows for process {rank} of {world} cannot fill {steps} steps: raise the batch "
+                    f"size ({batch_size}, the global batch) or windows_per_song, or use fewer processes"
+                )
+        for chunk in chunks:
             windows, targets = [], []
-            for code in order[first : first + batch_size]:
+            for code in chunk:
                 if code < 0:
                     window, target = synthetic.window(-1 - int(code))
                 else:
@@ -108,6 +135,13 @@ class SongFeatures:
                 windows.append(window)
                 targets.append(target)
             yield Batch(inputs=np.stack(windows), targets=np.stack(targets))
+
+
+def shard_songs(count: int, rng: np.random.Generator, *, rank: int, world: int) -> np.ndarray:
+    """The songs (indices) process ``rank`` of ``world`` trains on this epoch: a fresh seeded permutation cut
+    in ``world`` interleaved parts, disjoint and together every song, once. ``rng`` must be in the same state
+    on every process (it is: seeded from the seed and the epoch)."""
+    return np.sort(rng.permutation(count)[rank::world])
 
 
 class SyntheticWindows:

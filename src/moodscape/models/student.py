@@ -154,6 +154,12 @@ class StudentRegressor(Pretrained):
         """(batch, n_mels, frames) normalised log-mel -> (batch, 2) (valence, arousal) on [-1, 1]."""
         return self.regress(self.embed(x))
 
+    def distill_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The predictions and, with a projection, the embedding mapped to the teacher's width: one pass, so
+        that data-parallel training sees one forward per step."""
+        embedding = self.embed(x)
+        return self.regress(embedding), None if self.projection is None else self.projection(embedding)
+
     def parameter_groups(self, *, lr_backbone: float, lr_head: float, weight_decay: float = 0.0) -> list[dict]:
         """AdamW groups (see :func:`moodscape.models.optim.parameter_groups`): the head (with the projection)
         is everything outside the backbone."""

@@ -31,6 +31,13 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
     """Run every enabled stage that is not already done for this configuration; returns the summary."""
     if start is not None and start not in STAGES:
         raise ConfigError(f"--from {start}: unknown stage; valid: {', '.join(STAGES)}")
+    from ..training.distributed import launcher_world
+
+    if config.distributed.world_size > 1 or launcher_world() is not None:
+        raise ConfigError(
+            "moodscape run trains in one process; to train on several, run the stages as their own commands "
+            "(`moodscape gan train`, `train`, `distill` with --devices N [--num-nodes M]; README: Scaling out)"
+        )
     import torch
 
     config = resolve_run_config(config)

@@ -15,14 +15,15 @@ from typing import Any
 
 import torch
 
-from ..config import Config, config_to_dict, load_config, save_config
+from ..config import Config, config_to_dict, load_config
 from ..errors import CheckpointError, ConfigError
-from ..features.prepare import PreparedData, prepare_data
+from ..features.prepare import PreparedData
 from ..features.windows import Batch
 from ..models.checkpoint import read_meta
 from ..models.student import StudentRegressor, build_student
 from ..models.teacher import TeacherRegressor
-from .loop import check_resume_config
+from .distributed import SINGLE, Cluster
+from .loop import begin_run
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class DistillTrainer(WindowRegressionTrainer):
     """The student trained against labels and a frozen teacher."""
 
     kind = "student"
+    forward_methods = ("distill_outputs",)
 
     def __init__(
         self,
@@ -41,6 +43,7 @@ class DistillTrainer(WindowRegressionTrainer):
         teacher_dir: str | Path,
         out_dir: str | Path,
         progress: bool = True,
+        cluster: Cluster = SINGLE,
     ) -> None:
         teacher_dir = Path(teacher_dir)
         meta = read_meta(teacher_dir)
@@ -53,6 +56,7 @@ class DistillTrainer(WindowRegressionTrainer):
         super().__init__(
             prepared, config.student, config.runtime, seed=config.seed, run_config=config_to_dict(config),
             frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]), out_dir=out_dir, progress=progress,
+            cluster=cluster,
         )  # fmt: skip
         self.teacher = TeacherRegressor.from_pretrained(teacher_dir, device=self.device)
         for param in self.teacher.parameters():
@@ -75,11 +79,11 @@ class DistillTrainer(WindowRegressionTrainer):
         with torch.no_grad():
             teacher_embedding = self.teacher.embed(inputs)
             teacher_out = self.teacher.regress(teacher_embedding)
-        embedding = self.model.embed(inputs)
-        out = self.model.regress(embedding)
+        out, projected = self.net.distill_outputs(inputs)
+        out, targets, teacher_out = self.cluster.gather(out, targets, teacher_out)
         loss = self.alpha * self.criterion(out, targets) + (1.0 - self.alpha) * self.criterion(out, teacher_out)
-        if self.feature_weight > 0:
-            matched = torch.nn.functional.mse_loss(self.model.project(embedding), teacher_embedding)
+        if projected is not None:
+            matched = torch.nn.functional.mse_loss(projected, teacher_embedding)
             loss = loss + self.feature_weight * matched
         return loss
 
@@ -131,12 +135,10 @@ def distill(
         raise ConfigError(f"windows.* ({config.windows}) differs from the teacher run {run_dir} ({teacher_windows}); "
                           "the student learns on the teacher's windows: leave windows.* as the teacher had them")  # fmt: skip
     out = Path(out_dir or config.student.out_dir or run_dir / "student")
-    check_resume_config(out, config, resume)
-    prepared = prepared or prepare_data(config, progress=progress)
-    save_config(config, out)
-    trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress)
+    config, cluster, prepared = begin_run(config, out, resume=resume, progress=progress, prepared=prepared)
+    trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress, cluster=cluster)
     trainer.fit(resume=resume)
-    if config.student.fuse_descriptors:
+    if config.student.fuse_descriptors and cluster.is_main:
         trainer.fuse()
     return out
 

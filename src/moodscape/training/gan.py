@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..config import Config, config_to_dict, save_config
+from ..config import Config, config_to_dict
 from ..errors import CheckpointError, ConfigError
-from ..features.prepare import PreparedData, prepare_data
+from ..features.prepare import PreparedData
 from ..features.windows import SongFeatures, window_geometry
 from ..metrics.gan_quality import (
     band_statistics_embedding,
@@ -39,7 +39,8 @@ from ..models.gan_losses import gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..models.ridge import RidgeBaseline
 from ..version import __version__
 from .augment import diff_augment
-from .loop import EpochLoop, check_resume_config
+from .distributed import SINGLE, Cluster
+from .loop import EpochLoop, begin_run, crash_point
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +142,18 @@ class GanTrainer(EpochLoop):
 
     rng_stream = (1,)
 
-    def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
+    def __init__(
+        self,
+        prepared: PreparedData,
+        config: Config,
+        *,
+        out_dir: str | Path,
+        progress: bool = True,
+        cluster: Cluster = SINGLE,
+    ) -> None:
         super().__init__(epochs=config.gan.epochs, patience=None, device=config.runtime.device,
-                         threads=config.runtime.threads, seed=config.seed, out_dir=out_dir, progress=progress)  # fmt: skip
+                         threads=config.runtime.threads, seed=config.seed, out_dir=out_dir, progress=progress,
+                         cluster=cluster)  # fmt: skip
         self.config, self.cfg, self.prepared = config, config.gan, prepared
         store = prepared.store
         self.frames, _ = window_geometry(config, store)
@@ -167,6 +177,9 @@ class GanTrainer(EpochLoop):
         # channels_last: oneDNN's convolutions on few channels run ~1.5x faster in that layout on CPU.
         self.generator.to(self.device, memory_format=torch.channels_last)
         self.discriminator.to(self.device, memory_format=torch.channels_last)
+        # What the steps call: the models themselves, or their data-parallel wrappers (same weights).
+        self.g_net = cluster.wrap(self.generator)
+        self.d_net = cluster.wrap(self.discriminator, forward_methods=("scores_and_labels",))
         self.ema = EMA(self.generator, decay=self.cfg.ema_decay)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.cfg.lr_g, betas=tuple(self.cfg.betas))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.cfg.lr_d, betas=tuple(self.cfg.betas))
@@ -177,6 +190,8 @@ class GanTrainer(EpochLoop):
 
     def start(self) -> None:
         """The song ids the GAN learns from, written first so that a reader can check them at any time."""
+        if not self.cluster.is_main:
+            return
         (self.out_dir / SONGS_FILE).write_text(
             json.dumps({"train_songs": list(self.songs.song_ids), "splits_hash": self.prepared.splits.songs_hash})
             + "\n",
@@ -207,7 +222,8 @@ class GanTrainer(EpochLoop):
         sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "aux_real": 0.0, "aux_fake": 0.0}
         aux = self.cfg.aux_weight
         batches = self.songs.random_batches(
-            rng, frames=self.frames, windows_per_song=self.cfg.windows_per_song, batch_size=self.cfg.batch_size
+            rng, frames=self.frames, windows_per_song=self.cfg.windows_per_song, batch_size=self.cfg.batch_size,
+            rank=self.cluster.rank, world=self.cluster.world_size,
         )
         total = -(-len(self.songs) * self.cfg.windows_per_song // self.cfg.batch_size)
         count = 0
@@ -218,8 +234,8 @@ class GanTrainer(EpochLoop):
                 z = torch.randn(len(real), self.generator.z_dim, device=self.device)
                 fake = self.generator(z, labels).detach()
                 seen_real, seen_fake = self._augment(real), self._augment(fake)
-                real_scores, real_labels = self.discriminator.scores_and_labels(seen_real, labels)
-                fake_scores = self.discriminator(seen_fake, labels)
+                real_scores, real_labels = self.d_net.scores_and_labels(seen_real, labels)
+                fake_scores = self.d_net(seen_fake, labels)
                 if self.cfg.loss == "hinge":
                     d_loss = hinge_d_loss(real_scores, fake_scores)
                 else:
@@ -232,9 +248,7 @@ class GanTrainer(EpochLoop):
                 d_loss.backward()
                 self.opt_d.step()
             z = torch.randn(len(real), self.generator.z_dim, device=self.device)
-            fake_scores_g, fake_labels = self.discriminator.scores_and_labels(
-                self._augment(self.generator(z, labels)), labels
-            )
+            fake_scores_g, fake_labels = self.d_net.scores_and_labels(self._augment(self.g_net(z, labels)), labels)
             aux_fake = label_loss(fake_labels, labels, scale=self.label_scale)
             g_loss = hinge_g_loss(fake_scores_g) + aux * aux_fake
             self.opt_g.zero_grad(set_to_none=True)
@@ -245,6 +259,7 @@ class GanTrainer(EpochLoop):
                                ("d_fake", fake_scores.mean()), ("aux_real", aux_real), ("aux_fake", aux_fake)):  # fmt: skip
                 sums[key] += float(value.detach())
             count += 1
+            crash_point(f"epoch {epoch + 1} batch {count}", self.cluster.rank)
         return {key: value / max(count, 1) for key, value in sums.items()}
 
     def _augment(self, windows: torch.Tensor) -> torch.Tensor:
@@ -272,6 +287,8 @@ class GanTrainer(EpochLoop):
             save_file(tensors, str(folder / STATE_TENSORS))
             saved = {"epoch": state["epoch"], "history": state["history"], "optimizer_g": meta_g,
                      "optimizer_d": meta_d, "ema_updates": self.ema.updates}  # fmt: skip
+            if "world_size" in state:
+                saved["world_size"] = state["world_size"]
             (folder / STATE_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
 
         write_folder(directory, write_last)
@@ -312,8 +329,6 @@ def train_gan(
     """Train the GAN on the training songs of ``prepared`` (prepared from ``config`` when not given) only;
     leave generator/ and last/ in ``out_dir``."""
     out_dir = Path(out_dir)
-    check_resume_config(out_dir, config, resume)
-    prepared = prepared or prepare_data(config, progress=progress)
-    save_config(config, out_dir)
-    GanTrainer(prepared, config, out_dir=out_dir, progress=progress).fit(resume=resume)
+    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared)
+    GanTrainer(prepared, config, out_dir=out_dir, progress=progress, cluster=cluster).fit(resume=resume)
     return out_dir

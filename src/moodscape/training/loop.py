@@ -26,23 +26,27 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import Config, RuntimeConfig, TrainingConfig, load_config
+from ..config import Config, RuntimeConfig, TrainingConfig, config_to_dict, load_config, save_config
 from ..errors import CheckpointError, ConfigError
+from ..features.prepare import PreparedData, prepare_data
 from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
 from ..models.serialization import load_exact
+from .distributed import SINGLE, Cluster, resolve_distributed, start_cluster
 
 log = logging.getLogger(__name__)
 
 # Crash injection for tests: when this variable names a step ("epoch 3 best": best/ written, last/ not
-# yet; "epoch 3 saved": the epoch fully saved), the process dies there at once, as under kill -9.
+# yet; "epoch 3 saved": the epoch fully saved; "epoch 3 batch 2": in the middle of epoch 3), the process
+# dies there at once, as under kill -9; with MOODSCAPE_CRASH_RANK set, only that process of a distributed run.
 CRASH_ENV = "MOODSCAPE_CRASH_AT"
+CRASH_RANK_ENV = "MOODSCAPE_CRASH_RANK"
 CRASH_EXIT_CODE = 137
 
 
-def crash_point(step: str) -> None:
+def crash_point(step: str, rank: int = 0) -> None:
     """Die like a killed process (no clean-up, no flush) when ``MOODSCAPE_CRASH_AT`` names ``step``."""
-    if os.environ.get(CRASH_ENV) == step:
+    if os.environ.get(CRASH_ENV) == step and os.environ.get(CRASH_RANK_ENV, str(rank)) == str(rank):
         os._exit(CRASH_EXIT_CODE)
 
 
@@ -85,6 +89,10 @@ class EpochLoop(ABC):
 
     Subclasses provide the steps (:meth:`train_epoch`), what is measured after them (:meth:`end_epoch`),
     and how their models and optimisers are written to and read from a folder.
+
+    Across several processes (``cluster``), training numbers are averaged over them, :meth:`end_epoch`
+    runs on process 0 and its numbers reach every process (so they stop together), and only process 0
+    writes; each process draws its own random numbers (process 0 those of a run of one process).
     """
 
     #: Extra words of the per-epoch numpy seed, so that two trainers of one run draw different windows.
@@ -100,10 +108,12 @@ class EpochLoop(ABC):
         seed: int,
         out_dir: str | Path,
         progress: bool = True,
+        cluster: Cluster = SINGLE,
     ) -> None:
-        self.epochs, self.patience, self.seed, self.progress = epochs, patience, seed, progress
+        self.epochs, self.patience, self.seed, self.cluster = epochs, patience, seed, cluster
+        self.progress = progress and cluster.is_main
         self.out_dir = Path(out_dir)
-        self.device = resolve_device(device)
+        self.device = cluster.device if cluster.distributed else resolve_device(device)
         if threads is not None:
             torch.set_num_threads(threads)
 
@@ -143,15 +153,23 @@ class EpochLoop(ABC):
     # --- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> list[dict[str, float]]:
         """Train; returns the history. ``resume`` continues from ``last/`` with identical results."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        cluster = self.cluster
+        with cluster.main_first():
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            last_dir = recover(self.out_dir / "last")
         self.start()
         history: list[dict[str, float]] = []
         best, stale, start = -math.inf, 0, 0
-        last_dir = recover(self.out_dir / "last")
         if resume:
             if not last_dir.exists():
                 raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
             state = self.load_last(last_dir)
+            saved_world = state.get("world_size", 1)
+            if saved_world != cluster.world_size:
+                raise CheckpointError(
+                    f"{last_dir} was written by a run of {saved_world} process(es); resume it with the same number "
+                    f"(now {cluster.world_size}: set --devices/--num-nodes as before), or start a new run folder"
+                )
             history, start = state["history"], state["epoch"]
             best, stale = state.get("best", -math.inf), state.get("stale", 0)
             log.info("resuming %s at epoch %d of %d", self.out_dir, start + 1, self.epochs)
@@ -159,29 +177,33 @@ class EpochLoop(ABC):
                 log.info("%s already finished", self.out_dir)
                 return history
 
-        for epoch in range(start, self.epochs):
-            began = time.perf_counter()
-            torch.manual_seed(self.seed * 100_003 + epoch)
-            rng = np.random.default_rng([self.seed, epoch, *self.rng_stream])
-            record = {"epoch": epoch + 1, **self.train_epoch(epoch, rng)}
-            record.update(self.end_epoch())
-            record["seconds"] = time.perf_counter() - began
-            history.append(record)
-            score = self.score(record)
-            improved = score is not None and score > best
-            if improved:
-                best, stale = score, 0
-            elif score is not None:
-                stale += 1
-            self.log_epoch(record, improved)
-            self.save_model(record, improved)
-            crash_point(f"epoch {epoch + 1} best")
-            self.save_last(last_dir, {"epoch": epoch + 1, "history": history, "best": best, "stale": stale})
-            write_history(self.out_dir / "history.csv", history)
-            crash_point(f"epoch {epoch + 1} saved")
-            if self.patience is not None and stale >= self.patience:
-                log.info("early stop: no better validation score for %d epochs", stale)
-                break
+        with cluster.failures(last_dir):
+            for epoch in range(start, self.epochs):
+                began = time.perf_counter()
+                torch.manual_seed(self.seed * 100_003 + epoch + 1_000_003 * cluster.rank)
+                rng = np.random.default_rng([self.seed, epoch, *self.rng_stream])
+                record = {"epoch": epoch + 1, **cluster.mean(self.train_epoch(epoch, rng))}
+                record.update(cluster.broadcast(self.end_epoch() if cluster.is_main else None))
+                record["seconds"] = time.perf_counter() - began
+                history.append(record)
+                score = self.score(record)
+                improved = score is not None and score > best
+                if improved:
+                    best, stale = score, 0
+                elif score is not None:
+                    stale += 1
+                if cluster.is_main:
+                    self.log_epoch(record, improved)
+                    self.save_model(record, improved)
+                    crash_point(f"epoch {epoch + 1} best")
+                    state = {"epoch": epoch + 1, "history": history, "best": best, "stale": stale}
+                    self.save_last(last_dir, {**state, "world_size": cluster.world_size} if cluster.distributed else state)
+                    write_history(self.out_dir / "history.csv", history)
+                crash_point(f"epoch {epoch + 1} saved", cluster.rank)
+                if self.patience is not None and stale >= self.patience:
+                    log.info("early stop: no better validation score for %d epochs", stale)
+                    break
+        cluster.barrier()
         return history
 
 
@@ -195,12 +217,21 @@ class Trainer(EpochLoop):
     """
 
     model: nn.Module
+    #: Methods of ``self.model`` that training calls besides ``forward`` (they must pass the data-parallel wrapper).
+    forward_methods: tuple[str, ...] = ()
 
     def __init__(
-        self, train: TrainingConfig, runtime: RuntimeConfig, *, seed: int, out_dir: str | Path, progress: bool = True
+        self,
+        train: TrainingConfig,
+        runtime: RuntimeConfig,
+        *,
+        seed: int,
+        out_dir: str | Path,
+        progress: bool = True,
+        cluster: Cluster = SINGLE,
     ) -> None:
         super().__init__(epochs=train.epochs, patience=train.patience, device=runtime.device, threads=runtime.threads,
-                         seed=seed, out_dir=out_dir, progress=progress)  # fmt: skip
+                         seed=seed, out_dir=out_dir, progress=progress, cluster=cluster)  # fmt: skip
         self.cfg = train
         self.amp_dtype = autocast_dtype(runtime.precision, self.device)
 
@@ -231,6 +262,8 @@ class Trainer(EpochLoop):
 
     def start(self) -> None:
         self.model.to(self.device)
+        # What the steps call: the model itself, or its data-parallel wrapper (same weights) across processes.
+        self.net = self.cluster.wrap(self.model, forward_methods=self.forward_methods)
         self.ema = EMA(self.model, decay=self.cfg.ema_decay) if self.cfg.ema_decay is not None else None
         self.optimizer = torch.optim.AdamW(self.parameter_groups())
         steps_per_epoch = math.ceil(self.batches_per_epoch() / self.cfg.grad_accum)
@@ -306,10 +339,12 @@ class Trainer(EpochLoop):
                 if self.amp_dtype is not None
                 else contextlib.nullcontext()
             )
-            with autocast:
-                loss = self.loss(batch)
-            scaler.scale(loss / self.cfg.grad_accum).backward()
             last_in_step = (index + 1) % self.cfg.grad_accum == 0 or index + 1 == batches
+            with self.cluster.no_sync(self.net, skip=not last_in_step):
+                with autocast:
+                    loss = self.loss(batch)
+                scaler.scale(loss / self.cfg.grad_accum).backward()
+            crash_point(f"epoch {epoch + 1} batch {index + 1}", self.cluster.rank)
             if last_in_step:
                 if self.cfg.grad_clip is not None:
                     scaler.unscale_(optimizer)
@@ -327,14 +362,45 @@ class Trainer(EpochLoop):
         return {"train_loss": total / max(count, 1)}
 
 
+def begin_run(
+    config: Config, out_dir: Path, *, resume: bool, progress: bool, prepared: PreparedData | None
+) -> tuple[Config, Cluster, PreparedData]:
+    """What every trainer does before its first epoch: take the world size from torchrun or srun when they
+    started us, refuse a resume with another config, start the processes, prepare the data (process 0 first:
+    it may build the feature store the others then read) and save ``config.yaml`` (process 0)."""
+    config = resolve_distributed(config)
+    check_resume_config(out_dir, config, resume)
+    cluster = start_cluster(config)
+    with cluster.main_first():
+        prepared = prepared or prepare_data(config, progress=progress and cluster.is_main)
+        if cluster.is_main:
+            save_config(config, out_dir)
+    return config, cluster, prepared
+
+
 def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
     """Resuming with another configuration would mix two runs: refuse it."""
     saved = out_dir / "config.yaml"
-    if resume and saved.exists() and load_config(saved) != config:
+    if not (resume and saved.exists()):
+        return
+    changed = changed_keys(config_to_dict(load_config(saved)), config_to_dict(config))
+    if changed:
         raise ConfigError(
-            f"{saved} differs from the configuration given now; resume with the same --config and --set "
-            "options (or start a new run folder)"
+            f"{saved} differs from the configuration given now ({', '.join(changed)}); resume with the same "
+            "--config, --set and --devices/--num-nodes options (or start a new run folder)"
         )
+
+
+def changed_keys(before: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two config trees."""
+    keys = []
+    for key in sorted(before.keys() | now.keys()):
+        a, b = before.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(prefix + key)
+    return keys
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:

@@ -27,6 +27,7 @@ from ..models.loading import load_regressor
 from ..models.predict import predict_songs
 from ..version import __version__
 from .augment import Augmenter
+from .distributed import SINGLE, Cluster
 from .loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ class WindowRegressionTrainer(Trainer):
         hop: int,
         out_dir: str | Path,
         progress: bool = True,
+        cluster: Cluster = SINGLE,
     ) -> None:
-        super().__init__(train, runtime, seed=seed, out_dir=out_dir, progress=progress)
+        super().__init__(train, runtime, seed=seed, out_dir=out_dir, progress=progress, cluster=cluster)
         self.run_config, self.prepared, self.frames, self.hop = run_config, prepared, frames, hop
         store, splits, stats = prepared.store, prepared.splits, prepared.normalization
         mode = store.features.normalization
@@ -135,6 +137,8 @@ class WindowRegressionTrainer(Trainer):
             batch_size=self.cfg.batch_size,
             synthetic=self.synthetic,
             synthetic_ratio=self.cfg.synthetic_ratio,
+            rank=self.cluster.rank,
+            world=self.cluster.world_size,
         )
 
     def augmented(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

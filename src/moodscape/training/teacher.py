@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, config_to_dict, save_config
-from ..features.prepare import PreparedData, prepare_data
+from ..config import Config, config_to_dict
+from ..features.prepare import PreparedData
 from ..features.windows import Batch, window_geometry
 from ..models.teacher import TeacherRegressor
 from ..models.teacher_build import build_teacher
-from .loop import check_resume_config
+from .distributed import SINGLE, Cluster
+from .loop import begin_run
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,18 @@ class TeacherTrainer(WindowRegressionTrainer):
 
     kind = "teacher"
 
-    def __init__(self, prepared: PreparedData, config: Config, *, out_dir: str | Path, progress: bool = True) -> None:
+    def __init__(
+        self,
+        prepared: PreparedData,
+        config: Config,
+        *,
+        out_dir: str | Path,
+        progress: bool = True,
+        cluster: Cluster = SINGLE,
+    ) -> None:
         frames, hop = window_geometry(config, prepared.store)
         super().__init__(prepared, config.teacher, config.runtime, seed=config.seed, run_config=config_to_dict(config),
-                         frames=frames, hop=hop, out_dir=out_dir, progress=progress)  # fmt: skip
+                         frames=frames, hop=hop, out_dir=out_dir, progress=progress, cluster=cluster)  # fmt: skip
         torch.manual_seed(config.seed)
         self.model = build_teacher(config.teacher, n_mels=prepared.store.features.n_mels, frames=self.frames)
         log.info(
@@ -38,7 +47,7 @@ class TeacherTrainer(WindowRegressionTrainer):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
-        return self.criterion(self.model(inputs), targets)
+        return self.criterion(*self.cluster.gather(self.net(inputs), targets))
 
 
 def train_teacher(
@@ -52,12 +61,10 @@ def train_teacher(
     """Train on ``prepared`` (prepared from ``config`` when not given) and leave best/, last/, history.csv
     and config.yaml in ``out_dir``."""
     out_dir = Path(out_dir)
-    check_resume_config(out_dir, config, resume)
-    prepared = prepared or prepare_data(config, progress=progress)
-    save_config(config, out_dir)
-    trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress)
+    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared)
+    trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress, cluster=cluster)
     trainer.fit(resume=resume)
-    if config.teacher.fuse_descriptors:
+    if config.teacher.fuse_descriptors and cluster.is_main:
         trainer.fuse()
     return out_dir
 
