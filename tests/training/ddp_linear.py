@@ -1,6 +1,6 @@
 """A fixed-data Trainer run with WORLD processes (Lightning Fabric on CPU), for test_distributed.py.
 
-Usage: python ddp_linear.py WORLD OUT. Every step's global batch is the same 16 rows whatever WORLD is;
+Usage: python ddp_linear.py WORLD OUT [ddp|fsdp] [--resume]. Every step's global batch is the same 16 rows whatever WORLD is;
 each process takes its contiguous share and the loss (MSE + CCC, a batch statistic) is computed on the
 gathered batch, as the real trainers do. Process 0 writes OUT/best and OUT/last.
 """
@@ -68,14 +68,15 @@ class FixedTrainer(Trainer):
         return {"kind": "test"}
 
 
-def config(world: int) -> Config:
+def config(world: int, strategy: str = "ddp") -> Config:
     return Config.model_validate({
         "runtime": {"device": "cpu"},
-        "distributed": {"devices": world},
+        "distributed": {"devices": world, "strategy": strategy},
         "teacher": {"epochs": 3, "warmup_epochs": 0, "patience": None, "grad_accum": 2, "grad_clip": 1.0},
     })  # fmt: skip
 
 
 if __name__ == "__main__":
-    world, out = int(sys.argv[1]), sys.argv[2]
-    FixedTrainer(config(world), out, start_cluster(config(world))).fit()
+    world, out, strategy = int(sys.argv[1]), sys.argv[2], (sys.argv[3:] or ["ddp"])[0]
+    chosen = config(world, strategy)
+    FixedTrainer(chosen, out, start_cluster(chosen)).fit(resume="--resume" in sys.argv)

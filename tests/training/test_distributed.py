@@ -92,10 +92,7 @@ def test_torchrun_and_srun_set_the_world_size_and_a_conflict_is_refused(monkeypa
     assert launcher_world() == (2, 3)
 
 
-def test_unavailable_settings_are_refused_by_name():
-    with pytest.raises(ConfigError, match="strategy=ddp"):
-        start_cluster(Config.model_validate({"runtime": {"device": "cpu"}, "distributed": {"devices": 2,
-                                                                                           "strategy": "fsdp"}}))  # fmt: skip
+def test_unavailable_settings_are_refused_by_name(tmp_path):
     with pytest.raises(ConfigError, match="each takes its own GPU"):
         start_cluster(Config.model_validate({"runtime": {"device": "cuda:1"}, "distributed": {"devices": 2}}))
     assert start_cluster(Config()) is SINGLE
@@ -103,6 +100,14 @@ def test_unavailable_settings_are_refused_by_name():
         from moodscape.pipeline import run_pipeline
 
         run_pipeline(Config.model_validate({"distributed": {"devices": 2}}))
+    from moodscape.training.gan import GanTrainer
+
+    with pytest.raises(ConfigError, match="gan train with distributed.strategy=fsdp"):
+        GanTrainer(None, Config(), out_dir=tmp_path, cluster=Cluster(sharded=True))
+    averaged = fixed_trainer(tmp_path / "ema", Cluster(sharded=True))
+    averaged.cfg = averaged.cfg.model_copy(update={"ema_decay": 0.9})
+    with pytest.raises(ConfigError, match="ema_decay with distributed.strategy=fsdp"):
+        averaged.fit()
 
 
 class Rank1(Cluster):
@@ -138,17 +143,32 @@ def test_a_resume_with_another_world_size_is_refused(tmp_path):
 
 
 # --- real processes -------------------------------------------------------------------------------------
+def linear(out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(HERE / "ddp_linear.py"), "2", str(out), *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})  # fmt: skip
+
+
 @pytest.mark.slow
-def test_two_processes_on_one_global_batch_equal_one_process(tmp_path):
+def test_two_processes_on_one_global_batch_equal_one_process_with_ddp_and_fsdp(tmp_path):
     """The step arithmetic, exactly: the same 16-row global batches (cut in two for two processes), MSE + CCC
-    on the gathered rows, gradient accumulation and clipping: the weights agree to float rounding."""
+    on the gathered rows, gradient accumulation and clipping: the weights agree to float rounding, with a
+    full copy per process (ddp) and with sharded weights and optimiser state (fsdp; killed after epoch 2's
+    third batch and resumed, so its whole state went through last/ and back into the shards)."""
     fixed_trainer(tmp_path / "1", SINGLE).fit()
-    subprocess.run([sys.executable, str(HERE / "ddp_linear.py"), "2", str(tmp_path / "2")], check=True,
-                   capture_output=True, text=True, timeout=300)  # fmt: skip
-    one, two = (load_file(str(tmp_path / w / "last" / "model.safetensors")) for w in ("1", "2"))
-    for name in one:
-        assert torch.allclose(one[name], two[name], rtol=0, atol=1e-6), name
-        assert not torch.equal(one[name], torch.zeros_like(one[name]))
+    assert linear(tmp_path / "ddp").returncode == 0
+    crashed = linear(tmp_path / "fsdp", "fsdp", env={CRASH_ENV: "epoch 2 batch 3", CRASH_RANK_ENV: "1"})
+    assert crashed.returncode != 0 and (tmp_path / "fsdp" / "history.csv").read_text().count("\n") == 2
+    resumed = linear(tmp_path / "fsdp", "fsdp", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    one = load_file(str(tmp_path / "1" / "last" / "model.safetensors"))
+    for run in ("ddp", "fsdp"):
+        other = load_file(str(tmp_path / run / "last" / "model.safetensors"))
+        for name in one:
+            assert torch.allclose(one[name], other[name], rtol=0, atol=1e-6), (run, name)
+            assert not torch.equal(one[name], torch.zeros_like(one[name]))
+    state = [load_file(str(tmp_path / run / "last" / "training_state.safetensors")) for run in ("1", "fsdp")]
+    assert state[0].keys() == state[1].keys()  # the same files whatever the strategy
+    assert all(torch.allclose(state[0][k], state[1][k], rtol=0, atol=1e-6) for k in state[0])
 
 
 @pytest.fixture(scope="module")
@@ -236,13 +256,13 @@ def test_a_process_killed_mid_epoch_resumes_under_torchrun_to_the_uninterrupted_
 
 
 @pytest.mark.slow
-def test_the_student_and_the_gan_train_with_two_processes(small_data, two_process_run, tmp_path):
+def test_the_student_sharded_and_the_gan_train_with_two_processes(small_data, two_process_run, tmp_path):
     out, _ = two_process_run
     common = [f"--set={s}" for s in (f"data.root={small_data}", f"store.out_dir={small_data.parent / 'features'}",
                                      "runtime.threads=1")]  # fmt: skip
     student = tmp_path / "student"
     proc = subprocess.run([sys.executable, "-m", "moodscape.cli", "-q", "distill", str(out), "--out", str(student),
-                           "--devices", "2", "--no-evaluate", "--set", "student.epochs=1", "--set",
+                           "--devices", "2", "--strategy", "fsdp", "--no-evaluate", "--set", "student.epochs=1", "--set",
                            "student.batch_size=16", "--set", "student.feature_weight=0.5", *common],
                           cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -118,13 +118,14 @@ class DistributedConfig(_Section):
     takes its share, so learning rates and schedules mean the same at any world size.
     """
 
-    devices: int = Field(1, ge=1, description="Processes per machine (one per GPU; on CPU, processes sharing the cores).")
-    num_nodes: int = Field(1, ge=1, description="Machines taking part (launched by srun or torchrun on each).")
+    devices: int = Field(1, ge=1, description="Processes per machine (one per GPU; on CPU they share the cores).")
+    num_nodes: int = Field(1, ge=1, description="Machines taking part (started by srun or torchrun on each).")
     strategy: Literal["ddp", "fsdp"] = Field(
-        "ddp", description="ddp: a full copy of the model per process; fsdp: weights and optimiser state sharded (CUDA only)."
+        "ddp", description="ddp: a whole copy of the model per process; fsdp: weights, gradients and optimiser state "
+        "sharded over the processes (FSDP2; teacher and student)."
     )
     timeout_minutes: float = Field(
-        60.0, gt=0, description="How long a process waits for the others (e.g. while process 0 builds the feature store)."
+        60.0, gt=0, description="How long a process waits for the others (e.g. while process 0 builds the features)."
     )
 
     @property

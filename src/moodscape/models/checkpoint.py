@@ -28,9 +28,12 @@ STATE_FILE = "training_state.json"
 EMA_DIR = "ema"
 
 
-def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split an optimiser's state into flat tensors (for safetensors) and JSON-able metadata."""
-    state = optimizer.state_dict()
+def optimizer_to_files(
+    optimizer: torch.optim.Optimizer | dict[str, Any],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser's state (or a state dict of its shape: parameters by index) into flat tensors (for
+    safetensors) and JSON-able metadata."""
+    state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, Any] = {}
     for index, entry in state["state"].items():
@@ -46,6 +49,11 @@ def optimizer_from_files(
     optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> None:
     """Inverse of :func:`optimizer_to_files`."""
+    optimizer.load_state_dict(optimizer_state_from_files(tensors, meta))
+
+
+def optimizer_state_from_files(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    """The optimiser state dict that :func:`optimizer_to_files` split."""
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith("optimizer."):
@@ -54,7 +62,7 @@ def optimizer_from_files(
     for name, value in meta["scalars"].items():
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return {"state": state, "param_groups": meta["param_groups"]}
 
 
 def write_folder(directory: str | Path, write: Callable[[Path], None]) -> Path:
@@ -83,7 +91,7 @@ def write_checkpoint(
     model: Any,
     *,
     meta: dict[str, Any],
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: torch.optim.Optimizer | dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
     ema: Any = None,
 ) -> Path:
@@ -121,11 +129,18 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return read_json(path)
 
 
-def read_training_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore the optimiser from a checkpoint folder and return the rest of the training state."""
+def read_training_state(
+    directory: str | Path,
+    optimizer: torch.optim.Optimizer,
+    *,
+    load: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Restore the optimiser from a checkpoint folder and return the rest of the training state. ``load``
+    restores the optimiser's state dict instead of ``optimizer.load_state_dict`` (e.g. into sharded weights)."""
     directory = recover(directory)
     if not (directory / STATE_FILE).exists() or not (directory / STATE_TENSORS).exists():
         raise CheckpointError(f"{directory} holds no training state; it cannot be resumed (start without --resume)")
     state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    optimizer_from_files(optimizer, load_file(str(directory / STATE_TENSORS)), state.pop("optimizer"))
+    saved = optimizer_state_from_files(load_file(str(directory / STATE_TENSORS)), state.pop("optimizer"))
+    (load or optimizer.load_state_dict)(saved)
     return state

@@ -46,6 +46,8 @@ class Cluster:
     """The processes of one training run; a run of one process has no Fabric and every method is trivial."""
 
     fabric: Any = None
+    #: FSDP: every process holds a shard of the weights, gradients and optimiser state (else a full copy).
+    sharded: bool = False
 
     @property
     def distributed(self) -> bool:
@@ -76,8 +78,61 @@ class Cluster:
             return module
         wrapped = self.fabric.setup_module(module)
         for name in forward_methods:
-            wrapped.mark_forward_method(name)
+            wrapped.mark_forward_method(name)  # through DDP's forward
+            if self.sharded:  # FSDP gathers the root's weights around these too (a no-op for DDP)
+                from torch.distributed.fsdp import register_fsdp_forward_method
+
+                register_fsdp_forward_method(module, name)
         return wrapped
+
+    def full_state(self, module: nn.Module) -> dict[str, torch.Tensor]:
+        """The whole weights of ``module``, on the CPU; with sharded weights a collective that every process
+        calls and after which process 0 alone holds them (the others get an empty dict)."""
+        if not self.sharded:
+            return module.state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def load_full_state(self, module: nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Load whole weights (every process read them) into ``module``, each process keeping its shard."""
+        if not self.sharded:
+            module.load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        set_model_state_dict(module, state, options=StateDictOptions(full_state_dict=True))
+
+    def full_optimizer_state(self, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """The optimiser's whole state, parameters by index as ``optimizer.state_dict()`` has them (a collective
+        with sharded weights; process 0 alone gets it, the others an empty dict)."""
+        if not self.sharded:
+            return optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+        full = get_optimizer_state_dict(module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        if not full:
+            return {}
+        index = {name: i for i, name in enumerate(name for group in full["param_groups"] for name in group["params"])}
+        return {
+            "state": {index[name]: value for name, value in full["state"].items()},
+            "param_groups": [{**g, "params": [index[n] for n in g["params"]]} for g in full["param_groups"]],
+        }
+
+    def load_optimizer_state(self, module: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        """Load a whole optimiser state (parameters by index; every process read it)."""
+        if not self.sharded:
+            optimizer.load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        names = {id(p): name for name, p in module.named_parameters()}
+        order = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+        full = {
+            "state": {order[int(i)]: value for i, value in state["state"].items()},
+            "param_groups": [{**g, "params": [order[int(i)] for i in g["params"]]} for g in state["param_groups"]],
+        }
+        set_optimizer_state_dict(module, optimizer, full, options=StateDictOptions(full_state_dict=True))
 
     def no_sync(self, wrapped: nn.Module, *, skip: bool) -> contextlib.AbstractContextManager:
         """Skip the gradient exchange of this backward (``skip``): gradient accumulation sends only once per step."""
@@ -120,9 +175,9 @@ class Cluster:
         try:
             yield
         except RuntimeError as error:
-            if not self.fabric:
-                raise
             said = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            if not self.fabric or not any(mark in said for mark in _LOST_CONTACT):
+                raise
             raise DistributedError(
                 f"process {self.rank} of {self.world_size} lost contact with the others ({said}); when another "
                 f"process failed, its message is above. Every finished epoch is in {last_dir}: run the same command "
@@ -140,6 +195,9 @@ class Cluster:
 
 
 SINGLE = Cluster()
+
+# What the collectives' backends say when a peer process died or stopped answering.
+_LOST_CONTACT = ("gloo", "NCCL", "Connection", "connection", "timed out", "Timed out", "Socket", "socket")
 
 
 class _GatherRows(torch.autograd.Function):
@@ -200,7 +258,7 @@ def start_cluster(config: Config) -> Cluster:
         return SINGLE
     try:
         from lightning_fabric import Fabric
-        from lightning_fabric.strategies import DDPStrategy
+        from lightning_fabric.strategies import DDPStrategy, ModelParallelStrategy
     except ImportError:
         raise ConfigError(
             f"distributed.devices={settings.devices}, num_nodes={settings.num_nodes} needs Lightning Fabric: "
@@ -212,15 +270,16 @@ def start_cluster(config: Config) -> Cluster:
         raise ConfigError(f"runtime.device={device}: with several processes each takes its own GPU; use runtime.device=cuda")
     if cuda and not torch.cuda.is_available():
         raise ConfigError(f"runtime.device={device} but CUDA is not available here; use runtime.device=cpu or auto")
-    if settings.strategy == "fsdp":
-        raise ConfigError(
-            "distributed.strategy=fsdp is not available yet (DDP is: a full copy of the model per process, which "
-            "fits every preset moodscape ships, ViT-B included); use distributed.strategy=ddp"
-        )
     # Fabric's own logger says as much as ours: nothing but warnings under -q.
     logging.getLogger("lightning_fabric").setLevel(logging.getLogger("moodscape").getEffectiveLevel())
-    strategy = DDPStrategy(process_group_backend="nccl" if cuda else "gloo",
-                           timeout=timedelta(minutes=settings.timeout_minutes))  # fmt: skip
+    backend, timeout = "nccl" if cuda else "gloo", timedelta(minutes=settings.timeout_minutes)
+    if settings.strategy == "fsdp":
+        # FSDP2 (fully_shard) through Fabric's ModelParallelStrategy: unlike Fabric's FSDP strategy (FSDP1) it
+        # also runs on CPUs, so the same code is tested here and used on GPUs.
+        strategy = ModelParallelStrategy(parallelize_fn=shard_blocks, data_parallel_size=settings.world_size,
+                                         tensor_parallel_size=1, process_group_backend=backend, timeout=timeout)  # fmt: skip
+    else:
+        strategy = DDPStrategy(process_group_backend=backend, timeout=timeout)
     fabric = Fabric(accelerator="cuda" if cuda else "cpu", devices=settings.devices, num_nodes=settings.num_nodes,
                     strategy=strategy)  # fmt: skip
     fabric.launch()
@@ -232,4 +291,19 @@ def start_cluster(config: Config) -> Cluster:
         # Processes on one machine share its cores; torch's default (all cores each) would oversubscribe them.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.devices))
     log.info("process %d of %d (%s)", fabric.global_rank, fabric.world_size, fabric.device)
-    return Cluster(fabric)
+    return Cluster(fabric, sharded=settings.strategy == "fsdp")
+
+
+def shard_blocks(module: nn.Module, mesh: Any) -> nn.Module:
+    """FSDP2 units: every block of the model's layer lists (transformer layers, MobileViT stages and the
+    blocks inside them) on its own, innermost first, then the rest with the root, so that only one block's
+    whole weights exist at a time."""
+    from torch.distributed.fsdp import fully_shard
+
+    data_parallel = mesh["data_parallel"]
+    for child in reversed(list(module.modules())):  # descendants before their ancestors
+        if isinstance(child, nn.ModuleList):
+            for block in child:
+                fully_shard(block, mesh=data_parallel)
+    fully_shard(module, mesh=data_parallel)
+    return module

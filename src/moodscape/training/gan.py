@@ -154,6 +154,9 @@ class GanTrainer(EpochLoop):
         super().__init__(epochs=config.gan.epochs, patience=None, device=config.runtime.device,
                          threads=config.runtime.threads, seed=config.seed, out_dir=out_dir, progress=progress,
                          cluster=cluster)  # fmt: skip
+        if cluster.sharded:
+            raise ConfigError("gan train with distributed.strategy=fsdp: the GAN keeps a weight average of the "
+                              "generator every step; train it with distributed.strategy=ddp (its models are small)")  # fmt: skip
         self.config, self.cfg, self.prepared = config, config.gan, prepared
         store = prepared.store
         self.frames, _ = window_geometry(config, store)

@@ -10,6 +10,7 @@ validation metrics, and what goes into ``moodscape.json``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import logging
 import math
@@ -126,6 +127,10 @@ class EpochLoop(ABC):
         """One epoch of steps; ``rng`` is seeded from (seed, epoch, *rng_stream), torch's from (seed, epoch).
         Returns the epoch's training numbers (they open its history row)."""
 
+    def gather(self) -> None:
+        """Called on every process after the steps: collect what process 0 measures and writes when each
+        process holds only a shard of it."""
+
     def end_epoch(self) -> dict[str, float]:
         """What is measured after the steps (validation, monitors); follows the training numbers in history."""
         return {}
@@ -183,6 +188,7 @@ class EpochLoop(ABC):
                 torch.manual_seed(self.seed * 100_003 + epoch + 1_000_003 * cluster.rank)
                 rng = np.random.default_rng([self.seed, epoch, *self.rng_stream])
                 record = {"epoch": epoch + 1, **cluster.mean(self.train_epoch(epoch, rng))}
+                self.gather()
                 record.update(cluster.broadcast(self.end_epoch() if cluster.is_main else None))
                 record["seconds"] = time.perf_counter() - began
                 history.append(record)
@@ -262,6 +268,12 @@ class Trainer(EpochLoop):
 
     def start(self) -> None:
         self.model.to(self.device)
+        if self.cluster.sharded:
+            if self.cfg.ema_decay is not None:
+                raise ConfigError("ema_decay with distributed.strategy=fsdp: the weight average would need every "
+                                  "step's whole weights; use distributed.strategy=ddp, or no weight average")  # fmt: skip
+            # Process 0 validates and writes a whole copy, refreshed from the shards after every epoch.
+            self.whole = copy.deepcopy(self.model) if self.cluster.is_main else None
         # What the steps call: the model itself, or its data-parallel wrapper (same weights) across processes.
         self.net = self.cluster.wrap(self.model, forward_methods=self.forward_methods)
         self.ema = EMA(self.model, decay=self.cfg.ema_decay) if self.cfg.ema_decay is not None else None
@@ -273,8 +285,18 @@ class Trainer(EpochLoop):
 
     @property
     def evaluated(self) -> nn.Module:
-        """The model that is validated and kept: the weight average when there is one."""
+        """The model that is validated and kept: the weight average when there is one (with sharded weights:
+        process 0's whole copy)."""
+        if self.cluster.sharded:
+            return self.whole
         return self.model if self.ema is None else self.ema.model
+
+    def gather(self) -> None:
+        if self.cluster.sharded:
+            weights = self.cluster.full_state(self.model)
+            self.optimizer_state = self.cluster.full_optimizer_state(self.model, self.optimizer)
+            if self.cluster.is_main:
+                self.whole.load_state_dict(weights)
 
     def end_epoch(self) -> dict[str, float]:
         self.metrics = self.validate(self.evaluated)
@@ -301,12 +323,20 @@ class Trainer(EpochLoop):
         state = {**state, "scheduler": self.scheduler.state_dict()}
         if self.ema is not None:
             state["ema_updates"] = self.ema.updates
-        write_checkpoint(directory, self.model, meta=self._meta(state["history"][-1]), optimizer=self.optimizer,
-                         training_state=state, ema=None if self.ema is None else self.ema.model)  # fmt: skip
+        sharded = self.cluster.sharded
+        write_checkpoint(directory, self.whole if sharded else self.model, meta=self._meta(state["history"][-1]),
+                         optimizer=self.optimizer_state if sharded else self.optimizer, training_state=state,
+                         ema=None if self.ema is None else self.ema.model)  # fmt: skip
 
     def load_last(self, directory: Path) -> dict[str, Any]:
-        self.load_weights(directory)
-        state = read_training_state(directory, self.optimizer)
+        if self.cluster.sharded:  # every process reads the whole state and keeps its shard
+            weights = load_file(str(directory / "model.safetensors"))
+            self.cluster.load_full_state(self.model, weights)
+            state = read_training_state(directory, self.optimizer, load=lambda saved: self.cluster.load_optimizer_state(
+                self.model, self.optimizer, saved))  # fmt: skip
+        else:
+            self.load_weights(directory)
+            state = read_training_state(directory, self.optimizer)
         if self.ema is not None:
             self._load_ema(directory, state)
         self.scheduler.load_state_dict(state["scheduler"])
