@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,12 @@ def settings_hash(*sections: BaseModel, length: int = 10) -> str:
 
 
 def save_config(config: Config, directory: str | Path) -> Path:
-    """Write the resolved configuration as ``config.yaml`` into an output directory."""
+    """Write the resolved configuration as ``config.yaml`` into an output directory, whole or not at all (the
+    other processes of a distributed run may be reading it)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "config.yaml"
-    target.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+    partial = directory / f".config.yaml.{os.getpid()}"
+    partial.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+    os.replace(partial, target)
     return target
