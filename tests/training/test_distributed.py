@@ -54,7 +54,17 @@ class FakeStore:
         return np.full((4, 40), float(song), dtype=np.float32)
 
 
-def test_every_process_takes_as_many_steps_as_one_process_and_only_its_own_songs(monkeypatch):
+class FakeSynthetic:
+    """Generated windows whose every value is 100 + their index."""
+
+    def __len__(self):
+        return 50
+
+    def window(self, index):
+        return np.full((4, 8), 100.0 + index, dtype=np.float32), np.zeros(2, dtype=np.float32)
+
+
+def test_every_process_takes_as_many_steps_as_one_process_and_only_its_own_songs():
     songs = SongFeatures(FakeStore(), [str(i) for i in range(10)], normalization=None, mode="none")
     one = list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=3, batch_size=8))
     per_rank = [list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=3, batch_size=8,
@@ -64,6 +74,15 @@ def test_every_process_takes_as_many_steps_as_one_process_and_only_its_own_songs
     assert not set(seen[0]) & set(seen[1]) and set(seen[0]) | set(seen[1]) == set(range(10))
     assert sorted(np.concatenate(seen)) == sorted(np.repeat(np.arange(10.0), 3))  # every window once
     assert all(abs(len(a.inputs) + len(b.inputs) - 8) <= 2 for a, b in zip(*per_rank))
+    # Generated windows (one per real one here) are shared out too: each once, in the same number of steps.
+    synthetic = FakeSynthetic()
+    one = list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=3, batch_size=8,
+                                    synthetic=synthetic, synthetic_ratio=1.0))  # fmt: skip
+    per_rank = [list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=3, batch_size=8,
+                                          synthetic=synthetic, synthetic_ratio=1.0, rank=r, world=2)) for r in range(2)]  # fmt: skip
+    assert len(one) == len(per_rank[0]) == len(per_rank[1]) == 8  # ceil(60 windows / 8)
+    values = np.concatenate([b.inputs[:, 0, 0] for batches in per_rank for b in batches])
+    assert (values >= 100).sum() == 30 and (values < 100).sum() == 30
     with pytest.raises(ConfigError, match="raise the batch"):
         list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=1, batch_size=1, rank=0,
                                   world=4))  # fmt: skip
