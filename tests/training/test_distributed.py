@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from moodscape.cli import main
 from moodscape.config import Config
-from moodscape.errors import CheckpointError, ConfigError
+from moodscape.errors import CheckpointError, ConfigError, DistributedError
 from moodscape.features.windows import SongFeatures, shard_songs
 from moodscape.training.distributed import SINGLE, Cluster, launcher_world, resolve_distributed, start_cluster
 from moodscape.training.loop import CRASH_ENV, CRASH_RANK_ENV
@@ -83,9 +83,10 @@ def test_every_process_takes_as_many_steps_as_one_process_and_only_its_own_songs
     assert len(one) == len(per_rank[0]) == len(per_rank[1]) == 8  # ceil(60 windows / 8)
     values = np.concatenate([b.inputs[:, 0, 0] for batches in per_rank for b in batches])
     assert (values >= 100).sum() == 30 and (values < 100).sum() == 30
-    with pytest.raises(ConfigError, match="raise the batch"):
-        list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=1, batch_size=1, rank=0,
-                                  world=4))  # fmt: skip
+    for rank in (0, 3):  # every process stops, none waits for another
+        with pytest.raises(ConfigError, match="raise the batch"):
+            list(songs.random_batches(np.random.default_rng(1), frames=8, windows_per_song=1, batch_size=1,
+                                      rank=rank, world=4))  # fmt: skip
 
 
 # --- the launcher and the settings ----------------------------------------------------------------------
@@ -119,14 +120,65 @@ def test_unavailable_settings_are_refused_by_name(tmp_path):
         from moodscape.pipeline import run_pipeline
 
         run_pipeline(Config.model_validate({"distributed": {"devices": 2}}))
-    from moodscape.training.gan import GanTrainer
+    from moodscape.training.gan import GanTrainer, train_gan
 
     with pytest.raises(ConfigError, match="gan train with distributed.strategy=fsdp"):
         GanTrainer(None, Config(), out_dir=tmp_path, cluster=Cluster(sharded=True))
+    with pytest.raises(ConfigError, match="gan train with distributed.strategy=fsdp"):  # before any process starts
+        train_gan(Config.model_validate({"distributed": {"devices": 2, "strategy": "fsdp"}}), out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="use cuda"):
+        start_cluster(Config.model_validate({"runtime": {"device": "mps"}, "distributed": {"devices": 2}}))
     averaged = fixed_trainer(tmp_path / "ema", Cluster(sharded=True))
     averaged.cfg = averaged.cfg.model_copy(update={"ema_decay": 0.9})
     with pytest.raises(ConfigError, match="ema_decay with distributed.strategy=fsdp"):
         averaged.fit()
+
+
+def test_a_run_of_one_process_under_a_launcher_is_not_refused(monkeypatch, tmp_path):
+    from moodscape.pipeline import run_pipeline
+
+    for name, value in (("SLURM_NTASKS", "1"), ("SLURM_NNODES", "1"), ("SLURM_STEP_ID", "0"), ("SLURM_JOB_NAME", "x")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="data.root is not set"):  # the run starts (and needs its data)
+        run_pipeline(Config.model_validate({"pipeline": {"out_dir": str(tmp_path / "run")}}))
+
+
+def test_the_student_does_not_inherit_the_teachers_processes(tmp_path):
+    from moodscape.config import save_config
+    from moodscape.training.distill import distill_config
+
+    save_config(Config.model_validate({"distributed": {"devices": 4, "num_nodes": 2}}), tmp_path)
+    assert distill_config(tmp_path, None, []).distributed.world_size == 1
+    chosen = distill_config(tmp_path, None, ["distributed.strategy=fsdp"], values={"distributed.devices": ("--devices", 2)})
+    assert (chosen.distributed.devices, chosen.distributed.num_nodes, chosen.distributed.strategy) == (2, 1, "fsdp")
+
+
+class FakeFabric:
+    """Process ``global_rank`` of 2; ``broadcast`` records what process 0 sends and returns ``answer``."""
+
+    world_size = 2
+
+    def __init__(self, rank, answer=None):
+        self.global_rank, self.answer, self.sent = rank, answer, []
+
+    def broadcast(self, value, src=0):
+        self.sent.append(value)
+        return value if self.global_rank == src else self.answer
+
+
+def test_when_process_0_fails_before_training_the_others_stop_too():
+    main = FakeFabric(0)
+    with pytest.raises(RuntimeError, match="no audio"):
+        with Cluster(main).main_first():
+            raise RuntimeError("no audio")
+    assert main.sent == [False]
+    with pytest.raises(DistributedError, match="process 0 stopped before training"):
+        with Cluster(FakeFabric(1, answer=False)).main_first():
+            pytest.fail("process 1 must not run the block after process 0 failed")
+    ran = []
+    with Cluster(FakeFabric(1, answer=True)).main_first():
+        ran.append(True)
+    assert ran == [True]
 
 
 class Rank1(Cluster):
@@ -262,7 +314,7 @@ def test_a_process_killed_mid_epoch_resumes_under_torchrun_to_the_uninterrupted_
     assert proc.returncode != 0 and len(history(killed)) == 2  # header + epoch 1
     assert "lost contact with the others" in proc.stderr and "--resume" in proc.stderr
     assert main(train_command(small_data, killed, "--resume")[3:]) != 0  # one process cannot resume two
-    assert "differs from the configuration given now (distributed.devices)" in caplog.text
+    assert "was trained by 2 process(es), now 1" in caplog.text
     # Resumed under torchrun, which starts the two processes itself: the same command without --devices.
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     resume = train_command(small_data, killed, "--resume")

@@ -110,19 +110,22 @@ class SongFeatures:
             order = rng.permutation(codes)
             chunks = [order[first : first + batch_size] for first in range(0, order.size, batch_size)]
         else:
+            # The same check on every process (on the smallest share), so that none waits for one that stopped.
+            fewest = (len(self) // world) * windows_per_song + picks.size // world
+            steps = -(-codes.size // batch_size)
+            if fewest < steps:
+                raise ConfigError(
+                    f"{world} processes: the smallest share, {fewest} windows, cannot fill the {steps} steps of an "
+                    f"epoch: raise the batch size ({batch_size}, the global batch) or windows_per_song, or use fewer "
+                    "processes"
+                )
             mine = shard_songs(len(self), rng, rank=rank, world=world)
             log.debug("process %d of %d trains on %d songs: %s", rank, world, len(mine),
                       " ".join(str(self.song_ids[i]) for i in mine))  # fmt: skip
-            steps = -(-codes.size // batch_size)
             # The shared draws end here: crops and order come from this process's own stream.
             rng = np.random.default_rng([int(rng.integers(2**32)), rank])
             own = np.concatenate([real[np.isin(real, mine)], (-1 - picks)[rank::world]])
             chunks = np.array_split(rng.permutation(own), steps)
-            if min(len(c) for c in chunks) == 0:
-                raise ConfigError(
-                    f"{len(own)} windows for process {rank} of {world} cannot fill {steps} steps: raise the batch "
-                    f"size ({batch_size}, the global batch) or windows_per_song, or use fewer processes"
-                )
         for chunk in chunks:
             windows, targets = [], []
             for code in chunk:

@@ -33,7 +33,8 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         raise ConfigError(f"--from {start}: unknown stage; valid: {', '.join(STAGES)}")
     from ..training.distributed import launcher_world
 
-    if config.distributed.world_size > 1 or launcher_world() is not None:
+    launched = launcher_world()
+    if config.distributed.world_size > 1 or (launched is not None and launched[0] * launched[1] > 1):
         raise ConfigError(
             "moodscape run trains in one process; to train on several, run the stages as their own commands "
             "(`moodscape gan train`, `train`, `distill` with --devices N [--num-nodes M]; README: Scaling out)"

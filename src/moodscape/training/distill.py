@@ -23,7 +23,7 @@ from ..models.checkpoint import read_meta
 from ..models.student import StudentRegressor, build_student
 from ..models.teacher import TeacherRegressor
 from .distributed import SINGLE, Cluster
-from .loop import begin_run
+from .loop import EMA_UNSHARDABLE, begin_run
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,12 @@ def distill_config(
     if not saved.exists():
         raise CheckpointError(f"{run_dir} is not a teacher run folder (no config.yaml); train one with `moodscape train`")
     config = load_config(config_path or saved, overrides, values=values)
+    if config_path is None:
+        # How many processes trained the teacher says nothing about the student's run: only the command's own
+        # --devices/--num-nodes/--strategy (or --set distributed.*) set them.
+        given = [o for o in overrides if o.split("=", 1)[0].strip().startswith("distributed.")]
+        flags = {k: v for k, v in (values or {}).items() if k.startswith("distributed.")}
+        config = config.model_copy(update={"distributed": load_config(None, given, values=flags).distributed})
     teacher = load_config(saved)
     for name in ("data", "audio", "features", "split", "store", "windows"):
         if getattr(config, name) != getattr(teacher, name):
@@ -135,7 +141,8 @@ def distill(
         raise ConfigError(f"windows.* ({config.windows}) differs from the teacher run {run_dir} ({teacher_windows}); "
                           "the student learns on the teacher's windows: leave windows.* as the teacher had them")  # fmt: skip
     out = Path(out_dir or config.student.out_dir or run_dir / "student")
-    config, cluster, prepared = begin_run(config, out, resume=resume, progress=progress, prepared=prepared)
+    config, cluster, prepared = begin_run(config, out, resume=resume, progress=progress, prepared=prepared,
+                                          unshardable=EMA_UNSHARDABLE if config.student.ema_decay else None)  # fmt: skip
     trainer = DistillTrainer(prepared, config, teacher_dir=teacher_dir, out_dir=out, progress=progress, cluster=cluster)
     trainer.fit(resume=resume)
     if config.student.fuse_descriptors and cluster.is_main:

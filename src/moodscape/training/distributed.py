@@ -186,12 +186,22 @@ class Cluster:
 
     @contextlib.contextmanager
     def main_first(self) -> Iterator[None]:
-        """Process 0 runs the block first (e.g. builds the feature store), the others after it (and read it)."""
+        """Process 0 runs the block first (e.g. builds the feature store), the others after it (and read it);
+        when it fails there, the others stop too instead of waiting for it."""
+        if not self.fabric:
+            yield
+            return
         if not self.is_main:
-            self.barrier()
-        yield
-        if self.is_main:
-            self.barrier()
+            if not self.fabric.broadcast(None, src=0):
+                raise DistributedError("process 0 stopped before training (its message is above)")
+            yield
+            return
+        try:
+            yield
+        except BaseException:
+            self.fabric.broadcast(False, src=0)
+            raise
+        self.fabric.broadcast(True, src=0)
 
 
 SINGLE = Cluster()
@@ -265,6 +275,8 @@ def start_cluster(config: Config) -> Cluster:
             "pip install 'moodscape[distributed]'"
         ) from None
     device = config.runtime.device
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise ConfigError(f"runtime.device={device} with several processes: use cuda (one GPU each), cpu or auto")
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if device.startswith("cuda:"):
         raise ConfigError(f"runtime.device={device}: with several processes each takes its own GPU; use runtime.device=cuda")

@@ -45,6 +45,8 @@ from .loop import EpochLoop, begin_run, crash_point
 log = logging.getLogger(__name__)
 
 STATE_FILE = "training_state.json"
+GAN_UNSHARDABLE = ("gan train with distributed.strategy=fsdp: the GAN keeps a weight average of the generator "
+                   "every step; train it with distributed.strategy=ddp (its models are small)")  # fmt: skip
 STATE_TENSORS = "training_state.safetensors"
 
 
@@ -155,8 +157,7 @@ class GanTrainer(EpochLoop):
                          threads=config.runtime.threads, seed=config.seed, out_dir=out_dir, progress=progress,
                          cluster=cluster)  # fmt: skip
         if cluster.sharded:
-            raise ConfigError("gan train with distributed.strategy=fsdp: the GAN keeps a weight average of the "
-                              "generator every step; train it with distributed.strategy=ddp (its models are small)")  # fmt: skip
+            raise ConfigError(GAN_UNSHARDABLE)
         self.config, self.cfg, self.prepared = config, config.gan, prepared
         store = prepared.store
         self.frames, _ = window_geometry(config, store)
@@ -332,6 +333,7 @@ def train_gan(
     """Train the GAN on the training songs of ``prepared`` (prepared from ``config`` when not given) only;
     leave generator/ and last/ in ``out_dir``."""
     out_dir = Path(out_dir)
-    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared)
+    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared,
+                                          unshardable=GAN_UNSHARDABLE)
     GanTrainer(prepared, config, out_dir=out_dir, progress=progress, cluster=cluster).fit(resume=resume)
     return out_dir

@@ -44,6 +44,9 @@ CRASH_ENV = "MOODSCAPE_CRASH_AT"
 CRASH_RANK_ENV = "MOODSCAPE_CRASH_RANK"
 CRASH_EXIT_CODE = 137
 
+EMA_UNSHARDABLE = ("ema_decay with distributed.strategy=fsdp: the weight average would need every step's whole "
+                   "weights; use distributed.strategy=ddp, or no weight average")  # fmt: skip
+
 
 def crash_point(step: str, rank: int = 0) -> None:
     """Die like a killed process (no clean-up, no flush) when ``MOODSCAPE_CRASH_AT`` names ``step``."""
@@ -270,8 +273,7 @@ class Trainer(EpochLoop):
         self.model.to(self.device)
         if self.cluster.sharded:
             if self.cfg.ema_decay is not None:
-                raise ConfigError("ema_decay with distributed.strategy=fsdp: the weight average would need every "
-                                  "step's whole weights; use distributed.strategy=ddp, or no weight average")  # fmt: skip
+                raise ConfigError(EMA_UNSHARDABLE)
             # Process 0 validates and writes a whole copy, refreshed from the shards after every epoch.
             self.whole = copy.deepcopy(self.model) if self.cluster.is_main else None
         # What the steps call: the model itself, or its data-parallel wrapper (same weights) across processes.
@@ -393,12 +395,21 @@ class Trainer(EpochLoop):
 
 
 def begin_run(
-    config: Config, out_dir: Path, *, resume: bool, progress: bool, prepared: PreparedData | None
+    config: Config,
+    out_dir: Path,
+    *,
+    resume: bool,
+    progress: bool,
+    prepared: PreparedData | None,
+    unshardable: str | None = None,
 ) -> tuple[Config, Cluster, PreparedData]:
     """What every trainer does before its first epoch: take the world size from torchrun or srun when they
-    started us, refuse a resume with another config, start the processes, prepare the data (process 0 first:
-    it may build the feature store the others then read) and save ``config.yaml`` (process 0)."""
+    started us, refuse a resume with another config (and ``unshardable``, the reason this run cannot shard
+    its weights, when fsdp is asked for), start the processes, prepare the data (process 0 first: it may
+    build the feature store the others then read) and save ``config.yaml`` (process 0)."""
     config = resolve_distributed(config)
+    if unshardable and config.distributed.strategy == "fsdp" and config.distributed.world_size > 1:
+        raise ConfigError(unshardable)
     check_resume_config(out_dir, config, resume)
     cluster = start_cluster(config)
     with cluster.main_first():
@@ -413,7 +424,14 @@ def check_resume_config(out_dir: Path, config: Config, resume: bool) -> None:
     saved = out_dir / "config.yaml"
     if not (resume and saved.exists()):
         return
-    changed = changed_keys(config_to_dict(load_config(saved)), config_to_dict(config))
+    before = load_config(saved)
+    if before.distributed.world_size != config.distributed.world_size:
+        raise ConfigError(
+            f"{out_dir} was trained by {before.distributed.world_size} process(es), now {config.distributed.world_size}"
+            f": resume with the same number (--devices x --num-nodes as in {saved}), or start a new run folder"
+        )
+    # How the processes are arranged and wait (same world size) changes neither the checkpoint nor the result.
+    changed = [k for k in changed_keys(config_to_dict(before), config_to_dict(config)) if not k.startswith("distributed.")]
     if changed:
         raise ConfigError(
             f"{saved} differs from the configuration given now ({', '.join(changed)}); resume with the same "

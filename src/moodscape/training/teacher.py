@@ -13,7 +13,7 @@ from ..features.windows import Batch, window_geometry
 from ..models.teacher import TeacherRegressor
 from ..models.teacher_build import build_teacher
 from .distributed import SINGLE, Cluster
-from .loop import begin_run
+from .loop import EMA_UNSHARDABLE, begin_run
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ def train_teacher(
     """Train on ``prepared`` (prepared from ``config`` when not given) and leave best/, last/, history.csv
     and config.yaml in ``out_dir``."""
     out_dir = Path(out_dir)
-    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared)
+    config, cluster, prepared = begin_run(config, out_dir, resume=resume, progress=progress, prepared=prepared,
+                                          unshardable=EMA_UNSHARDABLE if config.teacher.ema_decay else None)  # fmt: skip
     trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=progress, cluster=cluster)
     trainer.fit(resume=resume)
     if config.teacher.fuse_descriptors and cluster.is_main:
