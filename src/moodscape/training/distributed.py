@@ -286,6 +286,11 @@ def start_cluster(config: Config) -> Cluster:
     logging.getLogger("lightning_fabric").setLevel(logging.getLogger("moodscape").getEffectiveLevel())
     backend, timeout = "nccl" if cuda else "gloo", timedelta(minutes=settings.timeout_minutes)
     if settings.strategy == "fsdp":
+        import torch.distributed.fsdp as fsdp
+
+        if not hasattr(fsdp, "register_fsdp_forward_method"):
+            raise ConfigError(f"distributed.strategy=fsdp needs torch >= 2.6 (FSDP2), this is {torch.__version__}; "
+                              "upgrade torch or use distributed.strategy=ddp")  # fmt: skip
         # FSDP2 (fully_shard) through Fabric's ModelParallelStrategy: unlike Fabric's FSDP strategy (FSDP1) it
         # also runs on CPUs, so the same code is tested here and used on GPUs.
         strategy = ModelParallelStrategy(parallelize_fn=shard_blocks, data_parallel_size=settings.world_size,
