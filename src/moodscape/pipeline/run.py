@@ -31,10 +31,9 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
     """Run every enabled stage that is not already done for this configuration; returns the summary."""
     if start is not None and start not in STAGES:
         raise ConfigError(f"--from {start}: unknown stage; valid: {', '.join(STAGES)}")
-    from ..training.distributed import launcher_world
+    from ..training.distributed import resolve_distributed
 
-    launched = launcher_world()
-    if config.distributed.world_size > 1 or (launched is not None and launched[0] * launched[1] > 1):
+    if resolve_distributed(config).distributed.world_size > 1:  # asked for, or started so by torchrun or srun
         raise ConfigError(
             "moodscape run trains in one process; to train on several, run the stages as their own commands "
             "(`moodscape gan train`, `train`, `distill` with --devices N [--num-nodes M]; README: Scaling out)"

@@ -85,29 +85,23 @@ class Cluster:
                 register_fsdp_forward_method(module, name)
         return wrapped
 
+    # Sharded weights only (fsdp): with a whole copy per process the trainers use the module's own methods.
     def full_state(self, module: nn.Module) -> dict[str, torch.Tensor]:
-        """The whole weights of ``module``, on the CPU; with sharded weights a collective that every process
-        calls and after which process 0 alone holds them (the others get an empty dict)."""
-        if not self.sharded:
-            return module.state_dict()
+        """The whole weights of sharded ``module``, on the CPU: a collective that every process calls and after
+        which process 0 alone holds them (the others get an empty dict)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         return get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
     def load_full_state(self, module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-        """Load whole weights (every process read them) into ``module``, each process keeping its shard."""
-        if not self.sharded:
-            module.load_state_dict(state)
-            return
+        """Load whole weights (every process read them) into sharded ``module``, each process keeping its shard."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
         set_model_state_dict(module, state, options=StateDictOptions(full_state_dict=True))
 
     def full_optimizer_state(self, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        """The optimiser's whole state, parameters by index as ``optimizer.state_dict()`` has them (a collective
-        with sharded weights; process 0 alone gets it, the others an empty dict)."""
-        if not self.sharded:
-            return optimizer.state_dict()
+        """The optimiser's whole state over sharded weights, parameters by index as ``optimizer.state_dict()`` has
+        them: a collective after which process 0 alone holds it (the others get an empty dict)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
         full = get_optimizer_state_dict(module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -120,10 +114,7 @@ class Cluster:
         }
 
     def load_optimizer_state(self, module: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-        """Load a whole optimiser state (parameters by index; every process read it)."""
-        if not self.sharded:
-            optimizer.load_state_dict(state)
-            return
+        """Load a whole optimiser state (parameters by index; every process read it) over sharded weights."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
         names = {id(p): name for name, p in module.named_parameters()}

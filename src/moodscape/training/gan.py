@@ -45,9 +45,9 @@ from .loop import EpochLoop, begin_run, crash_point
 log = logging.getLogger(__name__)
 
 STATE_FILE = "training_state.json"
+STATE_TENSORS = "training_state.safetensors"
 GAN_UNSHARDABLE = ("gan train with distributed.strategy=fsdp: the GAN keeps a weight average of the generator "
                    "every step; train it with distributed.strategy=ddp (its models are small)")  # fmt: skip
-STATE_TENSORS = "training_state.safetensors"
 
 
 def gan_meta(config: Config, prepared: PreparedData, frames: int) -> dict:
