@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# CPU machines take torch 2.13.0 from local disk; set CONSTRAINTS= for a CUDA install (see README).
+# The CPU install's lock (every package pinned; torch 2.13.0 comes from local disk); `make lock` refreshes it.
+# Set CONSTRAINTS= for a CUDA install (see README).
 CONSTRAINTS ?= constraints-cpu.txt
 DEMO_DIR ?= demo
 BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
@@ -10,15 +11,25 @@ BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
+.PHONY: venv lock demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) --upgrade pip
 	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]'
 	touch $@
 
 venv: $(BIN)/moodscape
+
+# Refresh the lock on purpose: pyproject.toml's ranges resolved afresh (the newest releases they allow) in a
+# throwaway environment, every installed version written to constraints-cpu.txt. Then run make test.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet torch==2.13.0 -e '.[dev]'
+	.lock-venv/bin/python scripts/write_lock.py constraints-cpu.txt
+	rm -rf .lock-venv
 
 demo: venv
 	bash scripts/demo.sh $(BIN) $(DEMO_DIR)

@@ -34,6 +34,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def librosa_compiled() -> None:
+    """Tests call librosa directly too: numba must cache into moodscape's folder, compiled under its lock,
+    before any of them does (see moodscape.audio.librosa_env)."""
+    from moodscape.audio.librosa_env import load_librosa
+
+    load_librosa()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded generator, so tests that draw random numbers are repeatable."""
@@ -111,6 +120,26 @@ def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "data"
     generate_demo_dataset(root, songs=120, seconds=15.0, seed=5, progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory) -> tuple[Path, Path, tuple[int, ...]]:
+    """12 demo songs of 6 s (seed 1), their feature store built and split by the CLI: (dataset folder,
+    store folder, song ids). For tests that run commands on a store; copy it before writing into it."""
+    from moodscape.data.demo import generate_demo_dataset
+
+    folder = tmp_path_factory.mktemp("small")
+    summary = generate_demo_dataset(folder / "data", songs=12, seconds=6.0, seed=1, workers=1, progress=False)
+    built = subprocess.run(moodscape("-q", "features", str(folder / "data"), "--out", str(folder / "features")),
+                           check=True, capture_output=True, text=True)  # fmt: skip
+    store = Path(built.stdout.strip().splitlines()[-1])
+    subprocess.run(moodscape("-q", "split", str(store)), check=True, capture_output=True, text=True)
+    return folder / "data", store, summary.song_ids
+
+
+def moodscape(*args: str) -> list[str]:
+    """`moodscape ARGS` as a subprocess command line, with this interpreter."""
+    return [sys.executable, "-m", "moodscape.cli", *args]
 
 
 def demo_cli(*args: str) -> list[str]:

@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import load_file
 
 from moodscape.config import config_to_dict, legacy_views, load_config
+from moodscape.faults import CRASH_ENV, CRASH_EXIT_CODE
 from moodscape.pipeline import STAGE_LIST, PeakMemory, resolve_run_config, run_pipeline, stage_hash
-from moodscape.training.loop import CRASH_ENV, CRASH_EXIT_CODE
 
 from .conftest import REPO, assert_self_contained, demo_cli, demo_settings
 

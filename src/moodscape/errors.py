@@ -32,3 +32,7 @@ class ExportError(MoodscapeError):
 class SettingError(ConfigError, ValueError):
     """A model or front-end setting is out of range (they usually come from a config file). Also a
     ``ValueError``, for code that passes the setting directly."""
+
+
+class WorkerCrashed(MoodscapeError):
+    """A worker process died (a signal such as SIGSEGV or SIGKILL) on the same input twice, or kept dying."""

@@ -279,3 +279,13 @@ def test_the_run_report_says_what_ran_of_the_gan():
     assert "not used for training" in gan_note(load_config("configs/demo.yaml"))
     used = gan_note(load_config("configs/demo.yaml", ["teacher.synthetic_ratio=0.5"]))
     assert "saw training songs only" in used and "0.5" in used
+
+
+def test_a_store_with_no_usable_song_cannot_be_split(tmp_path, caplog):
+    (tmp_path / "audio").mkdir()
+    write_tone(tmp_path / "audio" / "silent.wav", 8, amplitude=0.0)
+    (tmp_path / "songs.csv").write_text("path,valence,arousal\naudio/silent.wav,3,7\n")
+    assert main(["-q", "features", str(tmp_path / "songs.csv"), "--out", str(tmp_path / "features")]) == 0
+    (store,) = (tmp_path / "features").iterdir()
+    assert main(["-q", "split", str(store)]) == 2
+    assert "holds no usable song" in caplog.text and "errors.csv" in caplog.text

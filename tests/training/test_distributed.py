@@ -18,9 +18,9 @@ from safetensors.torch import load_file
 from moodscape.cli import main
 from moodscape.config import Config
 from moodscape.errors import CheckpointError, ConfigError, DistributedError
+from moodscape.faults import CRASH_ENV, CRASH_RANK_ENV
 from moodscape.features.windows import SongFeatures, shard_songs
 from moodscape.training.distributed import SINGLE, Cluster, launcher_world, resolve_distributed, start_cluster
-from moodscape.training.loop import CRASH_ENV, CRASH_RANK_ENV
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent

@@ -14,7 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from moodscape.cli import main
-from moodscape.training.loop import CRASH_ENV, CRASH_EXIT_CODE
+from moodscape.faults import CRASH_ENV, CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.slow
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AudioError, DataError
+from ..parallel import ordered_map
+from .librosa_env import load_librosa, numba_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def clip_descriptors(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     and tonality (harmonic energy share, key clarity and the major-minor contrast from the
     Krumhansl-Kessler profiles, chroma entropy).
     """
-    import librosa
+    librosa = load_librosa()
 
     y = np.asarray(samples, dtype=np.float32)
     sr = int(sample_rate)
@@ -169,8 +171,6 @@ def store_descriptors(store, song_ids: Sequence[str], *, workers: int | None = N
     clip is decoded and described once; the cache is saved as it grows, so an interrupted run keeps
     its work. A clip whose audio cannot be read now is a DataError naming the file.
     """
-    import multiprocessing as mp
-
     from tqdm.auto import tqdm
 
     if store.settings.get("synthetic"):
@@ -185,17 +185,22 @@ def store_descriptors(store, song_ids: Sequence[str], *, workers: int | None = N
         audio = store.audio.model_dump(mode="json")
         jobs = [(entries[s].path, audio) for s in todo]
         workers = min(workers or os.cpu_count() or 1, len(todo))
-        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        load_librosa()  # compiled once here, before the workers fork, so that they share it
+        results = ordered_map(_describe, jobs, stage="descriptors", labels=[f"song {s}" for s in todo],
+                              files=[file for file, _ in jobs], workers=workers,
+                              hint=f"Descriptors of the songs before it are cached in {path}: run the command again "
+                                   "to go on. If the same song fails again, check or replace its audio file; if songs "
+                                   "that worked before fail too, librosa's compiled code may be broken: delete "
+                                   f"{numba_cache_dir()} and run again.")  # fmt: skip
         bar = tqdm(total=len(todo), desc="descriptors", unit="song", disable=not progress)
         try:
-            with context.Pool(workers) as pool:
-                for done, (song, result) in enumerate(zip(todo, pool.imap(_describe, jobs, chunksize=2)), 1):
-                    if isinstance(result, str):
-                        raise DataError(f"descriptors of song {song}: {result}; rebuild the store with `moodscape features`")
-                    cache[song] = (entries[song].audio_sha256, result)
-                    bar.update(1)
-                    if done % _SAVE_EVERY == 0:
-                        _write_cache(path, key, cache)
+            for done, (song, result) in enumerate(zip(todo, results), 1):
+                if isinstance(result, str):
+                    raise DataError(f"descriptors of song {song}: {result}; rebuild the store with `moodscape features`")
+                cache[song] = (entries[song].audio_sha256, result)
+                bar.update(1)
+                if done % _SAVE_EVERY == 0:
+                    _write_cache(path, key, cache)
         finally:
             bar.close()
             _write_cache(path, key, cache)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from librosa.filters import mel as mel_filterbank
 from torch import nn
 
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import SettingError
+from .librosa_env import load_librosa
 
 # Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
 CHUNK_FRAMES = 256
@@ -46,7 +46,8 @@ class LogMel(nn.Module):
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
         self.power, self.amin, self.top_db = power, amin, top_db
-        filters = mel_filterbank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        librosa = load_librosa(compiled=False)
+        filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         # Most FFT bins lie outside [fmin, fmax]: keep only the band the filters touch (a third
         # fewer bins at the defaults), which saves work without changing any value.
         used = np.flatnonzero(filters.any(axis=0))

@@ -22,11 +22,11 @@ import logging
 import os
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError
+from .librosa_env import load_librosa
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def logmel_to_audio(
         raise ValueError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
     if n_iter < 1:
         raise ValueError(f"n_iter must be at least 1, got {n_iter}")
+    librosa = load_librosa()
     mel_power = librosa.db_to_power(db, ref=1.0)
     magnitude = librosa.feature.inverse.mel_to_stft(
         mel_power, sr=sample_rate, n_fft=n_fft, power=power, fmin=fmin, fmax=fmax

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
+from ..parallel import ordered_map
 from .demo_synth import FRAME_RATE, MP3_RATES, render_song
 
 logger = logging.getLogger(__name__)
@@ -303,9 +303,10 @@ def _render_all(
                 bar.update()
             return
         # spawn, not fork: callers may already hold threads (torch, BLAS) that fork would copy mid-lock.
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_render_job, jobs):
-                bar.update()
+        for _ in ordered_map(_render_job, jobs, stage="demo-data", labels=[f"song {plan.song_id}" for plan in plans],
+                             workers=workers, method="spawn",
+                             hint="No labels are written until every clip is: run the command again."):  # fmt: skip
+            bar.update()
 
 
 def _render_job(job: tuple[_SongPlan, Path, float, int]) -> int:

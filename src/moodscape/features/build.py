@@ -191,7 +191,9 @@ def build_feature_store(
         writer = csv.writer(journal)
         synced = time.monotonic()
         bar = tqdm(total=len(todo), desc="features", unit="song", disable=not progress)
-        for record, (logmel, error) in zip(todo, extract_logmels([str(r.path) for r in todo], audio, features, workers)):
+        logmels = extract_logmels([str(r.path) for r in todo], audio, features, workers,
+                                  labels=[f"song {r.song_id}" for r in todo])  # fmt: skip
+        for record, (logmel, error) in zip(todo, logmels):
             fingerprint = (*fingerprints[record.song_id], content_hash(record.path))
             if logmel is None:
                 entry = _entry(record, offset=offset, frames=0, status="error", fingerprint=fingerprint)

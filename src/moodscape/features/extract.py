@@ -6,7 +6,6 @@ front end per process, built once, and results returned in input order.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from ..audio.frontend import LogMel
 from ..audio.io import load_audio
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import AudioError
+from ..parallel import ordered_map
 
 RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
 _WORKER: dict[str, object] = {}
@@ -61,9 +61,10 @@ def _extract(path: str) -> tuple[np.ndarray | None, str]:
 
 
 def extract_logmels(
-    paths: list[str], audio: AudioConfig, features: FeaturesConfig, workers: int | None
+    paths: list[str], audio: AudioConfig, features: FeaturesConfig, workers: int | None, labels: list[str] | None = None
 ) -> Iterator[tuple[np.ndarray | None, str]]:
-    """Results in input order, so that a resumed build writes what an uninterrupted one would."""
+    """Results in input order, so that a resumed build writes what an uninterrupted one would. ``labels``
+    (e.g. ``"song 7"``) name the files in a worker crash error; raises WorkerCrashed (see moodscape.parallel)."""
     workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
     prepare_frontend(audio, features)
     if workers == 1:
@@ -75,6 +76,7 @@ def extract_logmels(
             torch.set_num_threads(previous)
         return
     # fork starts workers in milliseconds (no re-import of torch); they run single-threaded.
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(audio, features)) as pool:
-        yield from pool.imap(_extract, paths, chunksize=2)
+    yield from ordered_map(_extract, paths, stage="features", labels=labels, files=paths, workers=workers,
+                           initializer=_init_worker, initargs=(audio, features),
+                           hint="The songs before it are kept in the store: run the command again to go on, and "
+                                "if the same file fails again, check or replace it, or move it out of the dataset.")  # fmt: skip

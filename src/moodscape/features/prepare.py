@@ -10,10 +10,10 @@ from ..config import Config
 from ..data.dataset import load_dataset
 from ..data.splits import Splits
 from ..data.splits_file import load_or_create_splits
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .build import build_feature_store
 from .normalize import NORMALIZATION_FILE, Normalization, fit_normalization, load_normalization
-from .store import FeatureStore
+from .store import ERRORS_FILE, FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ class PreparedData:
 
 def split_store(store: FeatureStore, config: Config, *, force: bool = False) -> PreparedData:
     """Draw (or reuse) the song-level split and fit normalisation on its training songs only."""
+    if not store.song_ids:
+        raise DataError(f"{store.directory} holds no usable song: every file was skipped (the reasons are in "
+                        f"its {ERRORS_FILE}); fix or replace the audio, or change the audio settings, and build it "
+                        "again")  # fmt: skip
     splits = load_or_create_splits(
         store.directory / SPLITS_FILE,
         store.song_ids,

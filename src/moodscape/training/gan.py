@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..config import Config, config_to_dict
 from ..errors import CheckpointError, ConfigError
+from ..faults import crash_point
 from ..features.prepare import PreparedData
 from ..features.windows import SongFeatures, window_geometry
 from ..metrics.gan_quality import (
@@ -40,7 +41,7 @@ from ..models.ridge import RidgeBaseline
 from ..version import __version__
 from .augment import diff_augment
 from .distributed import SINGLE, Cluster
-from .loop import EpochLoop, begin_run, crash_point
+from .loop import EpochLoop, begin_run
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import copy
 import csv
 import logging
 import math
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..config import Config, RuntimeConfig, TrainingConfig, config_to_dict, load_config, save_config
 from ..errors import CheckpointError, ConfigError
+from ..faults import crash_point
 from ..features.prepare import PreparedData, prepare_data
 from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
 from ..models.ema import EMA
@@ -37,21 +37,8 @@ from .distributed import SINGLE, Cluster, resolve_distributed, start_cluster
 
 log = logging.getLogger(__name__)
 
-# Crash injection for tests: when this variable names a step ("epoch 3 best": best/ written, last/ not
-# yet; "epoch 3 saved": the epoch fully saved; "epoch 3 batch 2": in the middle of epoch 3), the process
-# dies there at once, as under kill -9; with MOODSCAPE_CRASH_RANK set, only that process of a distributed run.
-CRASH_ENV = "MOODSCAPE_CRASH_AT"
-CRASH_RANK_ENV = "MOODSCAPE_CRASH_RANK"
-CRASH_EXIT_CODE = 137
-
 EMA_UNSHARDABLE = ("ema_decay with distributed.strategy=fsdp: the weight average would need every step's whole "
                    "weights; use distributed.strategy=ddp, or no weight average")  # fmt: skip
-
-
-def crash_point(step: str, rank: int = 0) -> None:
-    """Die like a killed process (no clean-up, no flush) when ``MOODSCAPE_CRASH_AT`` names ``step``."""
-    if os.environ.get(CRASH_ENV) == step and os.environ.get(CRASH_RANK_ENV, str(rank)) == str(rank):
-        os._exit(CRASH_EXIT_CODE)
 
 
 def resolve_device(name: str) -> torch.device:
