@@ -11,7 +11,7 @@ BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv lock demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
+.PHONY: venv lock convert-musicnn demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ lock:
 	.lock-venv/bin/pip install --quiet torch==2.13.0 -e '.[dev]'
 	.lock-venv/bin/python scripts/write_lock.py constraints-cpu.txt
 	rm -rf .lock-venv
+
+# Convert musicnn's TensorFlow checkpoints into src/moodscape/pretrained and write the parity fixture, once,
+# in a throwaway environment with TensorFlow (never a dependency of moodscape itself).
+convert-musicnn:
+	rm -rf .convert-venv
+	$(PYTHON) -m venv .convert-venv
+	.convert-venv/bin/pip install --quiet --upgrade pip
+	.convert-venv/bin/pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e .
+	.convert-venv/bin/pip install --quiet tensorflow-cpu==2.21.0 tf-keras==2.21.0
+	.convert-venv/bin/pip install --quiet --no-deps musicnn==0.1.0
+	.convert-venv/bin/python scripts/convert_musicnn.py
+	rm -rf .convert-venv
 
 demo: venv
 	bash scripts/demo.sh $(BIN) $(DEMO_DIR)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from moodscape.config import Config, load_config, save_config, settings_hash
+from moodscape.config import Config, config_to_dict, load_config, save_config, settings_hash
 from moodscape.errors import ConfigError
 
 
@@ -117,3 +117,14 @@ def test_a_saved_old_config_reloads_equal_to_its_rewrite(tmp_path):
     old = load_config(LEGACY)
     assert load_config(save_config(old, tmp_path)) == old
     assert {"model", "train", "distill"}.isdisjoint(yaml.safe_load((tmp_path / "config.yaml").read_text()))
+
+
+def test_a_setting_added_later_leaves_hashes_alone_while_it_keeps_its_old_behaviour():
+    from moodscape.config import FeaturesConfig, hash_view, settings_hash
+
+    old = FeaturesConfig()
+    assert "compression" not in hash_view(old) and "compression" in config_to_dict(old)
+    assert settings_hash(old) == "0778779cd0"  # the hash stores were named by before features.compression
+    assert settings_hash(FeaturesConfig(compression="logc")) != settings_hash(old)
+    tree = hash_view(load_config(None, ["features.compression=logc"]))
+    assert tree["features"]["compression"] == "logc"

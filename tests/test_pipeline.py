@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from moodscape.config import config_to_dict, legacy_views, load_config
+from moodscape.config import hash_view, legacy_views, load_config
 from moodscape.faults import CRASH_ENV, CRASH_EXIT_CODE
 from moodscape.pipeline import STAGE_LIST, PeakMemory, resolve_run_config, run_pipeline, stage_hash
 
@@ -28,7 +28,7 @@ def test_a_stage_hash_changes_with_its_sections_and_everything_before_it():
     def digests(config):
         out, digest = {}, ""
         for stage in STAGE_LIST:
-            digest = stage_hash(digest, config_to_dict(resolve_run_config(config)), stage.sections)
+            digest = stage_hash(digest, hash_view(resolve_run_config(config)), stage.sections)
             out[stage.name] = digest
         return out
 
@@ -42,7 +42,7 @@ def test_a_run_folder_made_before_the_sections_were_renamed_keeps_its_stage_hash
     code); today's legacy view of the same file gives them, so such a run folder is not redone."""
     recorded = ["1bb051eeb8a63f9f", "4f9ddf4e50181bfa", "2aea3a53d0572089", "2eb1558c2c6009f4", "d84c41bd2af39835",
                 "526e14a02c541526", "79a6026bff12eba7", "95decf4eb57f3ee9", "ebf51e4a0ef11a71"]  # fmt: skip
-    trees = legacy_views(config_to_dict(resolve_run_config(load_config("tests/fixtures/legacy_config.yaml"))))
+    trees = legacy_views(hash_view(resolve_run_config(load_config("tests/fixtures/legacy_config.yaml"))))
     chains = []
     for tree in trees:
         digest, digests = "", []

@@ -12,19 +12,23 @@ from ..config import AudioConfig, FeaturesConfig
 from ..errors import SettingError
 from .librosa_env import load_librosa
 
+COMPRESSIONS = ("db", "logc")
+LOGC_SCALE = 10000.0  # musicnn's C in log10(1 + C mel)
 # Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
 CHUNK_FRAMES = 256
 
 
 class LogMel(nn.Module):
-    """Waveform -> log-mel power spectrogram in dB, matching librosa.
+    """Waveform -> log-mel power spectrogram, matching librosa.
 
-    Equivalent to ``librosa.power_to_db(librosa.feature.melspectrogram(y, sr=sample_rate, n_fft,
-    hop_length, n_mels, fmin, fmax, power), ref=1.0, amin, top_db)`` with librosa's defaults
-    (periodic Hann window, centred frames, zero padding, Slaney mel scale and norm).
+    ``compression="db"`` (the default) is ``librosa.power_to_db(librosa.feature.melspectrogram(y,
+    sr=sample_rate, n_fft, hop_length, n_mels, fmin, fmax, power), ref=1.0, amin, top_db)`` with
+    librosa's defaults (periodic Hann window, centred frames, zero padding, Slaney mel scale and norm);
+    ``"logc"`` is ``log10(1 + 10000 mel)`` of the same mel spectrogram, the input of the pretrained
+    musicnn networks (:mod:`moodscape.models.musicnn`; ``amin`` and ``top_db`` do not apply).
 
     Input: (samples,) or (batch, samples) float32 at ``sample_rate``.
-    Output: (n_mels, frames) or (batch, n_mels, frames) in dB, frames = 1 + samples // hop_length.
+    Output: (n_mels, frames) or (batch, n_mels, frames), frames = 1 + samples // hop_length.
     """
 
     def __init__(
@@ -39,13 +43,16 @@ class LogMel(nn.Module):
         power: float = 2.0,
         amin: float = 1e-10,
         top_db: float | None = None,
+        compression: str = "db",
     ) -> None:
         super().__init__()
         if fmax > sample_rate / 2:
             raise SettingError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mels, self.fmin, self.fmax = n_mels, fmin, fmax
-        self.power, self.amin, self.top_db = power, amin, top_db
+        if compression not in COMPRESSIONS:
+            raise SettingError(f"compression={compression!r}; choose one of {', '.join(COMPRESSIONS)}")
+        self.power, self.amin, self.top_db, self.compression = power, amin, top_db, compression
         librosa = load_librosa(compiled=False)
         filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         # Most FFT bins lie outside [fmin, fmax]: keep only the band the filters touch (a third
@@ -71,6 +78,7 @@ class LogMel(nn.Module):
             power=features.power,
             amin=features.amin,
             top_db=features.top_db,
+            compression=features.compression,
         )
 
     def num_frames(self, num_samples: int) -> int:
@@ -140,6 +148,9 @@ class LogMel(nn.Module):
         if squeeze:
             waveform = waveform.unsqueeze(0)
         mel = self._mel_chunked(waveform) if self._fast_path(waveform) else self._mel_dense(waveform)
+        if self.compression == "logc":
+            logc = torch.log10(1.0 + LOGC_SCALE * mel)
+            return logc.squeeze(0) if squeeze else logc
         db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
         if self.top_db is not None:
             peak = db.amax(dim=(-2, -1), keepdim=True)

@@ -135,9 +135,28 @@ def config_to_dict(section: BaseModel) -> dict[str, Any]:
     return section.model_dump(mode="json")
 
 
+def hash_view(section: BaseModel) -> dict[str, Any]:
+    """:func:`config_to_dict` without the settings a section added later while they keep the value that
+    behaves as before (``ADDED_LATER``), at any depth: stores and run folders named before such a setting
+    existed keep their names and stage hashes."""
+    data = config_to_dict(section)
+    _drop_added_defaults(section, data)
+    return data
+
+
+def _drop_added_defaults(section: BaseModel, data: dict[str, Any]) -> None:
+    for name, default in getattr(section, "ADDED_LATER", {}).items():
+        if getattr(section, name) == default:
+            data.pop(name, None)
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, BaseModel) and isinstance(data.get(name), dict):
+            _drop_added_defaults(value, data[name])
+
+
 def settings_hash(*sections: BaseModel, length: int = 10) -> str:
     """Stable short hash of config sections, used to name caches and detect stale outputs."""
-    payload = json.dumps([config_to_dict(s) for s in sections], sort_keys=True)
+    payload = json.dumps([hash_view(s) for s in sections], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 

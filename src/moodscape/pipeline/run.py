@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, config_to_dict, legacy_views, save_config
+from ..config import Config, hash_view, legacy_views, save_config
 from ..errors import ConfigError
 from .memory import PeakMemory, release_memory
 from .stages import STAGE_LIST, STAGES, Context, Stage, resolve_run_config, stage_hash
@@ -48,7 +48,7 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
     save_config(config, run)
     summary: dict[str, Any] = {"run": str(run), "stages": {}}
     done: dict[str, Any] = {}
-    tree = config_to_dict(config)
+    tree = hash_view(config)
     old_trees = legacy_views(tree)  # the hashes a run folder made before the config's sections were renamed holds
     digest, old_digests, redo = "", [""] * len(old_trees), False
     for stage in STAGE_LIST:

@@ -1,0 +1,143 @@
+"""musicnn in PyTorch: Pons and Serra's music-tagging network (ISMIR 2019 late-breaking demo), with the
+weights of its ``MSD_musicnn`` and ``MTT_musicnn`` checkpoints converted from the TensorFlow 1 originals
+(``scripts/convert_musicnn.py``; ISC licence, see ``pretrained/NOTICE.md``).
+
+Input: ``(batch, 96, frames)`` mel bands of 16 kHz audio (n_fft 512, hop 256) compressed as
+``log10(1 + 10000 mel)``; the models were trained on 3 s patches (187 frames), and every layer but the
+padding is independent of the length. The layers, as in ``musicnn/models.py``:
+
+* front end: batch norm of the input; timbral filters spanning 7 frames and 38 or 67 mel bands
+  (204 each), temporal filters spanning 128, 64 or 32 frames and one band (51 each, TensorFlow's
+  ``same`` padding: one more frame after than before for even lengths); each is ReLU, then batch norm,
+  then the maximum over frequency: 561 features per frame;
+* mid end: three 1-D convolutions of 7 frames (64 filters, ReLU then batch norm), the second and third
+  added to their input; the frame features are the front end's and the three layers' (753);
+* back end: max and mean over time (interleaved per feature, as TensorFlow flattens them), batch norm,
+  a 200-unit ReLU layer and batch norm (the "penultimate" embedding), the tag layer.
+
+TensorFlow's batch norm epsilon (1e-3) is kept; dropout layers are identity at inference and absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from .serialization import Pretrained
+
+__all__ = ["BN_EPS", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "load_musicnn"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+SHIPPED = ("MSD_musicnn", "MTT_musicnn")
+ATTRIBUTION = ("musicnn weights (MSD_musicnn, MTT_musicnn) by Jordi Pons and Xavier Serra, Music Technology "
+               "Group, Universitat Pompeu Fabra (ISMIR 2019 LBD), ISC licence; converted to PyTorch, see "
+               "moodscape/pretrained/NOTICE.md")  # fmt: skip
+
+BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+TIMBRAL_SPANS = (0.4, 0.7)  # share of the mel bands a timbral filter spans (38 and 67 of 96)
+TEMPORAL_SPANS = (128, 64, 32)  # frames a temporal filter spans
+MIDEND_KERNEL = 7
+
+
+@dataclass
+class MusicnnOutput:
+    """What one forward pass gives: tag logits and probabilities, and the embeddings on the way."""
+
+    logits: torch.Tensor  # (batch, tags)
+    frames: torch.Tensor  # (batch, 753, frames): front-end and mid-end features of every frame
+    mean_pool: torch.Tensor  # (batch, 753)
+    max_pool: torch.Tensor  # (batch, 753)
+    penultimate: torch.Tensor  # (batch, 200)
+
+    @property
+    def tags(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+
+def _same_padding(length: int) -> tuple[int, int]:
+    """TensorFlow's ``same`` padding for stride 1: the odd frame goes after."""
+    return (length - 1) // 2, length - 1 - (length - 1) // 2
+
+
+class _Block(nn.Module):
+    """Conv -> ReLU -> batch norm, the order musicnn uses everywhere."""
+
+    def __init__(self, conv: nn.Module, channels: int):
+        super().__init__()
+        self.conv = conv
+        self.bn = (nn.BatchNorm2d if isinstance(conv, nn.Conv2d) else nn.BatchNorm1d)(channels, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(torch.relu(self.conv(x)))
+
+
+class Musicnn(Pretrained):
+    """The musicnn tagger; see the module docstring for the layers and the input it expects."""
+
+    MODEL_TYPE = "moodscape-musicnn"
+    METADATA_KEY = "moodscape_musicnn"
+    WHAT = "musicnn"
+
+    def __init__(self, *, tags: list[str], n_mels: int = 96, frontend_filters: float = 1.6, midend_filters: int = 64,
+                 backend_units: int = 200, name: str = "musicnn") -> None:  # fmt: skip
+        super().__init__()
+        self._init_args: dict[str, Any] = {"tags": list(tags), "n_mels": n_mels, "frontend_filters": frontend_filters,
+                                           "midend_filters": midend_filters, "backend_units": backend_units,
+                                           "name": name}  # fmt: skip
+        self.name, self.tag_names, self.n_mels = name, list(tags), n_mels
+        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
+        timbral, temporal = int(frontend_filters * 128), int(frontend_filters * 32)
+        self.timbral = nn.ModuleList(
+            _Block(nn.Conv2d(1, timbral, (7, int(span * n_mels))), timbral) for span in TIMBRAL_SPANS
+        )
+        self.temporal = nn.ModuleList(_Block(nn.Conv2d(1, temporal, (span, 1)), temporal) for span in TEMPORAL_SPANS)
+        self.frontend_dim = len(TIMBRAL_SPANS) * timbral + len(TEMPORAL_SPANS) * temporal
+        self.midend = nn.ModuleList(
+            _Block(nn.Conv1d(self.frontend_dim if i == 0 else midend_filters, midend_filters, MIDEND_KERNEL),
+                   midend_filters)
+            for i in range(3)
+        )  # fmt: skip
+        self.frame_dim = self.frontend_dim + 3 * midend_filters
+        self.pool_bn = nn.BatchNorm1d(2 * self.frame_dim, eps=BN_EPS)
+        self.dense = nn.Linear(2 * self.frame_dim, backend_units)
+        self.dense_bn = nn.BatchNorm1d(backend_units, eps=BN_EPS)
+        self.classifier = nn.Linear(backend_units, len(tags))
+
+    def frame_features(self, mel: torch.Tensor) -> torch.Tensor:
+        """(batch, n_mels, frames) compressed mel -> (batch, 753, frames) front- and mid-end features."""
+        x = self.input_bn(mel.transpose(1, 2).unsqueeze(1))  # (batch, 1, frames, n_mels), as TensorFlow's NHWC
+        features = []
+        padded = nn.functional.pad(x, (0, 0, 3, 3))
+        for block in self.timbral:
+            features.append(block(padded).amax(dim=3))
+        for block, span in zip(self.temporal, TEMPORAL_SPANS):
+            features.append(block(nn.functional.pad(x, (0, 0, *_same_padding(span)))).amax(dim=3))
+        frontend = torch.cat(features, dim=1)  # (batch, 561, frames)
+        layers = [frontend]
+        hidden = self.midend[0](nn.functional.pad(frontend, (3, 3)))
+        layers.append(hidden)
+        for block in self.midend[1:]:
+            hidden = block(nn.functional.pad(hidden, (3, 3))) + hidden
+            layers.append(hidden)
+        return torch.cat(layers, dim=1)
+
+    def forward(self, mel: torch.Tensor) -> MusicnnOutput:
+        frames = self.frame_features(mel)
+        max_pool, mean_pool = frames.amax(dim=2), frames.mean(dim=2)
+        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TensorFlow's (feature, [max, mean]) order
+        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(pooled))))
+        return MusicnnOutput(self.classifier(penultimate), frames, mean_pool, max_pool, penultimate)
+
+
+def load_musicnn(name: str = "MSD_musicnn") -> Musicnn:
+    """One of the shipped musicnn taggers (:data:`SHIPPED`), or a folder saved by ``save_pretrained``."""
+    folder = PRETRAINED_DIR / name if name in SHIPPED else Path(name).expanduser()
+    if not folder.exists():
+        raise CheckpointError(f"musicnn weights {name!r} not found: choose one of {', '.join(SHIPPED)} (shipped "
+                              "with moodscape) or give a folder written by Musicnn.save_pretrained")  # fmt: skip
+    return Musicnn.from_pretrained(folder)

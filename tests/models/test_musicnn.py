@@ -1,0 +1,67 @@
+"""The PyTorch port of musicnn gives TensorFlow's outputs on the reference patches the conversion script
+saved (tests/fixtures/musicnn_reference.npz), and its front end is musicnn's compression of librosa's mel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from moodscape.audio.frontend import LogMel
+from moodscape.errors import CheckpointError
+from moodscape.models.musicnn import SHIPPED, Musicnn, load_musicnn
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn_reference.npz"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with np.load(FIXTURE) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_port_gives_tensorflows_tags_and_embeddings(reference, name):
+    model = load_musicnn(name)
+    assert len(model.tag_names) == 50 and model.name == name
+    patches = torch.from_numpy(reference["patches"].astype(np.float32)).transpose(1, 2)  # (patches, 96, 187)
+    with torch.inference_mode():
+        out = model(patches)
+    np.testing.assert_allclose(out.tags.numpy(), reference[f"{name}/tags"], atol=1e-4, rtol=0)
+    for key in ("mean_pool", "max_pool", "penultimate"):
+        np.testing.assert_allclose(getattr(out, key).numpy(), reference[f"{name}/{key}"], atol=1e-3, rtol=1e-4)
+    assert out.frames.shape == (len(patches), model.frame_dim, 187)
+    assert 0.0 < out.tags.min() and out.tags.max() < 1.0 and out.tags.std() > 0.05  # real, varied tags
+
+
+def test_the_weights_file_alone_rebuilds_the_model(tmp_path):
+    model = load_musicnn("MTT_musicnn")
+    folder = model.save_pretrained(tmp_path / "copy")
+    (folder / "config.json").unlink()
+    again = Musicnn.from_pretrained(folder / "model.safetensors")
+    x = torch.rand(2, 96, 200)
+    with torch.inference_mode():
+        assert torch.equal(model(x).logits, again(x).logits)
+    assert again.tag_names == model.tag_names
+
+
+def test_any_length_of_input_works_and_unknown_weights_are_named(rng):
+    model = load_musicnn()
+    with torch.inference_mode():
+        assert model(torch.rand(1, 96, 64)).frames.shape[-1] == 64
+    with pytest.raises(CheckpointError, match="MSD_musicnn, MTT_musicnn"):
+        load_musicnn("MSD_vgg")
+
+
+def test_the_logc_front_end_is_musicnns_compression_of_librosas_mel(rng):
+    import librosa
+
+    y = (0.1 * rng.standard_normal(16000 * 3)).astype(np.float32)
+    front = LogMel(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, fmin=0.0, fmax=8000.0,
+                   compression="logc")  # fmt: skip
+    with torch.inference_mode():
+        ours = front(torch.from_numpy(y)).numpy()
+    mel = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96)
+    np.testing.assert_allclose(ours, np.log10(1 + 10000 * mel), atol=2e-3, rtol=0)
