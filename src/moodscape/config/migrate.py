@@ -120,8 +120,8 @@ def _legacy_view(tree: dict[str, Any]) -> dict[str, Any]:
     distill = {k: v for k, v in student.items() if k not in _STUDENT_NETWORK}
     return {
         **tree,
-        "model": {k: teacher[k] for k in _TEACHER_NETWORK},
+        "model": {k: teacher[k] for k in _TEACHER_NETWORK if k in teacher},  # hash_view leaves out settings added later
         "train": {**train, **windows, **runtime},
-        "student": {k: student[k] for k in _STUDENT_NETWORK},
+        "student": {k: student[k] for k in _STUDENT_NETWORK if k in student},
         "distill": {**distill, **dict.fromkeys(_WINDOWS), **runtime},
     }

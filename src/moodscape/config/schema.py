@@ -185,12 +185,24 @@ class TrainingConfig(_Section):
 
 
 class _TeacherNetwork(_Section):
-    kind: Literal["vit", "ast"] = "vit"
-    preset: Literal["tiny", "small", "base"] = "tiny"
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"head": "pooled", "trainable": "backend"}
+
+    kind: Literal["vit", "ast", "musicnn"] = Field(
+        "vit", description="vit or ast: a transformer on log-mel patches; musicnn: the pretrained musicnn tagger "
+        "under a valence/arousal head (needs its input: see configs/real-music.yaml).")
+    preset: Literal["tiny", "small", "base"] = Field(
+        "tiny", description="Transformer size (ViT/AST backbone, or the musicnn teacher's transformer head).")
     pretrained: str = Field(
         "none",
-        description="A local folder/file, a Hugging Face Hub name, or 'none' for random initialisation.",
+        description="A local folder/file, a Hugging Face Hub name, or 'none' for random initialisation; for "
+        "kind musicnn: MSD_musicnn or MTT_musicnn (shipped with moodscape) or a folder.",
     )
+    head: Literal["pooled", "transformer"] = Field(
+        "pooled", description="musicnn only: pooled (musicnn's own back end and tag logits, then an MLP) or "
+        "transformer (a transformer of `preset` size over musicnn's frame features).")
+    trainable: Literal["head", "backend", "midend", "all"] = Field(
+        "backend", description="musicnn only: what trains besides the head (backend: musicnn's pooled layers; "
+        "midend: also its mid-end convolutions; all: everything), at lr_backbone.")
     patch_size: tuple[int, int] = Field((16, 16), description="(mel bins, frames) per patch.")
     freeze_blocks: int = Field(0, ge=0, description="Freeze the patch embedding and the first K blocks.")
     head_hidden: int = Field(128, gt=0)

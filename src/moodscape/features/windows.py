@@ -24,10 +24,12 @@ def window_frames(window_seconds: float, *, sample_rate: int, hop_length: int, m
 
 def window_geometry(config: Config, store: FeatureStore) -> tuple[int, int]:
     """(window frames, evaluation hop frames) of ``config.windows`` on this store's front end. The window
-    is rounded to the teacher's patch width, for every model (the GAN's windows are the teacher's input)."""
+    is rounded to the teacher's patch width (a transformer teacher's; musicnn has no patches), for every
+    model (the GAN's windows are the teacher's input)."""
     audio, features = store.audio, store.features
+    multiple = 1 if config.teacher.kind == "musicnn" else config.teacher.patch_size[1]
     frames = window_frames(config.windows.seconds, sample_rate=audio.sample_rate, hop_length=features.hop_length,
-                           multiple=config.teacher.patch_size[1])  # fmt: skip
+                           multiple=multiple)  # fmt: skip
     hop = max(1, round(config.windows.eval_hop_seconds * audio.sample_rate / features.hop_length))
     return frames, hop
 

@@ -10,8 +10,9 @@ from ..errors import CheckpointError
 from .serialization import CONFIG_NAME, read_json
 from .student import StudentRegressor
 from .teacher import TeacherRegressor
+from .teacher_musicnn import MusicnnRegressor
 
-_CLASSES = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, StudentRegressor)}
+_CLASSES = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, MusicnnRegressor, StudentRegressor)}
 
 
 def load_regressor(folder: str | Path) -> nn.Module:

@@ -55,9 +55,11 @@ from .serialization import (
     read_json,
     read_weights,
 )
+from .musicnn import SHIPPED, load_musicnn
 from .teacher import TeacherRegressor
 from .teacher_files import Source, pickle_hint, read_source
 from .teacher_kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair
+from .teacher_musicnn import MusicnnRegressor
 
 __all__ = ["build_teacher", "resize_position_embeddings"]
 
@@ -67,7 +69,7 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------- the builder
 
 
-def build_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> TeacherRegressor:
+def build_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> TeacherRegressor | MusicnnRegressor:
     """Build the teacher of a config for ``(n_mels, frames)`` windows, with its weights.
 
     ``model_cfg.pretrained``: ``none`` gives the ``model_cfg.preset`` size with random weights.
@@ -82,6 +84,8 @@ def build_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> Teac
         UnknownNameError: unknown ``kind`` or ``preset`` (lists the valid names).
         ConfigError: ``freeze_blocks`` exceeds the number of blocks.
     """
+    if model_cfg.kind == "musicnn":
+        return _musicnn_teacher(model_cfg, n_mels=n_mels, frames=frames)
     spec = TEACHER_KINDS.get(model_cfg.kind)
     size = TEACHER_PRESETS.get(model_cfg.preset)
     pretrained = model_cfg.pretrained.strip()
@@ -123,6 +127,37 @@ def build_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> Teac
     logger.info(
         "teacher: %s from %s (%s), %.2fM parameters; %s", spec.name, pretrained, path, _count(model) / 1e6, report
     )
+    return model
+
+
+def _musicnn_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> MusicnnRegressor:
+    """musicnn (shipped weights, a saved musicnn folder, or a musicnn teacher to continue) under the config's head."""
+    if n_mels != 96:
+        raise ConfigError(f"teacher.kind=musicnn reads 96 mel bands, the store has {n_mels}; build the store with "
+                          "musicnn's front end (configs/real-music.yaml)")  # fmt: skip
+    size = TEACHER_PRESETS.get(model_cfg.preset)
+    options = dict(frames=frames, head=model_cfg.head, trainable=model_cfg.trainable, head_hidden=model_cfg.head_hidden,
+                   dropout=model_cfg.dropout, transformer_dim=size.hidden_size, transformer_layers=size.num_layers,
+                   transformer_heads=size.num_heads)  # fmt: skip
+    name = model_cfg.pretrained.strip()
+    if name.lower() == "none":
+        logger.warning("teacher: musicnn with random weights (teacher.pretrained=none); MSD_musicnn or MTT_musicnn "
+                       "are shipped with moodscape")  # fmt: skip
+        return MusicnnRegressor(backbone={"tags": [f"tag{i}" for i in range(50)]}, **options)
+    path = Path(name).expanduser()
+    config = path / CONFIG_NAME
+    if name not in SHIPPED and config.is_file() and read_json(config).get("model_type") == MusicnnRegressor.MODEL_TYPE:
+        saved = MusicnnRegressor.from_pretrained(path)
+        model = MusicnnRegressor(backbone=saved.backbone.init_args, **options)
+        load_exact(model.backbone, saved.backbone.state_dict(), path)
+        logger.info("teacher: musicnn from the teacher %s (its backbone; a new %s head)", path, model_cfg.head)
+    else:
+        backbone = load_musicnn(name)
+        model = MusicnnRegressor(backbone=backbone.init_args, **options)
+        model.backbone.load_state_dict(backbone.state_dict())
+        logger.info("teacher: musicnn %s, %s head, training %s, %.2fM parameters (%.2fM trainable)", backbone.name,
+                    model_cfg.head, model_cfg.trainable, _count(model) / 1e6,
+                    sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)  # fmt: skip
     return model
 
 

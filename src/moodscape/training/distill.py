@@ -20,8 +20,8 @@ from ..errors import CheckpointError, ConfigError
 from ..features.prepare import PreparedData
 from ..features.windows import Batch
 from ..models.checkpoint import read_meta
+from ..models.loading import load_regressor
 from ..models.student import StudentRegressor, build_student
-from ..models.teacher import TeacherRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
 from .regressor import WindowRegressionTrainer
@@ -58,7 +58,7 @@ class DistillTrainer(WindowRegressionTrainer):
             frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]), out_dir=out_dir, progress=progress,
             cluster=cluster,
         )  # fmt: skip
-        self.teacher = TeacherRegressor.from_pretrained(teacher_dir, device=self.device)
+        self.teacher = load_regressor(teacher_dir).to(self.device)
         for param in self.teacher.parameters():
             param.requires_grad_(False)
         self.teacher_dir = teacher_dir

@@ -8,10 +8,14 @@ from pathlib import Path
 import torch
 
 from ..config import Config, config_to_dict
+from ..errors import ConfigError
 from ..features.prepare import PreparedData
 from ..features.windows import Batch, window_geometry
+from ..models.loading import load_regressor
+from ..models.musicnn import MUSICNN_INPUT
 from ..models.teacher import TeacherRegressor
 from ..models.teacher_build import build_teacher
+from ..models.teacher_musicnn import MusicnnRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
 from .regressor import WindowRegressionTrainer
@@ -33,14 +37,18 @@ class TeacherTrainer(WindowRegressionTrainer):
         progress: bool = True,
         cluster: Cluster = SINGLE,
     ) -> None:
+        if config.teacher.kind == "musicnn":
+            check_musicnn_input(prepared.store)
         frames, hop = window_geometry(config, prepared.store)
         super().__init__(prepared, config.teacher, config.runtime, seed=config.seed, run_config=config_to_dict(config),
                          frames=frames, hop=hop, out_dir=out_dir, progress=progress, cluster=cluster)  # fmt: skip
         torch.manual_seed(config.seed)
         self.model = build_teacher(config.teacher, n_mels=prepared.store.features.n_mels, frames=self.frames)
+        t = config.teacher
+        size = f"{t.pretrained}, {t.head} head" if t.kind == "musicnn" else t.preset
         log.info(
-            "teacher %s/%s: %d parameters (%d trainable), window %d frames, %d train / %d val songs",
-            config.teacher.kind, config.teacher.preset, sum(p.numel() for p in self.model.parameters()),
+            "teacher %s (%s): %d parameters (%d trainable), window %d frames, %d train / %d val songs",
+            t.kind, size, sum(p.numel() for p in self.model.parameters()),
             sum(p.numel() for p in self.model.parameters() if p.requires_grad), self.frames,
             len(self.train_data), len(self.val_data),
         )  # fmt: skip
@@ -48,6 +56,19 @@ class TeacherTrainer(WindowRegressionTrainer):
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
         return self.criterion(*self.cluster.gather(self.net(inputs), targets))
+
+
+def check_musicnn_input(store) -> None:
+    """A ConfigError naming every setting of ``store`` that is not musicnn's input, with the override."""
+    settings = {"audio": store.audio.model_dump(mode="json"), "features": store.features.model_dump(mode="json")}
+    wrong = {key: value for key, value in MUSICNN_INPUT.items()
+             if settings[key.split(".")[0]][key.split(".")[1]] != value}  # fmt: skip
+    if wrong:
+        found = ", ".join(f"{key}={settings[key.split('.')[0]][key.split('.')[1]]!r} (needs {value!r})"
+                          for key, value in wrong.items())  # fmt: skip
+        fixes = " ".join(f"--set {key}={value}" for key, value in MUSICNN_INPUT.items())
+        raise ConfigError(f"teacher.kind=musicnn reads musicnn's input, but the store {store.directory} has {found}; "
+                          f"use configs/real-music.yaml or {fixes}")
 
 
 def train_teacher(
@@ -70,6 +91,6 @@ def train_teacher(
     return out_dir
 
 
-def load_teacher(directory: str | Path) -> TeacherRegressor:
-    """A trained teacher from a checkpoint folder (best/ or last/)."""
-    return TeacherRegressor.from_pretrained(directory)
+def load_teacher(directory: str | Path) -> TeacherRegressor | MusicnnRegressor:
+    """A trained teacher (any kind) from a checkpoint folder (best/ or last/)."""
+    return load_regressor(directory)

@@ -1,0 +1,42 @@
+"""The musicnn teacher through the command line: `moodscape train --config configs/real-music.yaml` builds a
+store with musicnn's input, trains the pretrained tagger's head and evaluates it; a store with other settings
+is refused by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from moodscape.models.loading import load_regressor
+from moodscape.models.teacher_musicnn import MusicnnRegressor
+
+from ..conftest import REPO, moodscape
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp_path):
+    data, _, _ = small_store
+    sets = [f"data.root={data}", f"store.out_dir={tmp_path / 'features'}", f"teacher.out_dir={tmp_path / 'teacher'}",
+            "teacher.epochs=2", "teacher.windows_per_song=2", "evaluate.floors=[]"]  # fmt: skip
+    done = subprocess.run(moodscape("-q", "train", "--config", str(REPO / "configs/real-music.yaml"),
+                                    *[a for s in sets for a in ("--set", s)]),
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = load_regressor(tmp_path / "teacher" / "best")
+    assert isinstance(model, MusicnnRegressor) and model.frames == 188 and model.head_kind == "pooled"
+    meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
+    assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000
+    assert (tmp_path / "teacher" / "evaluation" / "test" / "metrics.json").exists()
+
+
+def test_a_store_without_musicnns_input_is_refused_with_the_settings(small_store, tmp_path):
+    data, store, _ = small_store
+    done = subprocess.run(moodscape("-q", "train", "--set", f"data.root={data}", "--set", f"store.out_dir={store.parent}",
+                                    "--set", "teacher.kind=musicnn", "--set", "teacher.pretrained=MSD_musicnn",
+                                    "--set", f"teacher.out_dir={tmp_path / 'teacher'}"),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 2 and "audio.sample_rate=22050 (needs 16000)" in done.stderr
+    assert "features.compression='db' (needs 'logc')" in done.stderr and "configs/real-music.yaml" in done.stderr
