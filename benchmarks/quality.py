@@ -1,9 +1,10 @@
 """Quality on real music: k-fold cross-validation on 4q-dev (folds grouped by artist, stratified by
 quadrant, fixed seed), every row trained through the library's own trainers on the same folds.
 
-Rows: the two cheap floors (an SVR on librosa descriptors; a ridge on pooled log-mel), the teacher and
-student of each profile (network alone and fused with the descriptor floor where the profile fuses),
-and the teacher with and without GAN windows (a GAN trained on each fold's training songs only).
+Rows: the two cheap floors (an SVR on librosa descriptors; a ridge on pooled log-mel), the frozen musicnn
+linear probe (a reference: a ridge on song summaries of the pretrained taggers, no training of musicnn), the
+teacher and student of each profile (network alone and fused with the descriptor floor where the profile
+fuses), and the teacher with and without GAN windows (a GAN trained on each fold's training songs only).
 Per row: quadrant accuracy, macro-F1, valence-sign and arousal-sign accuracy, CCC per dimension (mean
 and spread over folds), the macro-F1 gain over the strongest floor on the same out-of-fold songs with
 a paired bootstrap interval, and wall time. Held-out predictions are cached per fold in --work, so an
@@ -31,7 +32,8 @@ from moodscape.features.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
-PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml"}
+PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml", "real-music": "configs/real-music.yaml"}
+PROBE = "musicnn-probe"  # the frozen linear probe on musicnn song summaries, on the real-music profile's store
 THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
 
@@ -40,6 +42,8 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
     """Held-out predictions of every row that one row name trains, for one fold."""
     if name in FLOORS:
         return {name: cv.floor_fold(FLOORS[name], prepared, config)}
+    if name == PROBE:
+        return {name: cv.probe_fold(prepared)}
     if name.endswith("+gan"):
         profile = name.removesuffix("+gan")
         held = cv.gan_teacher_fold(config, prepared, work / profile / "gan" / f"fold{fold.index}", ratio=gan_ratio)
@@ -64,8 +68,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "4q-dev")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "moodscape-bench" / "quality")
     parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "demo:teacher", "small-data", "small-data+gan"],
-                        help="floor, ridge, a profile name (demo, small-data: teacher and student), PROFILE:teacher "
-                             "(the teacher only) or PROFILE+gan (the teacher with GAN windows)")  # fmt: skip
+                        help="floor, ridge, musicnn-probe (frozen musicnn embeddings + ridge), a profile name (demo, "
+                             "small-data, real-music: teacher and student), PROFILE:teacher (the teacher only) or "
+                             "PROFILE+gan (the teacher with GAN windows)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gan-ratio", type=float, default=0.5, help="synthetic windows per real one (+gan rows)")
@@ -79,6 +84,14 @@ def main() -> None:
 
     base = load_config(REPO / "configs" / "demo.yaml", THREADS)
     dataset = load_dataset(args.data / "labels.csv", layout="csv")
+
+    def store_for(config) -> FeatureStore:
+        """The store of a profile's front end (profiles with other audio or features settings get their own)."""
+        built = FeatureStore(build_feature_store(dataset, args.work / "features", config=config, progress=False))
+        if built.song_ids != store.song_ids:
+            raise SystemExit(f"{built.directory} holds other songs than {store.directory}; the folds need the same")
+        return built
+
     store = FeatureStore(build_feature_store(dataset, args.work / "features", config=base, progress=False))
     groups = read_groups(args.data / "metadata.csv", id_column="Song", group_column="Artist")
     folds = cv.make_folds(store, groups, k=args.folds, seed=args.seed)
@@ -88,14 +101,15 @@ def main() -> None:
     predictions: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name in args.rows:
-        profile = name.removesuffix("+gan").removesuffix(":teacher")
+        profile = "real-music" if name == PROBE else name.removesuffix("+gan").removesuffix(":teacher")
         extra = [f"gan.epochs={args.gan_epochs}", "gan.monitor_windows=0"] if name.endswith("+gan") else []
         config = base if name in FLOORS else load_config(REPO / PROFILES[profile], [*THREADS, *extra])
+        row_store = store if name in FLOORS else store_for(config)
         for fold in folds:
             path = cache / f"{name}-fold{fold.index}.npz"
             if not path.exists():
                 began = time.perf_counter()
-                rows = fold_rows(name, config, fold, cv.prepared_fold(store, fold), args.work, args.gan_ratio)
+                rows = fold_rows(name, config, fold, cv.prepared_fold(row_store, fold), args.work, args.gan_ratio)
                 np.savez(path, seconds=time.perf_counter() - began, **{k: v for k, v in rows.items()})
             with np.load(path) as saved:
                 for row in saved.files:
@@ -126,7 +140,7 @@ def main() -> None:
         cells = " | ".join(f"{entry[m][0]:.3f} ± {entry[m][1]:.3f}" for m in METRICS)
         gain = entry.get("gain_over_floor")
         versus = f"{gain[0]:+.3f} [{gain[1]:+.3f}, {gain[2]:+.3f}]" if gain else "-"
-        print(f"| {cv.FLOOR_LABELS.get(row, row)} | {cells} | {versus} | {entry['seconds'] / 60:.1f} min |")
+        print(f"| {cv.ROW_LABELS.get(row, row)} | {cells} | {versus} | {entry['seconds'] / 60:.1f} min |")
     if args.out:
         summary = {"data": str(args.data), "songs": len(store.song_ids), "folds": args.folds, "seed": args.seed,
                    "floor": strongest, "rows": results}  # fmt: skip

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from moodscape import __version__
-from moodscape.experiments.crossval import FLOOR_LABELS
+from moodscape.experiments.crossval import ROW_LABELS
 from moodscape.models.fusion import FUSION_DIR, Fusion
 
 NAME = "moodscape-4q-small"
@@ -30,7 +30,7 @@ def card(info: dict, quality: dict) -> str:
         entry = rows[name]
         gain = entry.get("gain_over_floor")
         versus = f"{gain[0]:+.3f} [{gain[1]:+.3f}, {gain[2]:+.3f}]" if gain else "-"
-        table.append(f"| {FLOOR_LABELS.get(name, name)} | " + " | ".join(f"{entry[k][0]:.3f} ± {entry[k][1]:.3f}" for k, _ in METRICS)
+        table.append(f"| {ROW_LABELS.get(name, name)} | " + " | ".join(f"{entry[k][0]:.3f} ± {entry[k][1]:.3f}" for k, _ in METRICS)
                      + f" | {versus} |")  # fmt: skip
     w = info["fusion_weights"]
     gain = rows[ROW].get("gain_over_floor")

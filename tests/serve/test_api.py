@@ -68,7 +68,7 @@ def test_one_file_gives_the_fields_of_predict_json_and_the_same_values(client, p
     body = response.json()
     assert body["errors"] == [] and len(body["predictions"]) == 1
     song = body["predictions"][0]
-    assert set(song) == set(SongPrediction.__dataclass_fields__) - {"timeline"} and song["path"] == "a.wav"
+    assert set(song) == set(SongPrediction.__dataclass_fields__) - {"timeline", "tags"} and song["path"] == "a.wav"
     local = predictor.predict(songs["a.wav"])
     assert song["valence"] == pytest.approx(local.valence, abs=1e-6) and song["quadrant"] == local.quadrant
 
@@ -130,6 +130,12 @@ def test_health_models_schema_docs_and_page_are_served_locally(client):
         assert client.get(asset).status_code == 200, asset
 
 
+def test_the_tags_flag_adds_each_taggers_top_tags(client, songs):
+    body = client.post("/api/predict", files=upload(songs["a.wav"]), data={"tags": "true"}).json()
+    (song,) = body["predictions"]
+    assert [t["source"] for t in song["tags"]] == ["MSD_musicnn"] * 5 + ["MTT_musicnn"] * 5
+
+
 def test_a_token_guards_the_api_but_not_the_page(predictor, staging, songs):
     with make_client(predictor, staging, token="s3cret") as c:
         assert c.get("/").status_code == 200 and c.get("/api/health").json()["token_required"]
@@ -148,10 +154,10 @@ class Gate:
     def __init__(self, predictor):
         self.predictor, self.release, self.entered = predictor, threading.Event(), threading.Event()
 
-    def predict(self, path, *, timeline=False):
+    def predict(self, path, *, timeline=False, tags=False):
         self.entered.set()
         self.release.wait(30)
-        return self.predictor.predict(path, timeline=timeline)
+        return self.predictor.predict(path, timeline=timeline, tags=tags)
 
     def __getattr__(self, name):
         return getattr(self.predictor, name)
@@ -197,10 +203,10 @@ def test_a_slow_request_times_out_with_504_and_a_crash_stays_in_its_file(predict
         def __init__(self):
             self.backend = predictor.backend
 
-        def predict(self, path, *, timeline=False):
+        def predict(self, path, *, timeline=False, tags=False):
             if path.suffix == ".flac":
                 raise RuntimeError("boom")
-            return predictor.predict(path, timeline=timeline)
+            return predictor.predict(path, timeline=timeline, tags=tags)
 
     with make_client(Crashing(), staging) as c:
         body = c.post("/api/predict", files=upload(songs["a.wav"], songs["b.flac"])).json()

@@ -35,7 +35,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..audio.io import find_audio_files
     from ..data.shards import parse_shard, shard_files
-    from ..inference.outputs import PredictionWriter, check_output, plot_names
+    from ..inference.outputs import PredictionWriter, check_output, format_tags, plot_names
     from ..inference.predictor import Predictor
     from ..inference.shards import check_same_shard, model_fingerprint, shard_meta_path, write_shard_meta
 
@@ -60,13 +60,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     names = plot_names(files) if args.plot else {}
     if args.shard:
         settings = {"timeline": args.timeline, "hop_samples": predictor.hop, "window_samples": predictor.window,
-                    "sample_rate": predictor.sample_rate}  # fmt: skip
+                    "sample_rate": predictor.sample_rate, **({"tags": True} if args.tags else {})}  # fmt: skip
         fingerprint = model_fingerprint(predictor.backend.files)
         previous = shard_meta_path(args.out)
         if args.resume and previous.is_file():
             check_same_shard(previous, shard=shard, model=fingerprint, settings=settings)
         write_shard_meta(args.out, shard=shard, model=fingerprint, settings=settings, files=len(files))
-    writer = PredictionWriter(args.out, timeline=args.timeline, resume=args.resume) if args.out else None
+    writer = PredictionWriter(args.out, timeline=args.timeline, resume=args.resume, tags=args.tags) if args.out else None
     if writer is not None and writer.done:
         before = len(files)
         files = [f for f in files if str(f) not in writer.done]
@@ -76,7 +76,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{'file':40} {'valence':>8} {'arousal':>8} {'V 1-9':>6} {'A 1-9':>6}  quadrant")
     try:
         for path, result, error in predictor.predict_many(files, timeline=args.timeline or bool(args.plot),
-                                                          progress=not args.quiet):  # fmt: skip
+                                                          tags=args.tags, progress=not args.quiet):  # fmt: skip
             if result is None:
                 failed.append((path, error))
                 continue
@@ -87,6 +87,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 print(f"{Path(result.path).name[:40]:40} {result.valence:8.3f} {result.arousal:8.3f} "
                       f"{result.valence_1_9:6.2f} {result.arousal_1_9:6.2f}  {result.quadrant} {result.mood}"
                       + (f"  ({result.warning})" if result.warning else ""), flush=True)  # fmt: skip
+                if result.tags:
+                    print(f"{'':40} tags: {format_tags(result.tags)}", flush=True)
             if args.plot:
                 from ..eval.plots import plot_prediction
 
@@ -172,6 +174,9 @@ def add_commands(commands) -> None:
     predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
     predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
     predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")
+    predict.add_argument("--tags", action="store_true", help="also the top five tags of each pretrained musicnn tagger "
+                         "shipped with moodscape (MSD_musicnn: genres, moods, decades; MTT_musicnn: instruments, "
+                         "voices); decodes each file once more")  # fmt: skip
     predict.add_argument("--hop", type=positive_float,
                          help="seconds between windows (default: the model's evaluation hop)")  # fmt: skip
     predict.add_argument("--batch-size", type=positive_int, default=32,

@@ -29,6 +29,7 @@ from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
 from ..features.windows import SongFeatures
 from ..inference.synthetic import generate_synthetic_store
+from ..inference.tags import store_summaries
 from ..metrics.regression import ccc
 from ..models.fusion import Fusion
 from ..models.loading import load_regressor
@@ -40,8 +41,9 @@ from ..training.teacher import TeacherTrainer
 log = logging.getLogger(__name__)
 
 VALIDATION_FOLDS = 6  # a sixth of a fold's training songs (by artist) validates
-# How reports name the cheap floors (the --kind of `moodscape baseline`).
-FLOOR_LABELS = {"floor": "descriptor floor (SVR on librosa descriptors)", "ridge": "pooled log-mel ridge"}
+# How reports name the cheap floors (the --kind of `moodscape baseline`) and the frozen musicnn probe.
+ROW_LABELS = {"floor": "descriptor floor (SVR on librosa descriptors)", "ridge": "pooled log-mel ridge",
+              "musicnn-probe": "frozen musicnn linear probe (ridge on MSD+MTT song summaries)"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,24 @@ def _held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> dict[
     if fusion is not None:
         out["fused"] = fusion.combine(network, store_descriptors(store, splits.test, progress=False))
     return out
+
+
+PROBE_ALPHAS = tuple(np.logspace(1, 4, 7))
+
+
+def probe_fold(prepared: PreparedData) -> np.ndarray:
+    """The frozen linear probe: a ridge regression (alpha by cross-validation on the training songs) on the
+    standardised song summaries of both shipped musicnn models (mean tags, mean and spread of the embedding);
+    fitted on the fold's training and validation songs, (n_test, 2) held-out predictions."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    store, splits = prepared.store, prepared.splits
+    train = [*splits.train, *splits.val]
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=PROBE_ALPHAS))
+    probe.fit(store_summaries(store, train, progress=False), store.labels(train))
+    return np.clip(probe.predict(store_summaries(store, splits.test, progress=False)), -1.0, 1.0)
 
 
 def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[str, np.ndarray]:

@@ -10,8 +10,9 @@ import csv
 import json
 import os
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 from .predictor import SongPrediction
@@ -50,12 +51,14 @@ class PredictionWriter:
     songs that is valid JSON after every song (the closing bracket is rewritten each time).
     """
 
-    COLUMNS = [k for k in SongPrediction.__dataclass_fields__ if k != "timeline"]
+    COLUMNS = [k for k in SongPrediction.__dataclass_fields__ if k not in ("timeline", "tags")]
     _CLOSE = b"\n]\n"
 
-    def __init__(self, out: str | Path, *, timeline: bool, resume: bool = False) -> None:
-        """``resume``: continue an existing file (a killed run's), keeping its complete songs (``done``)."""
+    def __init__(self, out: str | Path, *, timeline: bool, resume: bool = False, tags: bool = False) -> None:
+        """``resume``: continue an existing file (a killed run's), keeping its complete songs (``done``).
+        ``tags``: a CSV table gets a ``tags`` column (``MSD_musicnn: rock 0.61, ...; MTT_musicnn: ...``)."""
         self.out, self.timeline, self.count = Path(out), timeline, 0
+        self.columns = [*self.COLUMNS, "tags"] if tags else self.COLUMNS
         check_output(self.out)
         self.written = [self.out]
         self._timeline_writer = None
@@ -68,7 +71,7 @@ class PredictionWriter:
         else:
             self._json = None
             self._csv_handle = self.out.open("w", newline="", encoding="utf-8")
-            self._csv = csv.DictWriter(self._csv_handle, fieldnames=self.COLUMNS)
+            self._csv = csv.DictWriter(self._csv_handle, fieldnames=self.columns)
             self._csv.writeheader()
             if timeline:
                 path = timeline_path(self.out)
@@ -92,8 +95,10 @@ class PredictionWriter:
                     self._timeline_writer.writerow([result.path, f"{point['time']:.3f}", f"{point['valence']:.4f}",
                                                     f"{point['arousal']:.4f}"])  # fmt: skip
                 self._timeline_handle.flush()
-            row = result.to_dict(timeline=False)
-            self._csv.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            row = {k: round(v, 4) if isinstance(v, float) else v for k, v in result.to_dict(timeline=False).items()}
+            if "tags" in self.columns:
+                row["tags"] = format_tags(result.tags)
+            self._csv.writerow(row)
             self._csv_handle.flush()
         self.count += 1
 
@@ -113,8 +118,8 @@ _FLOATS = {"valence", "arousal", "valence_1_9", "arousal_1_9", "seconds"}
 
 
 def _song_from_row(row: dict[str, str], timeline: list[dict[str, float]]) -> SongPrediction:
-    values = {k: float(v) if k in _FLOATS else int(v) if k == "windows" else v for k, v in row.items()}
-    return SongPrediction(**values, timeline=timeline)
+    values = {k: float(v) if k in _FLOATS else int(v) if k == "windows" else v for k, v in row.items() if k != "tags"}
+    return SongPrediction(**values, timeline=timeline, tags=parse_tags(row.get("tags") or ""))
 
 
 def read_predictions(path: Path, *, timeline: bool) -> list[SongPrediction]:
@@ -127,7 +132,7 @@ def read_predictions(path: Path, *, timeline: bool) -> list[SongPrediction]:
         return [SongPrediction(**{**item, "timeline": item.get("timeline", []) if timeline else []}) for item in items]
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    if rows and set(rows[0]) != set(PredictionWriter.COLUMNS):
+    if rows and set(rows[0]) - {"tags"} != set(PredictionWriter.COLUMNS):
         raise ConfigError(f"{path}: not a prediction table moodscape wrote (columns {sorted(rows[0])})")
     points: dict[str, list[dict[str, float]]] = {}
     if timeline:
@@ -159,9 +164,28 @@ def _complete_songs(out: Path, *, timeline: bool) -> list[SongPrediction]:
     return read_predictions(out, timeline=timeline)
 
 
+def format_tags(tags: Sequence[dict[str, Any]]) -> str:
+    """One table cell: ``MSD_musicnn: rock 0.61, pop 0.44; MTT_musicnn: guitar 0.70``."""
+    sources: dict[str, list[str]] = {}
+    for t in tags:
+        sources.setdefault(t["source"], []).append(f"{t['tag']} {t['probability']:.2f}")
+    return "; ".join(f"{source}: {', '.join(items)}" for source, items in sources.items())
+
+
+def parse_tags(cell: str) -> list[dict[str, Any]]:
+    """:func:`format_tags` read back."""
+    tags = []
+    for part in filter(None, (p.strip() for p in cell.split(";"))):
+        source, _, items = part.partition(":")
+        for item in filter(None, (i.strip() for i in items.split(","))):
+            tag, _, p = item.rpartition(" ")
+            tags.append({"tag": tag, "probability": float(p), "source": source.strip()})
+    return tags
+
+
 def write_predictions(results: list[SongPrediction], out: Path, *, timeline: bool) -> list[Path]:
     """All of ``results`` at once; see :class:`PredictionWriter` for the formats."""
-    with PredictionWriter(out, timeline=timeline) as writer:
+    with PredictionWriter(out, timeline=timeline, tags=any(r.tags for r in results)) as writer:
         for result in results:
             writer.write(result)
     return writer.written

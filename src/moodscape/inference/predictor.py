@@ -45,11 +45,14 @@ class SongPrediction:
     windows: int
     warning: str = ""
     timeline: list[dict[str, float]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)  # with tags=True: musicnn's top tags
 
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not timeline:
             data.pop("timeline")
+        if not self.tags:
+            data.pop("tags")
         return data
 
 
@@ -75,6 +78,7 @@ class Predictor:
         audio = backend.audio
         self.min_samples = int(math.ceil(audio.min_seconds * self.sample_rate))
         self.short_policy = audio.short_policy
+        self._tagger = None
 
     @classmethod
     def load(cls, source: str | Path, *, threads: int | None = None, batch_size: int = 32,
@@ -98,10 +102,11 @@ class Predictor:
 
         return cls.load(default_model_dir(), threads=threads, batch_size=batch_size, hop_seconds=hop_seconds)
 
-    def predict(self, path: str | Path, *, timeline: bool = False) -> SongPrediction:
+    def predict(self, path: str | Path, *, timeline: bool = False, tags: bool = False) -> SongPrediction:
         """Predict one file; raises AudioError for unreadable, truncated or silent audio, and for audio
         shorter than the model's ``audio.min_seconds`` when its short-clip policy is 'skip'. Under 'pad' or
-        'loop' such a clip is predicted and ``warning`` says so."""
+        'loop' such a clip is predicted and ``warning`` says so. ``tags``: also the top five tags of each
+        shipped musicnn tagger (:class:`~moodscape.inference.tags.Tagger`; decodes the file once more)."""
         info = StreamInfo()
         outputs, batch = [], []
         windows = stream_windows(path, sample_rate=self.sample_rate, window=self.window, hop=self.hop, info=info,
@@ -131,6 +136,12 @@ class Predictor:
         )  # fmt: skip
         if notes:
             log.warning("%s: %s", path, result.warning)
+        if tags:
+            if self._tagger is None:
+                from .tags import Tagger
+
+                self._tagger = Tagger()
+            result.tags = self._tagger(path)
         if timeline:
             centre = min(self.window, info.samples) / 2  # each point sits at its window's middle
             result.timeline = [
@@ -152,7 +163,7 @@ class Predictor:
         return clip_descriptors(samples, rate)
 
     def predict_many(
-        self, paths: Iterable[str | Path], *, timeline: bool = False, progress: bool = True
+        self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False, progress: bool = True
     ) -> Iterator[tuple[Path, SongPrediction | None, str | None]]:
         """(path, prediction, None) for each file that worked, (path, None, reason) for each that failed.
 
@@ -163,7 +174,7 @@ class Predictor:
         paths = list(paths)
         for path in tqdm(paths, desc="predict", unit="file", disable=not progress):
             try:
-                yield Path(path), self.predict(path, timeline=timeline), None
+                yield Path(path), self.predict(path, timeline=timeline, tags=tags), None
             except MoodscapeError as exc:
                 log.warning("skipped %s", exc)
                 yield Path(path), None, str(exc)

@@ -77,6 +77,7 @@ def merge_predictions(inputs: Sequence[Path], out: Path) -> dict[str, Any]:
                                   "and options")  # fmt: skip
     n = check_complete([(path, tuple(meta["shard"])) for path, meta in zip(inputs, metas)])
     timeline = all(meta["settings"].get("timeline") for meta in metas)
+    tags = all(meta["settings"].get("tags") for meta in metas)
     songs: dict[str, Any] = {}
     for path in inputs:
         for song in read_predictions(Path(path), timeline=timeline):
@@ -84,7 +85,7 @@ def merge_predictions(inputs: Sequence[Path], out: Path) -> dict[str, Any]:
                 raise ConfigError(f"{song.path} was predicted in two shards (again in {path}); merge tables of "
                                   "one sharded run only")  # fmt: skip
             songs[song.path] = song
-    with PredictionWriter(out, timeline=timeline) as writer:
+    with PredictionWriter(out, timeline=timeline, tags=tags) as writer:
         for key in sorted(songs, key=Path):  # the order of one unsharded run over the same folders
             writer.write(songs[key])
     return {"out": str(out), "songs": len(songs), "shards": n, "timeline": timeline,

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from .serialization import Pretrained
 
-__all__ = ["BN_EPS", "MUSICNN_INPUT", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "load_musicnn"]
+__all__ = ["BN_EPS", "MUSICNN_INPUT", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "check_musicnn_store", "load_musicnn", "song_summary"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 SHIPPED = ("MSD_musicnn", "MTT_musicnn")
@@ -138,6 +139,19 @@ class Musicnn(Pretrained):
         return MusicnnOutput(self.classifier(penultimate), frames, mean_pool, max_pool, penultimate)
 
 
+def check_musicnn_store(store) -> None:
+    """A ConfigError naming every setting of ``store`` that is not musicnn's input, with the override."""
+    settings = {"audio": store.audio.model_dump(mode="json"), "features": store.features.model_dump(mode="json")}
+    wrong = {key: value for key, value in MUSICNN_INPUT.items()
+             if settings[key.split(".")[0]][key.split(".")[1]] != value}  # fmt: skip
+    if wrong:
+        found = ", ".join(f"{key}={settings[key.split('.')[0]][key.split('.')[1]]!r} (needs {value!r})"
+                          for key, value in wrong.items())  # fmt: skip
+        fixes = " ".join(f"--set {key}={value}" for key, value in MUSICNN_INPUT.items())
+        raise ConfigError(f"musicnn reads its own input, but the store {store.directory} has {found}; "
+                          f"use configs/real-music.yaml or {fixes}")
+
+
 def load_musicnn(name: str = "MSD_musicnn") -> Musicnn:
     """One of the shipped musicnn taggers (:data:`SHIPPED`), or a folder saved by ``save_pretrained``."""
     folder = PRETRAINED_DIR / name if name in SHIPPED else Path(name).expanduser()
@@ -145,3 +159,29 @@ def load_musicnn(name: str = "MSD_musicnn") -> Musicnn:
         raise CheckpointError(f"musicnn weights {name!r} not found: choose one of {', '.join(SHIPPED)} (shipped "
                               "with moodscape) or give a folder written by Musicnn.save_pretrained")  # fmt: skip
     return Musicnn.from_pretrained(folder)
+
+
+PATCH_FRAMES = 187  # the 3 s patches musicnn was trained on
+
+
+def song_summary(model: Musicnn, mel: np.ndarray, *, hop: int = PATCH_FRAMES // 2, batch: int = 32) -> dict[str, np.ndarray]:
+    """A song's musicnn outputs over 3 s patches every ``hop`` frames (a song shorter than a patch is
+    repeated to fill one): the mean tag probabilities, and the mean and spread of the 200-unit embedding.
+
+    ``mel``: (96, frames) musicnn input (``features.compression=logc``). Returns ``tags`` (tags,),
+    ``embedding_mean`` and ``embedding_std`` (backend_units,), and ``patches`` (how many were read).
+    """
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.shape[1] < PATCH_FRAMES:
+        mel = np.pad(mel, ((0, 0), (0, PATCH_FRAMES - mel.shape[1])), mode="wrap")
+    starts = range(0, mel.shape[1] - PATCH_FRAMES + 1, hop)
+    patches = torch.from_numpy(np.stack([mel[:, s : s + PATCH_FRAMES] for s in starts]))
+    tags, embeddings = [], []
+    model.eval()
+    with torch.inference_mode():
+        for first in range(0, len(patches), batch):
+            out = model(patches[first : first + batch])
+            tags.append(out.tags)
+            embeddings.append(out.penultimate)
+    t, e = torch.cat(tags).numpy(), torch.cat(embeddings).numpy()
+    return {"tags": t.mean(0), "embedding_mean": e.mean(0), "embedding_std": e.std(0), "patches": np.array(len(t))}

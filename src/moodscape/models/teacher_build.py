@@ -48,6 +48,7 @@ from transformers import PreTrainedConfig
 from ..config import TeacherConfig
 from ..errors import CheckpointError, ConfigError
 from .hub import resolve_pretrained, short_error
+from .musicnn import SHIPPED, load_musicnn
 from .serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -55,7 +56,6 @@ from .serialization import (
     read_json,
     read_weights,
 )
-from .musicnn import SHIPPED, load_musicnn
 from .teacher import TeacherRegressor
 from .teacher_files import Source, pickle_hint, read_source
 from .teacher_kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair

@@ -121,7 +121,8 @@ def _save_upload(upload: UploadFile, folder: Path, index: int, limits: Limits) -
     return name, path
 
 
-def _predict_files(predictor: Predictor, files: list[tuple[str, Path]], limits: Limits, timeline: bool) -> list:
+def _predict_files(predictor: Predictor, files: list[tuple[str, Path]], limits: Limits, timeline: bool,
+                   tags: bool = False) -> list:  # fmt: skip
     """Each file's prediction dict (``path`` is the uploaded name) or its FileError; never raises."""
     out: list[dict[str, Any] | FileError] = []
     for name, path in files:
@@ -130,7 +131,7 @@ def _predict_files(predictor: Predictor, files: list[tuple[str, Path]], limits: 
             if seconds > limits.max_seconds:
                 raise FileError(422, f"{name}: {seconds / 60:.1f} minutes long; this server takes up to "
                                      f"{limits.max_seconds / 60:g} minutes per file")  # fmt: skip
-            result = predictor.predict(path, timeline=timeline)
+            result = predictor.predict(path, timeline=timeline, tags=tags)
             result.path = name
             out.append(result.to_dict(timeline=timeline))
         except FileError as exc:
@@ -220,6 +221,8 @@ def create_app(
     async def predict(
         files: Annotated[list[UploadFile], File(description="Audio files (repeat the field for several).")],
         timeline: Annotated[bool, Form(description="Add each file's per-window timeline.")] = False,
+        tags: Annotated[bool, Form(description="Add the top tags of the shipped musicnn taggers (genres, moods, "
+                                               "instruments).")] = False,
     ) -> JSONResponse:
         """The fields of ``moodscape predict --out x.json`` for each file in ``predictions``; a file that
         fails is listed in ``errors`` with its status and reason while the others complete. When every file
@@ -239,7 +242,7 @@ def create_app(
                     results.append(exc)
             began = time.perf_counter()
             try:
-                predicted = iter(await pool.run(lambda: _predict_files(predictor, staged, limits, timeline),
+                predicted = iter(await pool.run(lambda: _predict_files(predictor, staged, limits, timeline, tags),
                                                 timeout=limits.timeout_seconds)) if staged else iter(())  # fmt: skip
             except Busy:
                 retry = max(1, math.ceil((sum(durations) / len(durations) if durations else 5.0) * pool.capacity

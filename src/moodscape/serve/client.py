@@ -35,14 +35,14 @@ class Client:
         self.http = http if http is not None else httpx.Client(timeout=timeout)
         self.http.headers.update(headers)
 
-    def _post(self, path: Path, timeline: bool) -> dict[str, Any]:
+    def _post(self, path: Path, timeline: bool, tags: bool = False) -> dict[str, Any]:
         import httpx
 
         for attempt in range(self.retries + 1):
             try:
                 with path.open("rb") as handle:
                     response = self.http.post(f"{self.url}/api/predict", files={"files": (path.name, handle)},
-                                              data={"timeline": str(timeline).lower()})  # fmt: skip
+                                              data={"timeline": str(timeline).lower(), "tags": str(tags).lower()})  # fmt: skip
             except httpx.HTTPError as exc:
                 raise ServerError(0, f"{self.url}: not reachable ({exc}); is `moodscape serve` running?") from exc
             if response.status_code == 503 and attempt < self.retries:
@@ -57,19 +57,19 @@ class Client:
             return body["predictions"][0]
         raise ServerError(503, f"{path}: the server stayed busy after {self.retries} retries")
 
-    def predict(self, path: str | Path, *, timeline: bool = False) -> SongPrediction:
+    def predict(self, path: str | Path, *, timeline: bool = False, tags: bool = False) -> SongPrediction:
         """One file; raises ServerError (a MoodscapeError) with the server's reason when it fails."""
-        song = self._post(Path(path), timeline)
+        song = self._post(Path(path), timeline, tags)
         song["path"] = str(path)
         return SongPrediction(**song)
 
     def predict_many(
-        self, paths: Iterable[str | Path], *, timeline: bool = False
+        self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False
     ) -> Iterator[tuple[Path, SongPrediction | None, str | None]]:
         """(path, prediction, None) or (path, None, reason) per file, as ``Predictor.predict_many``."""
         for path in paths:
             try:
-                yield Path(path), self.predict(path, timeline=timeline), None
+                yield Path(path), self.predict(path, timeline=timeline, tags=tags), None
             except ServerError as exc:
                 if exc.status in (0, 401):  # the server, not the file: the rest would fail alike
                     raise

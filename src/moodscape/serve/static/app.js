@@ -63,6 +63,7 @@ function send(file, onProgress) {
     const form = new FormData();
     form.append("files", file, file.name);
     form.append("timeline", "true");
+    if ($("want-tags").checked) form.append("tags", "true");
     xhr.open("POST", "/api/predict");
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
@@ -134,6 +135,10 @@ function show(card, song) {
   card.querySelector(".arousal").textContent = `${fmt(song.arousal)} (${song.arousal_1_9.toFixed(2)} on 1-9)`;
   card.querySelector(".quadrant").textContent = `${song.quadrant} ${song.mood}`;
   card.querySelector(".length").textContent = `${minutes(song.seconds)} (${song.windows} windows)`;
+  if (song.tags && song.tags.length) {
+    card.querySelector(".tags").textContent = tagText(song.tags);
+    card.querySelector(".tags-row").hidden = false;
+  }
   if (song.warning) {
     const w = card.querySelector(".warning");
     w.textContent = song.warning;
@@ -196,9 +201,25 @@ function download(name, type, text) {
   link.remove();
 }
 
+// As the CSV tables of `moodscape predict --tags`: "MSD_musicnn: rock 0.61, pop 0.44; MTT_musicnn: guitar 0.70".
+function tagText(tags) {
+  const sources = new Map();
+  for (const t of tags) {
+    if (!sources.has(t.source)) sources.set(t.source, []);
+    sources.get(t.source).push(`${t.tag} ${t.probability.toFixed(2)}`);
+  }
+  return [...sources].map(([source, items]) => `${source}: ${items.join(", ")}`).join("; ");
+}
+
 function csvCell(value) {
   const text = typeof value === "number" ? String(Math.round(value * 10000) / 10000) : String(value ?? "");
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvTable() {
+  const columns = results.some((r) => r.tags) ? [...COLUMNS, "tags"] : COLUMNS;
+  const cell = (r, c) => csvCell(c === "tags" ? tagText(r.tags || []) : r[c]);
+  return [columns.join(","), ...results.map((r) => columns.map((c) => cell(r, c)).join(","))].join("\n") + "\n";
 }
 
 function setUp() {
@@ -216,7 +237,7 @@ function setUp() {
   $("download-json").addEventListener("click", () =>
     download("moodscape.json", "application/json", JSON.stringify(results, null, 2)));
   $("download-csv").addEventListener("click", () =>
-    download("moodscape.csv", "text/csv", [COLUMNS.join(","), ...results.map((r) => COLUMNS.map((c) => csvCell(r[c])).join(","))].join("\n") + "\n"));
+    download("moodscape.csv", "text/csv", csvTable()));
   $("clear").addEventListener("click", () => {
     results.length = 0;
     $("cards").querySelectorAll('[data-status="done"], [data-status="failed"]').forEach((c) => c.remove());
