@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp_path):
     data, _, _ = small_store
     sets = [f"data.root={data}", f"store.out_dir={tmp_path / 'features'}", f"teacher.out_dir={tmp_path / 'teacher'}",
-            "teacher.epochs=2", "teacher.windows_per_song=2", "evaluate.floors=[]"]  # fmt: skip
+            "teacher.epochs=2", "teacher.windows_per_song=2", "teacher.precise_bn=16", "evaluate.floors=[]"]  # fmt: skip
     done = subprocess.run(moodscape("-q", "train", "--config", str(REPO / "configs/real-music.yaml"),
                                     *[a for s in sets for a in ("--set", s)]),
                           capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -155,6 +155,8 @@ class AugmentConfig(_Section):
 class TrainingConfig(_Section):
     """How a window regressor (teacher or student) is trained: optimisation, early stopping, extra windows."""
 
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"precise_bn": 0}
+
     windows_per_song: int = Field(4, ge=1, description="Random windows cropped from each training song per epoch.")
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -170,6 +172,10 @@ class TrainingConfig(_Section):
         description="Average the weights (EMA, e.g. 0.99); the average is validated and kept as best/. None: off.",
     )  # fmt: skip
     patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables.")
+    precise_bn: int = Field(
+        0, ge=0, description="Before each validation, recompute batch-norm statistics over this many clean windows of "
+        "the training songs (their running averages lag while the weights move); 0: off. Models without batch norm "
+        "are unaffected.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     synthetic_dir: Path | None = Field(None, description="A store from `moodscape gan generate` to add to training.")
     synthetic_ratio: float = Field(

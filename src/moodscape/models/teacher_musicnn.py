@@ -119,8 +119,12 @@ class MusicnnRegressor(Pretrained):
         sequence = self.project(self.backbone.frame_features(x).transpose(1, 2)) + self.positions
         return self.norm(self.encoder(sequence)).mean(dim=1)
 
+    def regress(self, embedding: torch.Tensor) -> torch.Tensor:
+        """The head on an embedding of :meth:`embed`: (batch, hidden_size) -> (batch, 2) on [-1, 1]."""
+        return torch.tanh(self.head(embedding))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.head(self.embed(x)))
+        return self.regress(self.embed(x))
 
     def parameter_groups(self, *, lr_backbone: float, lr_head: float, weight_decay: float = 0.0) -> list[dict[str, Any]]:
         """musicnn's trained parts at ``lr_backbone``, the head (and the transformer) at ``lr_head``."""

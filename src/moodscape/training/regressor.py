@@ -6,7 +6,7 @@ Subclasses build their model and define the loss of a batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,27 @@ def song_and_window_metrics(truth: np.ndarray, songs: np.ndarray, windows: list[
     out[f"{prefix}_window_ccc_mean"] = float(np.mean([ccc(window_truth[:, i], window_pred[:, i]) for i in range(2)]))
     out[f"{prefix}_loss"] = float(np.mean([mse(truth[:, i], songs[:, i]) for i in range(2)]))
     return out
+
+
+def recompute_batchnorm(model: torch.nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Batch-norm running statistics recomputed as plain averages over ``batches`` (precise BN): the moving
+    averages training keeps lag behind weights that move. Layers a model keeps frozen (in eval mode during
+    training) keep theirs; nothing else changes."""
+    model.train()  # the model's own train() leaves its frozen layers in eval mode
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
+    if not layers:
+        model.eval()
+        return
+    momenta = [m.momentum for m in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over every batch
+    with torch.no_grad():
+        for inputs in batches:
+            model(inputs)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    model.eval()
 
 
 class WindowRegressionTrainer(Trainer):
@@ -148,8 +169,22 @@ class WindowRegressionTrainer(Trainer):
         return self.augment(inputs, targets)
 
     def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        if self.cfg.precise_bn:
+            recompute_batchnorm(model, self._clean_windows(self.cfg.precise_bn))
         songs, windows = predict_songs(model, self.val_data, frames=self.frames, hop=self.hop, device=self.device)
         return song_and_window_metrics(self.val_data.labels, songs, windows, "val")
+
+    def _clean_windows(self, count: int) -> Iterator[torch.Tensor]:
+        """``count`` random windows of the training songs, not augmented, the same ones every epoch."""
+        rng = np.random.default_rng([self.seed, 11])
+        per_song = max(1, -(-count // max(len(self.train_data), 1)))
+        left = count
+        for batch in self.train_data.random_batches(rng, frames=self.frames, windows_per_song=per_song,
+                                                    batch_size=self.cfg.batch_size):  # fmt: skip
+            if left <= 0:
+                return
+            yield torch.from_numpy(batch.inputs[:left]).to(self.device)
+            left -= len(batch.inputs)
 
     def fuse(self) -> Fusion:
         """Choose the fusion weights on the held-back training songs (the network's and an unbiased floor's
