@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -111,3 +112,35 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, rng):
     assert done_before >= 5
     for name in ("features.f16", "index.csv", "errors.csv"):
         assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_unlabelled_windows_on_a_grid_and_mixed_sources_in_proportion(tmp_path, rng):
+    from moodscape.data.unlabelled import unlabelled_audio
+    from moodscape.features.windows import MixedWindows, UnlabelledWindows
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for i, seconds in enumerate((6.0, 9.0)):
+        sf.write(folder / f"{i}.wav", 0.1 * rng.standard_normal(int(seconds * 22050)).astype(np.float32), 22050)
+    dataset = unlabelled_audio(folder)
+    assert [r.song_id for r in dataset.records] == ["0.wav", "1.wav"] and dataset.records[0].valence is None
+    store = FeatureStore(build_feature_store(dataset, tmp_path / "f", config=Config(), workers=1, progress=False))
+    windows = UnlabelledWindows(store, normalization=None, mode="per_clip", frames=100, stride=50)
+    frames = [store.entry(s).frames for s in store.song_ids]
+    assert len(windows) == sum((f - 100) // 50 + 1 for f in frames)
+    window, target = windows.window(len(windows) - 1)
+    assert window.shape == (128, 100) and np.isnan(target).all()
+
+    class Constant:
+        def __init__(self, value, n):
+            self.value, self.n = value, n
+
+        def __len__(self):
+            return self.n
+
+        def window(self, i):
+            return self.value, None
+
+    mixed = MixedWindows([(Constant(0, 3), 3.0), (Constant(1, 5), 1.0)])
+    picks = rng.integers(0, len(mixed), size=4000)
+    assert np.mean([mixed.window(int(i))[0] for i in picks]) == pytest.approx(0.25, abs=0.03)

@@ -1,6 +1,6 @@
 """The musicnn teacher through the command line: `moodscape train --config configs/real-music.yaml` builds a
-store with musicnn's input, trains the pretrained tagger's head and evaluates it; a store with other settings
-is refused by name."""
+store with musicnn's input, trains the pretrained tagger's head and evaluates it; a student is distilled from it
+with a transfer set of unlabelled audio; a store with other settings is refused by name."""
 
 from __future__ import annotations
 
@@ -30,6 +30,18 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
     meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
     assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000
     assert (tmp_path / "teacher" / "evaluation" / "test" / "metrics.json").exists()
+
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for song in sorted((data / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))[:3]:
+        (unlabelled / f"x{song.name}").write_bytes(song.read_bytes())
+    done = subprocess.run(moodscape("distill", str(tmp_path / "teacher"), "--set", "student.epochs=1",
+                                    "--set", "student.preset=tiny", "--set", f"student.transfer=[{unlabelled}]",
+                                    "--set", "student.transfer_ratio=2", "--set", "student.precise_bn=32"),
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "transfer set: 9 unlabelled windows from" in done.stderr  # 3 songs of 6 s: windows every 1.5 s
+    assert (tmp_path / "teacher" / "student" / "best" / "model.safetensors").exists()
 
 
 def test_a_store_without_musicnns_input_is_refused_with_the_settings(small_store, tmp_path):

@@ -236,6 +236,8 @@ class StudentConfig(TrainingConfig, _StudentNetwork):
     """The MobileViT student (see moodscape.models.student) and its distillation from the teacher, on the
     teacher's windows."""
 
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"precise_bn": 0, "transfer": [], "transfer_ratio": 1.0}
+
     epochs: int = Field(10, ge=1)
     lr_backbone: float = Field(1e-3, gt=0.0)
     lr_head: float = Field(1e-3, gt=0.0)
@@ -246,6 +248,11 @@ class StudentConfig(TrainingConfig, _StudentNetwork):
     feature_weight: float = Field(
         0.0, ge=0.0, description="Weight of feature matching (projected student vs teacher embedding); 0 disables."
     )
+    transfer: list[Path] = Field(
+        default_factory=list, description="Folders (or files) of audio without labels added to the transfer set: "
+        "their windows, every half window, are scored by the teacher alone (feature stores built beside the "
+        "training store).")
+    transfer_ratio: float = Field(1.0, ge=0.0, description="Unlabelled windows per labelled window and epoch.")
 
 
 class EvaluateConfig(_Section):

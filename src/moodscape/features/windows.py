@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -147,6 +148,48 @@ def shard_songs(count: int, rng: np.random.Generator, *, rank: int, world: int) 
     in ``world`` interleaved parts, disjoint and together every song, once. ``rng`` must be in the same state
     on every process (it is: seeded from the seed and the epoch)."""
     return np.sort(rng.permutation(count)[rank::world])
+
+
+class UnlabelledWindows:
+    """Windows of songs without labels (targets NaN: only the teacher scores them), on a fixed grid of
+    offsets every ``stride`` frames, normalised like the training songs."""
+
+    def __init__(self, store: FeatureStore, *, normalization: Normalization | None, mode: str, frames: int,
+                 stride: int) -> None:  # fmt: skip
+        self.frames = frames
+        self.clips = [fit_frames(normalize(store.get(s), mode=mode, stats=normalization), frames) for s in store.song_ids]
+        self.starts = [(i, s) for i, clip in enumerate(self.clips)
+                       for s in range(0, clip.shape[1] - frames + 1, max(1, stride))]  # fmt: skip
+        if not self.starts:
+            raise DataError(f"{store.directory} holds no usable song for unlabelled windows")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def window(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        song, start = self.starts[index]
+        return self.clips[song][:, start : start + self.frames], np.full(2, np.nan, dtype=np.float32)
+
+
+class MixedWindows:
+    """Several sources of extra windows as one, each drawn in proportion to its weight: a uniform pick over
+    ``len(self)`` lands in a source's block (of a size set by its weight), then on one of its windows."""
+
+    SPAN = 1_000_000
+
+    def __init__(self, sources: Sequence[tuple[Any, float]]) -> None:
+        total = sum(w for _, w in sources)
+        self.sources = [s for s, w in sources if w > 0]
+        self.ends = np.cumsum([round(self.SPAN * w / total) for _, w in sources if w > 0])
+
+    def __len__(self) -> int:
+        return int(self.ends[-1])
+
+    def window(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        k = int(np.searchsorted(self.ends, index, side="right"))
+        offset = index - (int(self.ends[k - 1]) if k else 0)
+        source = self.sources[k]
+        return source.window(offset % len(source))
 
 
 class SyntheticWindows:

@@ -16,9 +16,12 @@ from typing import Any
 import torch
 
 from ..config import Config, config_to_dict, load_config
+from ..data.unlabelled import unlabelled_audio
 from ..errors import CheckpointError, ConfigError
+from ..features.build import build_feature_store
 from ..features.prepare import PreparedData
-from ..features.windows import Batch
+from ..features.store import FeatureStore
+from ..features.windows import Batch, MixedWindows, UnlabelledWindows
 from ..models.checkpoint import read_meta
 from ..models.loading import load_regressor
 from ..models.student import StudentRegressor, build_student
@@ -67,11 +70,28 @@ class DistillTrainer(WindowRegressionTrainer):
         teacher_dim = self.teacher.hidden_size if self.feature_weight > 0 else None
         self.model = build_student(config.student, n_mels=features.n_mels, frames=self.frames, teacher_dim=teacher_dim)
         self.alpha = config.student.alpha
+        if config.student.transfer and config.student.transfer_ratio > 0:
+            self._add_transfer(config)
         log.info(
             "student %s/%s: %d parameters, teacher %s (%d parameters), alpha %.2f, feature weight %.2f",
             config.student.kind, config.student.preset, sum(p.numel() for p in self.model.parameters()),
             teacher_dir, sum(p.numel() for p in self.teacher.parameters()), self.alpha, self.feature_weight,
         )  # fmt: skip
+
+    def _add_transfer(self, config: Config) -> None:
+        """Windows of unlabelled audio (every half window), drawn beside the labelled and generated ones."""
+        stores = [build_feature_store(unlabelled_audio(root), config.store.out_dir, config=config,
+                                      workers=config.store.workers, progress=self.progress)
+                  for root in config.student.transfer]  # fmt: skip
+        data = self.prepared
+        transfer = [UnlabelledWindows(FeatureStore(s), normalization=data.normalization, mode=data.store.features.normalization,
+                                      frames=self.frames, stride=self.frames // 2) for s in stores]  # fmt: skip
+        sources = [(w, config.student.transfer_ratio * len(w) / sum(len(t) for t in transfer)) for w in transfer]
+        if self.synthetic is not None:
+            sources.append((self.synthetic, self.extra_ratio))
+        self.synthetic, self.extra_ratio = MixedWindows(sources), self.extra_ratio + config.student.transfer_ratio
+        log.info("transfer set: %d unlabelled windows from %s, %.2f per labelled window", sum(len(t) for t in transfer),
+                 ", ".join(map(str, config.student.transfer)), config.student.transfer_ratio)  # fmt: skip
 
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
@@ -81,7 +101,9 @@ class DistillTrainer(WindowRegressionTrainer):
             teacher_out = self.teacher.regress(teacher_embedding)
         out, projected = self.net.distill_outputs(inputs)
         out, targets, teacher_out = self.cluster.gather(out, targets, teacher_out)
-        loss = self.alpha * self.criterion(out, targets) + (1.0 - self.alpha) * self.criterion(out, teacher_out)
+        labelled = torch.isfinite(targets).all(dim=1)  # unlabelled transfer windows: the teacher alone scores them
+        label_loss = self.criterion(out[labelled], targets[labelled]) if labelled.sum() > 1 else out.sum() * 0.0
+        loss = self.alpha * label_loss + (1.0 - self.alpha) * self.criterion(out, teacher_out)
         if projected is not None:
             matched = torch.nn.functional.mse_loss(projected, teacher_embedding)
             loss = loss + self.feature_weight * matched

@@ -122,7 +122,7 @@ class WindowRegressionTrainer(Trainer):
         self.network_songs = tuple(s for s in splits.train if s not in set(self.fusion_songs))
         self.train_data = SongFeatures(store, self.network_songs, normalization=stats, mode=mode)
         self.val_data = SongFeatures(store, splits.val, normalization=stats, mode=mode)
-        self.synthetic = None
+        self.synthetic, self.extra_ratio = None, train.synthetic_ratio
         if train.synthetic_ratio > 0:
             if train.synthetic_dir is None:
                 raise ConfigError("synthetic_ratio > 0 needs synthetic_dir (a store from `moodscape gan generate`)")
@@ -146,7 +146,7 @@ class WindowRegressionTrainer(Trainer):
 
     def batches_per_epoch(self) -> int:
         real = len(self.train_data) * self.cfg.windows_per_song
-        extra = int(round(self.cfg.synthetic_ratio * real)) if self.synthetic is not None else 0
+        extra = int(round(self.extra_ratio * real)) if self.synthetic is not None else 0
         return -(-(real + extra) // self.cfg.batch_size)
 
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
@@ -157,7 +157,7 @@ class WindowRegressionTrainer(Trainer):
             windows_per_song=self.cfg.windows_per_song,
             batch_size=self.cfg.batch_size,
             synthetic=self.synthetic,
-            synthetic_ratio=self.cfg.synthetic_ratio,
+            synthetic_ratio=self.extra_ratio,
             rank=self.cluster.rank,
             world=self.cluster.world_size,
         )
