@@ -80,3 +80,17 @@ def test_cli_exit_code_is_non_zero_only_when_every_file_fails(tiny_run, songs, t
     assert csv_out.read_text().count("\n") == 2 and (tmp_path / "p_timeline.csv").exists()
     assert "skipped" in capsys.readouterr().err
     assert main(["-q", "predict", str(bad), "--model", str(tiny_run)]) == 1
+
+
+def test_a_device_that_is_not_there_or_for_an_onnx_model_is_refused(tiny_run, exported_tiny):
+    import torch
+
+    from moodscape.errors import ConfigError
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="--device=cuda but CUDA is not available here"):
+            Predictor.load(tiny_run, device="cuda")
+    with pytest.raises(ConfigError, match="exported ONNX models .* run on the CPU"):
+        Predictor.load(exported_tiny[0] / "export" / "model.onnx", device="meta")
+    with pytest.raises(ConfigError, match="not a device"):
+        Predictor.load(tiny_run, device="gpu0")

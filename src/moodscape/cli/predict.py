@@ -55,7 +55,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError("--resume continues the table of --out; give --out")
     if args.out:
         check_output(args.out)  # before any decoding: a bad name must not cost the work
-    options = {"threads": args.threads, "batch_size": args.batch_size, "hop_seconds": args.hop}
+    options = {"threads": args.threads, "batch_size": args.batch_size, "hop_seconds": args.hop, "device": args.device}
     predictor = Predictor.load(args.model, **options) if args.model else Predictor.default(**options)
     names = plot_names(files) if args.plot else {}
     if args.shard:
@@ -182,6 +182,8 @@ def add_commands(commands) -> None:
     predict.add_argument("--batch-size", type=positive_int, default=32,
                          help="windows per model call (default 32); memory grows with it")  # fmt: skip
     predict.add_argument("--threads", type=positive_int, help="CPU threads for the model (default: the runtime's)")
+    predict.add_argument("--device", default="cpu", help="where a PyTorch model runs: cpu (default), cuda, cuda:N or "
+                         "auto; exported ONNX models, the shipped one among them, run on the CPU")  # fmt: skip
     predict.add_argument("--shard", metavar="K/N", help="predict only shard K of N (a fixed part of the files, by a hash "
                          "of each path relative to its folder); needs --out; join the tables with `moodscape merge`")
     predict.add_argument("--resume", action="store_true", help="continue the table of --out: files already in it are "

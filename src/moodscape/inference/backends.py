@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..models.fusion import FUSION_DIR, Fusion
 
 # What the Hub tier fetches for prediction: a moodscape checkpoint folder or exported ONNX files.
@@ -33,17 +33,18 @@ def _fusion_files(folder: Path) -> list[Path]:
 
 
 class _TorchBackend:
-    def __init__(self, folder: Path, threads: int | None) -> None:
+    def __init__(self, folder: Path, threads: int | None, device: str = "cpu") -> None:
         from ..config import AudioConfig
         from ..models.waveform import WaveformRegressor
 
-        self.model = WaveformRegressor.from_checkpoint(folder)
+        self.device = torch.device(device)
+        self.model = WaveformRegressor.from_checkpoint(folder).to(self.device)
         self.audio = AudioConfig(**self.model.meta["audio"])
         self.fusion = Fusion.find(folder)
         self.files = [folder / "model.safetensors", folder / "moodscape.json", *_fusion_files(folder)]
         self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
         self.threads = threads
-        self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch)"
+        self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch, {self.device})"
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         before = torch.get_num_threads()
@@ -51,7 +52,7 @@ class _TorchBackend:
             torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                return self.model(torch.from_numpy(windows)).numpy()
+                return self.model(torch.from_numpy(windows).to(self.device)).float().cpu().numpy()
         finally:
             torch.set_num_threads(before)
 
@@ -134,18 +135,25 @@ def _locate(source: str | Path) -> Path:
     return resolve_pretrained(text, key="--model", patterns=PREDICT_HUB_PATTERNS, random_init=False)
 
 
-def _backend(source: str | Path, path: Path, threads: int | None) -> Any:
+def _backend(source: str | Path, path: Path, threads: int | None, device: str = "cpu") -> Any:
     """The model in ``path``: an .onnx file, a checkpoint folder, a run folder or a folder of exported files."""
+
+    def onnx(file: Path) -> _OnnxBackend:
+        if device != "cpu":
+            raise ConfigError(f"--device {device}: exported ONNX models ({file}) run on the CPU here; give a run or "
+                              "checkpoint folder to predict on another device")  # fmt: skip
+        return _OnnxBackend(file, threads)
+
     if path.is_file():
         if path.suffix.lower() == ".onnx":
-            return _OnnxBackend(path, threads)
+            return onnx(path)
         raise CheckpointError(f"{source}: a file but not an .onnx model; give an exported .onnx or a model folder")
     for folder in (path, *(path / sub for sub in RUN_PREFERENCE)):
         if (folder / META_FILE).is_file():
-            return _TorchBackend(folder, threads)
+            return _TorchBackend(folder, threads, device)
     exported = next((path / n for n in EXPORTED_PREFERENCE if (path / n).is_file()), None)
     if exported is not None:
-        return _OnnxBackend(exported, threads)
+        return onnx(exported)
     raise CheckpointError(
         f"{source}: no model found; looked for {META_FILE} in it and in {', '.join(RUN_PREFERENCE)}, and for "
         f"{', '.join(EXPORTED_PREFERENCE)}. Give a run folder (with best/ or student/), a checkpoint folder (with "
@@ -153,6 +161,7 @@ def _backend(source: str | Path, path: Path, threads: int | None) -> Any:
     )
 
 
-def load_backend(source: str | Path, threads: int | None) -> Any:
-    """The model ``source`` names, found locally or on the Hub, ready to run on CPU with ``threads``."""
-    return _backend(source, _locate(source), threads)
+def load_backend(source: str | Path, threads: int | None, device: str = "cpu") -> Any:
+    """The model ``source`` names, found locally or on the Hub, ready to run on ``device`` (a PyTorch model;
+    exported ONNX models run on the CPU) with ``threads`` CPU threads."""
+    return _backend(source, _locate(source), threads, device)

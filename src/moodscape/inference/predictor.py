@@ -82,25 +82,32 @@ class Predictor:
 
     @classmethod
     def load(cls, source: str | Path, *, threads: int | None = None, batch_size: int = 32,
-             hop_seconds: float | None = None) -> Predictor:  # fmt: skip
+             hop_seconds: float | None = None, device: str = "cpu") -> Predictor:  # fmt: skip
         """From a run folder (its ``student/best`` when present, then ``best/``, then a pipeline run's
         ``teacher/best``), a checkpoint folder, an exported ``.onnx`` file (waveform or log-mel input), a
         folder of exported files (its ``model-logmel.int8.onnx``, else ``model-logmel.onnx``, else
         ``model.int8.onnx``, else ``model.onnx``), or a Hub name. A path that does not exist is an error
-        at once; only a name of the form ``owner/name`` is looked up on the Hub."""
+        at once; only a name of the form ``owner/name`` is looked up on the Hub. ``device`` (e.g. ``cuda``)
+        runs a PyTorch model there; exported ONNX models run on the CPU."""
         _positive("threads", threads)
         _positive("batch_size", batch_size, allow_none=False)
         _positive("hop_seconds", hop_seconds)
-        backend = load_backend(source, threads)
+        if device != "cpu":
+            from ..models.device import resolve_device
+
+            device = str(resolve_device(device, key="--device"))
+        backend = load_backend(source, threads, device)
         log.info("predicting with %s", backend.description)
         return cls(backend, batch_size=batch_size, hop_seconds=hop_seconds)
 
     @classmethod
-    def default(cls, *, threads: int | None = None, batch_size: int = 32, hop_seconds: float | None = None) -> Predictor:
+    def default(cls, *, threads: int | None = None, batch_size: int = 32, hop_seconds: float | None = None,
+                device: str = "cpu") -> Predictor:  # fmt: skip
         """The model shipped inside the package (see ``moodscape models`` and its model card)."""
         from .catalog import default_model_dir
 
-        return cls.load(default_model_dir(), threads=threads, batch_size=batch_size, hop_seconds=hop_seconds)
+        return cls.load(default_model_dir(), threads=threads, batch_size=batch_size, hop_seconds=hop_seconds,
+                        device=device)  # fmt: skip
 
     def predict(self, path: str | Path, *, timeline: bool = False, tags: bool = False) -> SongPrediction:
         """Predict one file; raises AudioError for unreadable, truncated or silent audio, and for audio

@@ -31,6 +31,7 @@ from ..errors import CheckpointError, ConfigError
 from ..faults import crash_point
 from ..features.prepare import PreparedData, prepare_data
 from ..models.checkpoint import EMA_DIR, read_training_state, recover, write_checkpoint
+from ..models.device import resolve_device
 from ..models.ema import EMA
 from ..models.serialization import load_exact
 from .distributed import SINGLE, Cluster, resolve_distributed, start_cluster
@@ -39,16 +40,6 @@ log = logging.getLogger(__name__)
 
 EMA_UNSHARDABLE = ("ema_decay with distributed.strategy=fsdp: the weight average would need every step's whole "
                    "weights; use distributed.strategy=ddp, or no weight average")  # fmt: skip
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present; an unavailable device is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError(f"runtime.device={name} but CUDA is not available here; use runtime.device=cpu or auto")
-    return device
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
