@@ -34,6 +34,11 @@ REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
 PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml", "real-music": "configs/real-music.yaml"}
 PROBE = "musicnn-probe"  # the frozen linear probe on musicnn song summaries, on the real-music profile's store
+# Variants measured beside their profile: name -> (profile, --set overrides).
+VARIANTS = {
+    "real-music-transformer": ("real-music", ("teacher.head=transformer", "teacher.trainable=midend")),
+    "real-music-fused": ("real-music", ("teacher.fuse_descriptors=true", "student.fuse_descriptors=true")),
+}
 THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
 
@@ -69,8 +74,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "moodscape-bench" / "quality")
     parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "demo:teacher", "small-data", "small-data+gan"],
                         help="floor, ridge, musicnn-probe (frozen musicnn embeddings + ridge), a profile name (demo, "
-                             "small-data, real-music: teacher and student), PROFILE:teacher (the teacher only) or "
-                             "PROFILE+gan (the teacher with GAN windows)")  # fmt: skip
+                             "small-data, real-music, or a variant: real-music-transformer, real-music-fused: teacher "
+                             "and student), PROFILE:teacher (the teacher only) or PROFILE+gan (the teacher with GAN "
+                             "windows)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gan-ratio", type=float, default=0.5, help="synthetic windows per real one (+gan rows)")
@@ -103,7 +109,8 @@ def main() -> None:
     for name in args.rows:
         profile = "real-music" if name == PROBE else name.removesuffix("+gan").removesuffix(":teacher")
         extra = [f"gan.epochs={args.gan_epochs}", "gan.monitor_windows=0"] if name.endswith("+gan") else []
-        config = base if name in FLOORS else load_config(REPO / PROFILES[profile], [*THREADS, *extra])
+        profile, variant = VARIANTS.get(profile, (profile, ()))
+        config = base if name in FLOORS else load_config(REPO / PROFILES[profile], [*THREADS, *extra, *variant])
         row_store = store if name in FLOORS else store_for(config)
         for fold in folds:
             path = cache / f"{name}-fold{fold.index}.npz"
