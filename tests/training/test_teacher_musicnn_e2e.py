@@ -43,6 +43,13 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
     assert "transfer set: 9 unlabelled windows from" in done.stderr  # 3 songs of 6 s: windows every 1.5 s
     assert (tmp_path / "teacher" / "student" / "best" / "model.safetensors").exists()
 
+    exported = subprocess.run(moodscape("-q", "export", str(tmp_path / "teacher" / "student"), "--format", "onnx"),
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    card = (tmp_path / "teacher" / "student" / "export" / "model_card.md").read_text()
+    assert "musicnn weights (MSD_musicnn, MTT_musicnn) by Jordi Pons and Xavier Serra" in card
+    assert "log10(1 + 10000 mel)" in card and "power in dB" not in card
+
 
 def test_a_store_without_musicnns_input_is_refused_with_the_settings(small_store, tmp_path):
     data, store, _ = small_store

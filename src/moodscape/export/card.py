@@ -33,6 +33,32 @@ def _fusion_lines(fusion: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def pretrained_attribution(config: dict[str, Any]) -> str | None:
+    """The attribution a card owes to pretrained weights the model (or the teacher it learnt from) is built on."""
+    if config.get("teacher", {}).get("kind") == "musicnn":
+        from ..models.musicnn import ATTRIBUTION
+
+        return ATTRIBUTION
+    return None
+
+
+def _input_lines(spec: dict[str, Any]) -> list[str]:
+    if spec.get("compression", "db") == "logc":
+        scale = ("musicnn's compression `log10(1 + 10000 mel)` of librosa's `melspectrogram(...)` power (no "
+                 "normalisation)")  # fmt: skip
+    else:
+        scale = "power in dB (librosa `power_to_db(melspectrogram(...), ref=1.0)`)"
+    return [
+        f"- `model.onnx`, `model.int8.onnx`, `model.torchscript.pt`: float32 tensor `(batch, {spec['window_samples']})`, "
+        f"mono audio at {spec['sample_rate']} Hz ({spec['window_seconds']:.2f} s), samples in [-1, 1]. The log-mel "
+        "front end and normalisation are inside the model.",
+        f"- `model-logmel.onnx`, `model-logmel.int8.onnx`: `(batch, {spec['n_mels']}, {spec['frames']})` log-mel, "
+        f"{scale}, with the settings in the ONNX metadata `moodscape.features`. On CPUs an own FFT front end plus "
+        "this model is faster than the STFT inside `model.onnx` (see BENCHMARKS.md); `moodscape predict` does that "
+        "for you.",
+    ]
+
+
 def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
     spec, parity = summary["input"], summary["parity"]
     lines = [
@@ -42,13 +68,7 @@ def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
         "(1-9 scale: 4 * value + 5), for one window of audio. A song's value is the mean over its windows.",
         "",
         "## Input",
-        f"- `model.onnx`, `model.int8.onnx`, `model.torchscript.pt`: float32 tensor `(batch, {spec['window_samples']})`, "
-        f"mono audio at {spec['sample_rate']} Hz ({spec['window_seconds']:.2f} s), samples in [-1, 1]. The log-mel "
-        "front end and normalisation are inside the model.",
-        f"- `model-logmel.onnx`, `model-logmel.int8.onnx`: `(batch, {spec['n_mels']}, {spec['frames']})` log-mel "
-        "power in dB (librosa `power_to_db(melspectrogram(...), ref=1.0)` with the settings in the ONNX metadata "
-        "`moodscape.features`). On CPUs an own FFT front end plus this model is faster than the STFT inside "
-        "`model.onnx` (see BENCHMARKS.md); `moodscape predict` does that for you.",
+        *_input_lines(spec),
         f"- Output `(batch, 2)`: valence, arousal. For a whole song, slide windows every {spec['hop_samples']} "
         "samples and average.",
         *_fusion_lines(summary.get("fusion")),
@@ -75,6 +95,7 @@ def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
         "song. Trained on the songs named in the run's `config.yaml` (split by song; validation and test songs are "
         "real songs only).",
         "",
+        *(["## Pretrained weights", f"Built on {summary['pretrained']}.", ""] if summary.get("pretrained") else []),
         "## Limits",
         "- Labels are averaged listener ratings of Western popular music excerpts (DEAM-style); other repertoires, "
         "speech or sound effects are outside what it learnt.",

@@ -13,7 +13,7 @@ from ..models.fusion import FUSION_DIR, Fusion
 from ..models.serialization import to_jsonable
 from ..models.student import count_parameters
 from ..models.waveform import WaveformRegressor
-from .card import write_model_card
+from .card import pretrained_attribution, write_model_card
 from .onnx import export_onnx, quantize_int8
 from .parity import check_parity, real_song_windows
 from .torchscript import export_torchscript
@@ -72,7 +72,9 @@ def export_run(
                                                            "arousal": float(fusion.weights[1])}, "folder": FUSION_DIR},
         "input": {"sample_rate": model.sample_rate, "window_samples": model.window_samples,
                   "window_seconds": model.window_samples / model.sample_rate, "hop_samples": model.eval_hop_samples,
-                  "n_mels": model.frontend.n_mels, "frames": model.frames},  # fmt: skip
+                  "n_mels": model.frontend.n_mels, "frames": model.frames,
+                  "compression": model.frontend.compression},  # fmt: skip
+        "pretrained": pretrained_attribution(model.meta.get("config", {})),
     }
     (out / "export.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n", encoding="utf-8")
     write_model_card(out / "model_card.md", summary, run)
