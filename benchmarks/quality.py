@@ -72,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "4q-dev")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "moodscape-bench" / "quality")
-    parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "demo:teacher", "small-data", "small-data+gan"],
+    parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "musicnn-probe", "demo:teacher", "small-data",
+                                                      "small-data+gan", "real-music"],
                         help="floor, ridge, musicnn-probe (frozen musicnn embeddings + ridge), a profile name (demo, "
                              "small-data, real-music, or a variant: real-music-transformer, real-music-fused: teacher "
                              "and student), PROFILE:teacher (the teacher only) or PROFILE+gan (the teacher with GAN "

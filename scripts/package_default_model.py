@@ -1,7 +1,7 @@
 """Copy a trained run's exported student into the package as the shipped default model, with model.json
-and a model card that quotes the cross-validated scores of benchmarks/quality.py.
+and a model card that describes the run's recipe and quotes the cross-validated scores of benchmarks/quality.py.
 
-Usage: python scripts/package_default_model.py RUN DEST --quality QUALITY_JSON --data 4Q_DEV
+Usage: python scripts/package_default_model.py RUN DEST --quality QUALITY_JSON --data 4Q_DEV [--row ROW]
 """
 
 from __future__ import annotations
@@ -11,59 +11,89 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 from moodscape import __version__
 from moodscape.experiments.crossval import ROW_LABELS
+from moodscape.export.card import pretrained_attribution
 from moodscape.models.fusion import FUSION_DIR, Fusion
 
-NAME = "moodscape-4q-small"
+NAME = "moodscape-4q-musicnn"
 ONNX = "model-logmel.int8.onnx"
-ROW = "small-data student + descriptor floor"
+ROW = "real-music student"
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("valence_sign", "valence sign"),
            ("arousal_sign", "arousal sign"), ("ccc_valence", "CCC valence"), ("ccc_arousal", "CCC arousal"))  # fmt: skip
 
 
-def card(info: dict, quality: dict) -> str:
+def _table(quality: dict, names: list[str]) -> list[str]:
     rows = quality["rows"]
     table = ["| model | " + " | ".join(label for _, label in METRICS) + " | macro-F1 vs floor [95% CI] |",
              "|---|" + "---|" * (len(METRICS) + 1)]  # fmt: skip
-    for name in (ROW, ROW.replace(" + descriptor floor", " (network alone)"), quality["floor"]):
+    for name in names:
         entry = rows[name]
         gain = entry.get("gain_over_floor")
         versus = f"{gain[0]:+.3f} [{gain[1]:+.3f}, {gain[2]:+.3f}]" if gain else "-"
-        table.append(f"| {ROW_LABELS.get(name, name)} | " + " | ".join(f"{entry[k][0]:.3f} ± {entry[k][1]:.3f}" for k, _ in METRICS)
-                     + f" | {versus} |")  # fmt: skip
-    w = info["fusion_weights"]
-    gain = rows[ROW].get("gain_over_floor")
-    if gain and gain[2] < 0:
-        verdict = (f"The descriptor floor alone did better in this cross-validation (macro-F1 {gain[0]:+.3f}, interval "
-                   "entirely below 0): on 4Q the network does not yet add quality to the floor; README \"How good is "
-                   "it?\" has the whole table.")  # fmt: skip
-    elif gain and gain[1] > 0:
-        verdict = f"It beats the descriptor floor (macro-F1 {gain[0]:+.3f}, interval entirely above 0)."
+        cells = " | ".join(f"{entry[k][0]:.3f} ± {entry[k][1]:.3f}" for k, _ in METRICS)
+        table.append(f"| {ROW_LABELS.get(name, name)} | {cells} | {versus} |")
+    return table
+
+
+def _verdict(gain: list[float] | None) -> str:
+    if not gain:
+        return ""
+    if gain[2] < 0:
+        return (f"The descriptor floor alone did better in this cross-validation (macro-F1 {gain[0]:+.3f}, interval "
+                "entirely below 0); README \"How good is it?\" has the whole table.")  # fmt: skip
+    if gain[1] > 0:
+        return f"It beats the descriptor floor (macro-F1 {gain[0]:+.3f}, interval entirely above 0)."
+    return f"It is level with the descriptor floor (macro-F1 {gain[0]:+.3f}, the interval includes 0)."
+
+
+def _what_it_is(info: dict, config: dict) -> list[str]:
+    audio, features, teacher, student = config["audio"], config["features"], config["teacher"], config["student"]
+    scale = "log10(1 + 10000 mel)" if features.get("compression") == "logc" else "dB"
+    if teacher["kind"] == "musicnn":
+        source = (f"the pretrained musicnn tagger {teacher['pretrained']} under a {teacher['head']} valence/arousal "
+                  f"head ({teacher['trainable']} and head trained on the clips)")  # fmt: skip
     else:
-        verdict = f"It is level with the descriptor floor (macro-F1 {gain[0]:+.3f}, the interval includes 0)." if gain else ""
-    accuracy = rows[ROW]["accuracy"][0]
+        source = f"a {teacher['preset']} {teacher['kind']} teacher trained from scratch"
+    lines = [
+        f"- A MobileViT {student['preset']} student (`{ONNX}`, int8 weights, {info['onnx_mb']:.1f} MB; input: "
+        f"{features['n_mels']}-band log-mel ({scale}) of {config['windows']['seconds']:g} s windows at "
+        f"{audio['sample_rate']:,} Hz, computed by moodscape's front end), distilled from {source}.",
+    ]
+    w = info.get("fusion_weights")
+    if w:
+        lines.append(
+            "- Fused per song with the descriptor floor: an RBF SVR on 158 librosa descriptors of the clip, `fusion/`. "
+            f"Song value = w * network + (1 - w) * floor with w = {w['valence']:.2f} (valence) and {w['arousal']:.2f} "
+            "(arousal), chosen on training songs held back from the network."
+        )
+    else:
+        lines.append("- Song values are the mean of its windows' values; no descriptor floor is fused.")
+    return lines
+
+
+def card(info: dict, quality: dict, config: dict, row: str) -> str:
+    names = [row, *([row.replace(" + descriptor floor", " (network alone)")] if "descriptor floor" in row else []),
+             *(["musicnn-probe"] if "musicnn-probe" in quality["rows"] else []), quality["floor"]]  # fmt: skip
+    attribution = pretrained_attribution(config)
     return "\n".join([
         f"# {NAME} (moodscape {__version__}): the model `moodscape predict` uses by default",
         "",
         "Predicts valence (negative to positive) and arousal (calm to energetic) of music on [-1, 1] (1-9: 4x + 5), "
-        "per 5 s window and per song, from audio alone.",
+        f"per {config['windows']['seconds']:g} s window and per song, from audio alone.",
         "",
         "## What it is",
-        f"- A MobileViT xx-small student (`{ONNX}`, int8 weights, {info['onnx_mb']:.1f} MB; input: 128-band log-mel "
-        "of 5 s windows at 22,050 Hz, computed by moodscape's front end) distilled from a tiny ViT teacher.",
-        "- Fused per song with the descriptor floor: an RBF SVR on 158 librosa descriptors of the clip (timbre, "
-        f"spectral shape, dynamics, rhythm, tonality), `fusion/`. Song value = w * network + (1 - w) * floor with "
-        f"w = {w['valence']:.2f} (valence) and {w['arousal']:.2f} (arousal), chosen on training songs held back "
-        "from the network. Per-window "
-        "values are the network's, shifted by the same amount as the song value.",
+        *_what_it_is(info, config),
         "",
-        "## Training data and licence",
+        "## Training data, pretrained weights and licences",
         f"- {info['songs']} clips of 4q-dev: 400 ~30 s clips of the 4Q audio emotion dataset (Panda, Malheiro and "
         "Paiva, 2018, IEEE Transactions on Affective Computing), 100 per Russell quadrant, labelled from AllMusic "
-        "mood tags: 15% (a random share, stratified by quadrant) chose the epoch, a fifth of the rest the fusion "
-        "weights, and the network learnt from the others; the floor learnt from every training song.",
+        "mood tags: 15% (a random share, stratified by quadrant) chose the epoch, the network learnt from the others.",
         "- The 4Q data is distributed by its authors for research use, so this model is for research use too.",
+        *([f"- Built on {attribution}; the licence text is in `moodscape/pretrained/LICENSE-musicnn.txt`."]
+          if attribution else []),  # fmt: skip
         "",
         "## What the outputs mean",
         "- The labels are quadrants, mapped to the quadrant centres (+-0.5, +-0.5). The model learnt to place songs "
@@ -74,47 +104,53 @@ def card(info: dict, quality: dict) -> str:
         "## Cross-validated quality",
         f"5 folds of 4q-dev grouped by artist and stratified by quadrant (benchmarks/quality.py, seed "
         f"{quality.get('seed', 0)}): mean ± standard deviation over folds; the gain over the strongest cheap floor "
-        "(the descriptor SVR alone) is on the same out-of-fold songs, with a paired bootstrap 95% interval.",
+        "(the descriptor SVR) is on the same out-of-fold songs, with a paired bootstrap 95% interval.",
         "",
-        *table,
+        *_table(quality, names),
         "",
-        verdict,
+        _verdict(quality["rows"][row].get("gain_over_floor")),
         "",
         "## Limits",
         "- Western popular music excerpts with AllMusic mood tags; other repertoires, speech and sound effects are "
         "outside what it learnt. Valence from audio alone is hard (lyrics and context matter).",
-        "- Clips shorter than 5 s are skipped (`audio.min_seconds`); descriptors read at most the first 10 minutes.",
-        f"- 400 training clips: expect errors on individual songs; the quadrant was right for {accuracy:.0%} of held-out "
-        "songs in cross-validation.",
+        f"- Clips shorter than {config['audio']['min_seconds']:g} s follow the `{config['audio']['short_policy']}` "
+        "policy (`audio.short_policy`).",
+        f"- 400 training clips: expect errors on individual songs; the quadrant was right for "
+        f"{quality['rows'][row]['accuracy'][0]:.0%} of held-out songs in cross-validation.",
         "",
     ])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="pipeline run folder of configs/small-data.yaml on all of 4q-dev")
+    parser.add_argument("run", type=Path, help="pipeline run folder trained on all of 4q-dev")
     parser.add_argument("dest", type=Path, help="src/moodscape/default_model")
     parser.add_argument("--quality", type=Path, required=True, help="JSON written by benchmarks/quality.py --out")
     parser.add_argument("--data", type=Path, required=True, help="the 4q-dev folder the run trained on")
+    parser.add_argument("--row", default=ROW, help=f"the benchmark row of the run's recipe (default: {ROW})")
     args = parser.parse_args()
     export = args.run / "export"
-    fusion = Fusion.load(export / FUSION_DIR)
+    config = yaml.safe_load((args.run / "config.yaml").read_text(encoding="utf-8"))
+    fusion = Fusion.find(export)
     songs = json.loads((args.run / "stages" / "features.json").read_text())["outputs"]["songs"]
     shutil.rmtree(args.dest, ignore_errors=True)
     args.dest.mkdir(parents=True)
     shutil.copy(export / ONNX, args.dest / ONNX)
-    shutil.copytree(export / FUSION_DIR, args.dest / FUSION_DIR)
+    if fusion is not None:
+        shutil.copytree(export / FUSION_DIR, args.dest / FUSION_DIR)
     quality = json.loads(args.quality.read_text(encoding="utf-8"))
-    row = quality["rows"][ROW]
+    row = quality["rows"][args.row]
     info = {
         "name": NAME, "moodscape_version": __version__, "kind": "student", "onnx": ONNX,
         "onnx_mb": (args.dest / ONNX).stat().st_size / 1e6, "songs": songs, "data": str(args.data.name),
-        "fusion_weights": {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])},
+        **({"fusion_weights": {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}}
+           if fusion is not None else {}),
+        "pretrained": pretrained_attribution(config),
         "cross_validation": {k: row[k] for k, _ in METRICS},
         "summary": f"4Q, 400 clips: macro-F1 {row['macro_f1'][0]:.3f} ± {row['macro_f1'][1]:.3f} (5-fold CV by artist)",
     }  # fmt: skip
     (args.dest / "model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    (args.dest / "model_card.md").write_text(card(info, quality), encoding="utf-8")
+    (args.dest / "model_card.md").write_text(card(info, quality, config, args.row), encoding="utf-8")
     print(f"packaged {NAME} into {args.dest}")
 
 

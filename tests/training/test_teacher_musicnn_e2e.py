@@ -21,15 +21,21 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
     data, _, _ = small_store
     sets = [f"data.root={data}", f"store.out_dir={tmp_path / 'features'}", f"teacher.out_dir={tmp_path / 'teacher'}",
             "teacher.epochs=2", "teacher.windows_per_song=2", "teacher.precise_bn=16", "evaluate.floors=[]"]  # fmt: skip
-    done = subprocess.run(moodscape("-q", "train", "--config", str(REPO / "configs/real-music.yaml"),
+    done = subprocess.run(moodscape("train", "--config", str(REPO / "configs/real-music.yaml"),
                                     *[a for s in sets for a in ("--set", s)]),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "musicnn's pooled features of 10 songs' windows (every 47 frames)" in done.stderr  # the cached path
     model = load_regressor(tmp_path / "teacher" / "best")
     assert isinstance(model, MusicnnRegressor) and model.frames == 188 and model.head_kind == "pooled"
     meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
     assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000
     assert (tmp_path / "teacher" / "evaluation" / "test" / "metrics.json").exists()
+
+    cached = subprocess.run(moodscape("distill", str(tmp_path / "teacher"), "--out", str(tmp_path / "cached-student"),
+                                      "--set", "student.epochs=1", "--set", "student.preset=tiny"),
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert cached.returncode == 0 and "musicnn's pooled features of" in cached.stderr, cached.stderr[-3000:]
 
     unlabelled = tmp_path / "unlabelled"
     unlabelled.mkdir()
@@ -41,6 +47,7 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "transfer set: 9 unlabelled windows from" in done.stderr  # 3 songs of 6 s: windows every 1.5 s
+    assert "scores every window with the whole network (extra windows)" in done.stderr
     assert (tmp_path / "teacher" / "student" / "best" / "model.safetensors").exists()
 
     exported = subprocess.run(moodscape("-q", "export", str(tmp_path / "teacher" / "student"), "--format", "onnx"),

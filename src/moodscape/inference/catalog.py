@@ -1,8 +1,8 @@
 """The models moodscape can predict with: the one shipped inside the package, and trained ones on disk.
 
-The shipped model lives in ``moodscape/default_model/``: an int8 ONNX network with its fusion (the
-descriptor floor and weights), ``model.json`` (name, training data, cross-validated scores) and
-``model_card.md``. ``moodscape predict`` and ``Predictor.default()`` use it when no model is named.
+The shipped model lives in ``moodscape/default_model/``: an int8 ONNX network (with its fusion, the
+descriptor floor and weights, when it has one), ``model.json`` (name, training data, cross-validated
+scores) and ``model_card.md``. ``moodscape predict`` and ``Predictor.default()`` use it when no model is named.
 """
 
 from __future__ import annotations

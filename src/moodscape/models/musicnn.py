@@ -131,12 +131,21 @@ class Musicnn(Pretrained):
             layers.append(hidden)
         return torch.cat(layers, dim=1)
 
+    @staticmethod
+    def pool(frames: torch.Tensor) -> torch.Tensor:
+        """(batch, 753, frames) -> (batch, 1506): max and mean over time, in TensorFlow's (feature, [max, mean])
+        order."""
+        return torch.stack([frames.amax(dim=2), frames.mean(dim=2)], dim=2).flatten(1)
+
+    def back_end(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, 1506) pooled features -> the 200-unit embedding and the tag logits."""
+        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(pooled))))
+        return penultimate, self.classifier(penultimate)
+
     def forward(self, mel: torch.Tensor) -> MusicnnOutput:
         frames = self.frame_features(mel)
-        max_pool, mean_pool = frames.amax(dim=2), frames.mean(dim=2)
-        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TensorFlow's (feature, [max, mean]) order
-        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(pooled))))
-        return MusicnnOutput(self.classifier(penultimate), frames, mean_pool, max_pool, penultimate)
+        penultimate, logits = self.back_end(self.pool(frames))
+        return MusicnnOutput(logits, frames, frames.mean(dim=2), frames.amax(dim=2), penultimate)
 
 
 def check_musicnn_store(store) -> None:

@@ -107,13 +107,27 @@ class MusicnnRegressor(Pretrained):
                 part.train()
         return self
 
+    @property
+    def frozen_pooling(self) -> bool:
+        """True when everything up to musicnn's pooled features is frozen (the pooled head, musicnn training at
+        most its back end): a window's pooled features can then be computed once and reused
+        (:meth:`pooled`, :meth:`embed_pooled`; see moodscape.training.musicnn_cache)."""
+        return self.head_kind == "pooled" and self.trainable in ("head", "backend")
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, 96, frames) -> (batch, 1506), musicnn's pooled features of each window."""
+        return self.backbone.pool(self.backbone.frame_features(x))
+
+    def embed_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The pooled head's embedding from :meth:`pooled`'s features: the 200-unit layer and the tag logits."""
+        return torch.cat(self.backbone.back_end(pooled), dim=1)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, 96, frames) -> (batch, hidden_size), the embedding the head reads."""
         if x.dim() != 3 or x.shape[1] != self.n_mels:
             raise ValueError(f"musicnn teacher expects (batch, {self.n_mels}, frames) windows, got {tuple(x.shape)}")
         if self.head_kind == "pooled":
-            out = self.backbone(x)
-            return torch.cat([out.penultimate, out.logits], dim=1)
+            return self.embed_pooled(self.pooled(x))
         if x.shape[2] != self.frames:
             raise ValueError(f"the transformer head was built for {self.frames} frames, got {x.shape[2]}")
         sequence = self.project(self.backbone.frame_features(x).transpose(1, 2)) + self.positions

@@ -10,9 +10,12 @@ probabilities, and a regressor has none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..config import Config, config_to_dict, load_config
@@ -21,12 +24,14 @@ from ..errors import CheckpointError, ConfigError
 from ..features.build import build_feature_store
 from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
-from ..features.windows import Batch, MixedWindows, UnlabelledWindows
+from ..features.windows import Batch, MixedWindows, UnlabelledWindows, fit_frames
 from ..models.checkpoint import read_meta
 from ..models.loading import load_regressor
 from ..models.student import StudentRegressor, build_student
+from ..models.teacher_musicnn import MusicnnRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
+from .musicnn_cache import PooledWindows, cache_obstacles
 from .regressor import WindowRegressionTrainer
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,7 @@ class DistillTrainer(WindowRegressionTrainer):
         self.alpha = config.student.alpha
         if config.student.transfer and config.student.transfer_ratio > 0:
             self._add_transfer(config)
+        self.cache = self._teacher_cache()
         log.info(
             "student %s/%s: %d parameters, teacher %s (%d parameters), alpha %.2f, feature weight %.2f",
             config.student.kind, config.student.preset, sum(p.numel() for p in self.model.parameters()),
@@ -93,11 +99,47 @@ class DistillTrainer(WindowRegressionTrainer):
         log.info("transfer set: %d unlabelled windows from %s, %.2f per labelled window", sum(len(t) for t in transfer),
                  ", ".join(map(str, config.student.transfer)), config.student.transfer_ratio)  # fmt: skip
 
+    def _teacher_cache(self) -> PooledWindows | None:
+        """A musicnn teacher with the pooled head scores grid windows from its cached pooled features (see
+        moodscape.training.musicnn_cache): the student then learns on those windows."""
+        if not isinstance(self.teacher, MusicnnRegressor) or self.teacher.head_kind != "pooled":
+            return None
+        obstacles = cache_obstacles(self.cfg, self.cluster.world_size, teacher=False)
+        if obstacles:
+            log.info("musicnn teacher: it scores every window with the whole network (%s)", ", ".join(obstacles))
+            return None
+        return PooledWindows(self.teacher, self.prepared.store, self.network_songs, frames=self.frames, hop=self.hop,
+                             device=self.device, progress=self.progress)  # fmt: skip
+
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        if self.cache is None:
+            return super().batches(epoch, rng)
+        return self._grid_batches(rng)
+
+    def _grid_batches(self, rng: np.random.Generator) -> Iterator[TeacherBatch]:
+        """Windows on the cache's grid, with the teacher's pooled features of each."""
+        data, cache = self.train_data, self.cache
+        order = rng.permutation(np.repeat(np.arange(len(data)), self.cfg.windows_per_song))
+        for first in range(0, len(order), self.cfg.batch_size):
+            inputs, pooled, targets = [], [], []
+            for i in order[first : first + self.cfg.batch_size]:
+                song = data.song_ids[i]
+                k = int(rng.integers(len(cache.starts[song])))
+                start = int(cache.starts[song][k])
+                inputs.append(fit_frames(data.clips[i], self.frames)[:, start : start + self.frames])
+                pooled.append(cache.rows[song][k])
+                targets.append(data.labels[i])
+            yield TeacherBatch(inputs=np.stack(inputs), targets=np.stack(targets),
+                               pooled=np.stack(pooled).astype(np.float32))  # fmt: skip
+
     def loss(self, batch: Batch) -> torch.Tensor:
         inputs, targets = self.augmented(batch)
         self.teacher.eval()
         with torch.no_grad():
-            teacher_embedding = self.teacher.embed(inputs)
+            if isinstance(batch, TeacherBatch):  # the clean window's cached features
+                teacher_embedding = self.teacher.embed_pooled(torch.from_numpy(batch.pooled).to(self.device))
+            else:
+                teacher_embedding = self.teacher.embed(inputs)
             teacher_out = self.teacher.regress(teacher_embedding)
         out, projected = self.net.distill_outputs(inputs)
         out, targets, teacher_out = self.cluster.gather(out, targets, teacher_out)
@@ -111,6 +153,13 @@ class DistillTrainer(WindowRegressionTrainer):
 
     def checkpoint_meta(self) -> dict[str, Any]:
         return {**super().checkpoint_meta(), "teacher": str(self.teacher_dir)}
+
+
+@dataclass(frozen=True)
+class TeacherBatch(Batch):
+    """A batch of grid windows with the teacher's cached pooled features of each (batch, 1506)."""
+
+    pooled: np.ndarray
 
 
 def distill_config(

@@ -69,10 +69,10 @@ def song_and_window_metrics(truth: np.ndarray, songs: np.ndarray, windows: list[
     return out
 
 
-def recompute_batchnorm(model: torch.nn.Module, batches: Iterable[torch.Tensor]) -> None:
+def recompute_batchnorm(model: torch.nn.Module, batches: Iterable[torch.Tensor], forward=None) -> None:
     """Batch-norm running statistics recomputed as plain averages over ``batches`` (precise BN): the moving
     averages training keeps lag behind weights that move. Layers a model keeps frozen (in eval mode during
-    training) keep theirs; nothing else changes."""
+    training) keep theirs; nothing else changes. ``forward`` runs a batch (default: the model itself)."""
     model.train()  # the model's own train() leaves its frozen layers in eval mode
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
     if not layers:
@@ -84,7 +84,7 @@ def recompute_batchnorm(model: torch.nn.Module, batches: Iterable[torch.Tensor])
         layer.momentum = None  # a cumulative average over every batch
     with torch.no_grad():
         for inputs in batches:
-            model(inputs)
+            (forward or model)(inputs)
     for layer, momentum in zip(layers, momenta):
         layer.momentum = momentum
     model.eval()
