@@ -38,3 +38,17 @@ def test_cached_features_give_the_whole_networks_song_values(small_store, tmp_pa
     before = [f.stat().st_mtime_ns for f in files]
     PooledWindows(model, store, songs, frames=188, hop=188, device=torch.device("cpu"), progress=False)
     assert [f.stat().st_mtime_ns for f in files] == before  # read, not computed again
+
+
+def test_the_cache_is_shared_while_only_the_back_end_changes(small_store, tmp_path):
+    from moodscape.training.musicnn_cache import PooledWindows as Cache
+
+    first = build_teacher(TeacherConfig(kind="musicnn", pretrained="MSD_musicnn"), n_mels=96, frames=188)
+    second = build_teacher(TeacherConfig(kind="musicnn", pretrained="MSD_musicnn"), n_mels=96, frames=188)
+    torch.nn.init.normal_(second.backbone.dense.weight)  # a trained back end: the pooled features stay the same
+    third = build_teacher(TeacherConfig(kind="musicnn", pretrained="MTT_musicnn"), n_mels=96, frames=188)
+
+    class Store:
+        settings = {"hash": "x"}
+
+    assert Cache._key(first, Store) == Cache._key(second, Store) != Cache._key(third, Store)

@@ -31,6 +31,7 @@ from ..models.teacher_musicnn import MusicnnRegressor
 log = logging.getLogger(__name__)
 
 GRID_PER_HOP = 4  # grid starts per evaluation hop
+BACK_END = ("pool_bn.", "dense.", "dense_bn.", "classifier.")  # musicnn's layers after the pooling
 
 
 class PooledWindows:
@@ -74,8 +75,10 @@ class PooledWindows:
 
     @staticmethod
     def _key(model: MusicnnRegressor, store: FeatureStore) -> str:
+        """The weights below the pooling (not the back end, which may train), the window and the front end."""
         digest = hashlib.sha256()
-        for name, tensor in sorted(model.backbone.state_dict().items()):
+        below = {k: v for k, v in model.backbone.state_dict().items() if not k.startswith(BACK_END)}
+        for name, tensor in sorted(below.items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().numpy().tobytes())
         digest.update(json.dumps([model.frames, store.settings.get("hash"), GRID_PER_HOP]).encode())
