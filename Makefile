@@ -67,7 +67,7 @@ bench-quality: venv
 
 # The model shipped in src/moodscape/default_model: trained on all of 4q-dev; its card quotes bench-quality.
 default-model: venv
-	bash scripts/default_model.sh $(BIN) $(FOURQ) runs/default-model benchmarks/quality-results.json
+	bash scripts/default_model.sh $(BIN) $(FOURQ) runs/default-model benchmarks/quality-results.json $(BENCH_CACHE)/quality/features
 
 bench-serve: venv
 	$(BIN)/python benchmarks/serve.py --clips $(FOURQ)
