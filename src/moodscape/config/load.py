@@ -144,8 +144,17 @@ def hash_view(section: BaseModel) -> dict[str, Any]:
     return data
 
 
+def _added_later(section: BaseModel) -> dict[str, Any]:
+    """Every ADDED_LATER of the section's classes: a section made of several bases (the teacher's training and
+    network fields) keeps the promises of each."""
+    added: dict[str, Any] = {}
+    for cls in reversed(type(section).__mro__):
+        added.update(vars(cls).get("ADDED_LATER", {}))
+    return added
+
+
 def _drop_added_defaults(section: BaseModel, data: dict[str, Any]) -> None:
-    for name, default in getattr(section, "ADDED_LATER", {}).items():
+    for name, default in _added_later(section).items():
         if getattr(section, name) == default:
             data.pop(name, None)
     for name in type(section).model_fields:

@@ -236,7 +236,7 @@ class StudentConfig(TrainingConfig, _StudentNetwork):
     """The MobileViT student (see moodscape.models.student) and its distillation from the teacher, on the
     teacher's windows."""
 
-    ADDED_LATER: ClassVar[dict[str, Any]] = {"precise_bn": 0, "transfer": [], "transfer_ratio": 1.0}
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"transfer": [], "transfer_ratio": 1.0}
 
     epochs: int = Field(10, ge=1)
     lr_backbone: float = Field(1e-3, gt=0.0)

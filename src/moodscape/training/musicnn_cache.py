@@ -57,6 +57,8 @@ class PooledWindows:
                 self.rows[song] = np.load(path)
             else:
                 todo.append((song, path))
+        if len(todo) < len(self.starts):
+            log.info("musicnn's pooled features of %d songs' windows read from %s", len(self.starts) - len(todo), folder)
         if not todo:
             return
         log.info("musicnn's pooled features of %d songs' windows (every %d frames), computed once into %s",
