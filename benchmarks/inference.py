@@ -1,6 +1,7 @@
 """Inference speed and size: the base ViT teacher against the MobileViT student in PyTorch and ONNX
-(fp32 and int8), per window on one CPU thread, all on the same log-mel windows; and `predict`
-throughput on generated 45 s MP3s against the decode-only floor measured in the same run.
+(fp32 and int8), per window on one CPU thread, all on the same log-mel windows; the same for the
+real-music profile's input (the shipped musicnn under its pooled head against the student); and
+`predict` throughput on generated 45 s MP3s against the decode-only floor measured in the same run.
 
 Weights are random (speed and size do not depend on training). Usage:
     python benchmarks/inference.py --cache DIR [--student xxs] [--songs 50] [--repeats 30]
@@ -20,8 +21,9 @@ import onnxruntime as ort
 import soundfile as sf
 import torch
 
-from moodscape.config import AudioConfig, FeaturesConfig, StudentConfig, TeacherConfig
+from moodscape.config import AudioConfig, FeaturesConfig, StudentConfig, TeacherConfig, load_config
 from moodscape.export.onnx import export_onnx, quantize_int8
+from moodscape.features.windows import window_frames
 from moodscape.inference.predictor import Predictor
 from moodscape.models.checkpoint import write_checkpoint
 from moodscape.models.student import build_student
@@ -33,6 +35,7 @@ from features import ensure_dataset  # noqa: E402
 
 AUDIO, FEATURES = AudioConfig(), FeaturesConfig()
 FRAMES = 208  # 5 s at 22050 Hz / 512, a multiple of the 16-frame patch
+REAL_MUSIC = load_config(Path(__file__).parents[1] / "configs" / "real-music.yaml")
 
 
 def median_ms(run, repeats: int) -> float:
@@ -46,12 +49,47 @@ def median_ms(run, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def checkpoint(model: torch.nn.Module, folder: Path, kind: str) -> Path:
-    meta = {"kind": kind, "moodscape_version": "bench", "audio": AUDIO.model_dump(mode="json"),
-            "features": FEATURES.model_dump(mode="json"),
-            "normalization": {"mean": [-40.0] * 128, "std": [12.0] * 128, "songs": 1},
-            "window_frames": FRAMES, "eval_hop_frames": FRAMES // 2, "store": "", "config": {}}  # fmt: skip
+def checkpoint(model: torch.nn.Module, folder: Path, kind: str, config=None, frames: int = FRAMES) -> Path:
+    audio, features = (AUDIO, FEATURES) if config is None else (config.audio, config.features)
+    bands = features.n_mels
+    meta = {"kind": kind, "moodscape_version": "bench", "audio": audio.model_dump(mode="json"),
+            "features": features.model_dump(mode="json"),
+            "normalization": {"mean": [-40.0] * bands, "std": [12.0] * bands, "songs": 1},
+            "window_frames": frames, "eval_hop_frames": frames // 2, "store": "", "config": {}}  # fmt: skip
     return write_checkpoint(folder, model, meta=meta)
+
+
+def real_music_rows(work: Path, repeats: int) -> list[tuple[str, float, int]]:
+    """The real-music profile's teacher (shipped MSD_musicnn, pooled head) against its student, on one
+    window of its input (96 mels x 188 frames, 3 s at 16 kHz): the student is the shipped model's kind."""
+    cfg = REAL_MUSIC
+    frames = window_frames(cfg.windows.seconds, sample_rate=cfg.audio.sample_rate,
+                           hop_length=cfg.features.hop_length, multiple=1)  # fmt: skip
+    teacher = build_teacher(cfg.teacher, n_mels=cfg.features.n_mels, frames=frames).eval()
+    student = build_student(cfg.student, n_mels=cfg.features.n_mels, frames=frames).eval()
+    teacher_dir = checkpoint(teacher, work / "musicnn-teacher", "teacher", cfg, frames)
+    student_dir = checkpoint(student, work / "musicnn-student", "student", cfg, frames)
+    logmel = np.random.default_rng(0).uniform(0, 3, (1, cfg.features.n_mels, frames)).astype(np.float32)
+    rows = []
+    with torch.inference_mode():
+        for name, model, folder in (("musicnn teacher, pooled head (PyTorch)", teacher, teacher_dir),
+                                    (f"{cfg.student.preset} student (PyTorch)", student, student_dir)):  # fmt: skip
+            rows.append((name, median_ms(lambda: model(torch.from_numpy(logmel)), repeats),
+                         (folder / "model.safetensors").stat().st_size))  # fmt: skip
+    wave = WaveformRegressor.from_checkpoint(student_dir)
+    int8 = quantize_int8(export_onnx(wave, work / "musicnn-student.onnx", input_kind="logmel"),
+                         work / "musicnn-student.int8.onnx")  # fmt: skip
+    s = session(int8)
+    feed = {s.get_inputs()[0].name: logmel}
+    rows.append(("student ONNX int8 (log-mel input)", median_ms(lambda: s.run(None, feed), repeats), int8.stat().st_size))
+    return rows
+
+
+def print_rows(rows: list[tuple[str, float, int]], baseline: str) -> None:
+    base = rows[0][1]
+    print(f"| model | ms per window | speed-up vs {baseline} | size on disk (MB) |\n|---|---|---|---|")
+    for name, ms, size in rows:
+        print(f"| {name} | {ms:.2f} | {base / ms:.1f}x | {size / 1e6:.2f} |")
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -97,11 +135,10 @@ def main() -> None:
         s = session(path)
         feed = {s.get_inputs()[0].name: waveform if "waveform" in name else logmel}
         rows.append((name, median_ms(lambda: s.run(None, feed), args.repeats), path.stat().st_size))
-    base = rows[0][1]
     print("Per window (1 x 128 x 208 log-mel, 5 s), batch 1, one thread, median of", args.repeats)
-    print("| model | ms per window | speed-up vs base teacher | size on disk (MB) |\n|---|---|---|---|")
-    for name, ms, size in rows:
-        print(f"| {name} | {ms:.2f} | {base / ms:.1f}x | {size / 1e6:.2f} |")
+    print_rows(rows, "base teacher")
+    print(f"\nreal-music profile: per window (1 x 96 x 188, 3 s at 16 kHz), batch 1, one thread, median of {args.repeats}")
+    print_rows(real_music_rows(work, args.repeats), "musicnn teacher")
 
     root = ensure_dataset(args.cache / f"bench-{args.songs}", args.songs)
     mp3s = sorted((root / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))

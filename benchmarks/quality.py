@@ -65,6 +65,8 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
         out[f"{profile} {model}" + (" (network alone)" if "fused" in held else "")] = held["network"]
         if "fused" in held:
             out[f"{profile} {model} + descriptor floor"] = held["fused"]
+        if "int8" in held:
+            out[f"{profile} {model}, int8 ONNX" + (" (network alone)" if "fused" in held else "")] = held["int8"]
     return out
 
 

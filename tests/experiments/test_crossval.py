@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from moodscape.config import load_config
@@ -51,7 +52,8 @@ def test_every_arm_predicts_held_out_songs_only(setup):
     teacher = cv.teacher_fold(config, prepared, root / "teacher")
     assert set(teacher) == {"network", "fused"} and teacher["fused"].shape == (len(fold.test), 2)
     student = cv.student_fold(config, prepared, root / "teacher", root / "student")
-    assert student["network"].shape == (len(fold.test), 2)
+    assert student["network"].shape == student["int8"].shape == (len(fold.test), 2)
+    assert np.abs(student["int8"] - student["network"]).max() < 0.05, "the int8 export scores the songs alike"
     gan = cv.gan_teacher_fold(config, prepared, root / "gan", ratio=0.5)
     assert gan["network"].shape == (len(fold.test), 2)
     songs = set(__import__("json").loads((root / "gan" / "gan" / "songs.json").read_text())["train_songs"])

@@ -24,16 +24,19 @@ from ..data.quadrants import quadrant
 from ..data.splits import Splits
 from ..eval.baseline import fit_floor
 from ..eval.quadrant_analysis import analyse_quadrants
+from ..export.onnx import export_onnx, quantize_int8
+from ..export.parity import onnx_outputs
 from ..features.normalize import Normalization
 from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
-from ..features.windows import SongFeatures
+from ..features.windows import SongFeatures, song_windows
 from ..inference.synthetic import generate_synthetic_store
 from ..inference.tags import store_summaries
 from ..metrics.regression import ccc
 from ..models.fusion import Fusion
 from ..models.loading import load_regressor
 from ..models.predict import predict_songs
+from ..models.waveform import WaveformRegressor
 from ..training.distill import DistillTrainer
 from ..training.gan import GanTrainer
 from ..training.teacher import TeacherTrainer
@@ -138,7 +141,23 @@ def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_
     trainer.fit(resume=(out_dir / "last").exists())
     if config.student.fuse_descriptors and Fusion.find(out_dir / "best") is None:
         trainer.fuse()
-    return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
+    return {**_held_out(out_dir, prepared, trainer.frames, trainer.hop),
+            "int8": _int8_held_out(out_dir, prepared, trainer.frames, trainer.hop)}  # fmt: skip
+
+
+def _int8_held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> np.ndarray:
+    """The student as it ships: its log-mel ONNX export with int8 weights (moodscape.export), run by ONNX
+    Runtime on the held-out songs' raw log-mel windows (the graph normalises them); (n_test, 2) song values."""
+    target = run / "int8" / "model-logmel.int8.onnx"
+    if not target.exists():
+        exported = export_onnx(WaveformRegressor.from_checkpoint(run / "best"), target.with_name("model-logmel.onnx"),
+                               input_kind="logmel")  # fmt: skip
+        quantize_int8(exported, target)
+    clips = SongFeatures(prepared.store, prepared.splits.test, normalization=None, mode="none").clips
+    windows = [song_windows(clip, frames, hop) for clip in clips]
+    outputs = onnx_outputs(target, np.concatenate(windows))
+    ends = np.cumsum([len(w) for w in windows])
+    return np.stack([part.mean(axis=0) for part in np.split(outputs, ends[:-1])])
 
 
 def gan_teacher_fold(config: Config, prepared: PreparedData, out_dir: Path, *, ratio: float) -> dict[str, np.ndarray]:
