@@ -20,7 +20,7 @@ from moodscape.models.fusion import FUSION_DIR, Fusion
 
 NAME = "moodscape-4q-musicnn"
 ONNX = "model-logmel.int8.onnx"
-ROW = "real-music student"
+ROW = "real-music student, int8 ONNX"
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("valence_sign", "valence sign"),
            ("arousal_sign", "arousal sign"), ("ccc_valence", "CCC valence"), ("ccc_arousal", "CCC arousal"))  # fmt: skip
 
@@ -75,8 +75,10 @@ def _what_it_is(info: dict, config: dict) -> list[str]:
 
 
 def card(info: dict, quality: dict, config: dict, row: str) -> str:
-    names = [row, *([row.replace(" + descriptor floor", " (network alone)")] if "descriptor floor" in row else []),
-             *(["musicnn-probe"] if "musicnn-probe" in quality["rows"] else []), quality["floor"]]  # fmt: skip
+    profile = row.split(" ")[0]
+    related = [row.replace(" + descriptor floor", " (network alone)"), row.replace(", int8 ONNX", ""),
+               f"{profile} teacher", f"{profile} teacher (network alone)", "musicnn-probe", quality["floor"]]
+    names = list(dict.fromkeys([row, *(name for name in related if name in quality["rows"])]))
     attribution = pretrained_attribution(config)
     return "\n".join([
         f"# {NAME} (moodscape {__version__}): the model `moodscape predict` uses by default",

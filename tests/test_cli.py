@@ -10,6 +10,7 @@ import pytest
 
 from moodscape import __version__
 from moodscape.cli import build_parser, main
+from moodscape.errors import ConfigError
 
 
 def _subcommands(parser, prefix=()):
@@ -106,7 +107,6 @@ def test_every_command_reports_bad_input_without_a_traceback(tmp_path, caplog, c
 
 
 def test_a_model_setting_out_of_range_is_a_config_error():
-    from moodscape.errors import ConfigError
     from moodscape.models.student import StudentRegressor
     from moodscape.models.teacher import TeacherRegressor
 
@@ -119,7 +119,7 @@ def test_a_model_setting_out_of_range_is_a_config_error():
 def test_flags_that_mirror_config_keys_come_from_the_schema_and_land_in_the_config(tmp_path):
     from typing import get_args
 
-    from moodscape.cli.common import config_from
+    from moodscape.cli.common import config_from, flag_values
     from moodscape.config import DataConfig
 
     parser = build_parser()
@@ -127,13 +127,13 @@ def test_flags_that_mirror_config_keys_come_from_the_schema_and_land_in_the_conf
     for command in (["features", "root"], ["data", "check", "root"]):
         with pytest.raises(SystemExit):
             parser.parse_args([*command, "--layout", "nope"])
-        assert parser.parse_args([*command, "--layout", layouts[-1]]) is not None
+        assert flag_values(parser.parse_args([*command, "--layout", layouts[-1]]))["data.layout"][1] == layouts[-1]
     args = parser.parse_args(["features", "root", "--out", str(tmp_path), "--workers", "3", "--csv-scale", "0-1",
                               "--set", "store.workers=1"])  # fmt: skip
     config = config_from(args)  # the flag is the last word, after --set
     assert (config.store.out_dir, config.store.workers, config.data.csv_scale) == (tmp_path, 3, "0-1")
     args = parser.parse_args(["train", "--out", str(tmp_path / "t"), "--set", "teacher.epochs=0"])
-    with pytest.raises(Exception, match="--set teacher.epochs=0") as info:
+    with pytest.raises(ConfigError, match="(?s)--set teacher.epochs=0.*greater than or equal to 1") as info:
         config_from(args)
     assert "--out" not in str(info.value)
     assert config_from(parser.parse_args(["train", "--out", str(tmp_path / "t")])).teacher.out_dir == tmp_path / "t"

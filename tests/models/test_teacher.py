@@ -609,7 +609,7 @@ def test_hub_download_gives_up_after_retries(monkeypatch, online):
 
 
 def test_hub_unknown_repo_is_not_retried(monkeypatch, online):
-    httpx2 = pytest.importorskip("httpx2")
+    import httpx2  # huggingface_hub's HTTP client (a dependency of it): its errors carry an httpx2 response
     response = httpx2.Response(404, request=httpx2.Request("GET", "https://huggingface.co/api/models/x/y"))
     snapshot, calls = fake_hub(None, error=RepositoryNotFoundError("404 Repository Not Found", response=response))
     monkeypatch.setattr(hub_mod, "snapshot_download", snapshot)

@@ -83,9 +83,10 @@ def test_gan_sees_training_songs_only(tmp_path):
     assert main(["-q", "gan", "evaluate", str(out), "--teacher", str(teacher), "--windows", "40",
                  *[a for o in options for a in ("--set", o)]]) == 0  # fmt: skip
     quality = json.loads((out / "evaluation" / "metrics.json").read_text())
-    for space in ("frechet_teacher_embedding", "frechet_band_statistics"):
-        assert quality[space]["real_vs_synthetic"] >= 0 and quality[space]["real_vs_real"] >= 0
+    for space in ("frechet_teacher_embedding", "frechet_band_statistics"):  # a 2-epoch GAN is far from real
+        assert quality[space]["real_vs_synthetic"] > quality[space]["real_vs_real"] > 0, (space, quality[space])
     assert set(quality["condition_fidelity_ccc"]) == {"valence", "arousal"}
+    assert all(-1 <= value <= 1 for value in quality["condition_fidelity_ccc"].values())
     assert "data:image/png;base64," in (out / "evaluation" / "report.html").read_text()
 
     # Ablation: both arms scored on the same real test songs; synthetic windows only in training.
