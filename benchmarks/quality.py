@@ -38,6 +38,7 @@ PROBE = "musicnn-probe"  # the frozen linear probe on musicnn song summaries, on
 VARIANTS = {
     "real-music-transformer": ("real-music", ("teacher.head=transformer", "teacher.trainable=midend")),
     "real-music-fused": ("real-music", ("teacher.fuse_descriptors=true", "student.fuse_descriptors=true")),
+    "real-music-long-student": ("real-music", ("student.epochs=20", "student.windows_per_song=8")),
 }
 THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
@@ -77,7 +78,8 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "musicnn-probe", "demo:teacher", "small-data",
                                                       "small-data+gan", "real-music"],
                         help="floor, ridge, musicnn-probe (frozen musicnn embeddings + ridge), a profile name (demo, "
-                             "small-data, real-music, or a variant: real-music-transformer, real-music-fused: teacher "
+                             "small-data, real-music, or a variant: real-music-transformer, real-music-fused, "
+                             "real-music-long-student: teacher "
                              "and student), PROFILE:teacher (the teacher only) or PROFILE+gan (the teacher with GAN "
                              "windows)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)

@@ -171,11 +171,11 @@ def test_short_clips_are_annotated_from_zero(tmp_path):
 def test_rerun_clears_partial_files_and_warns_about_foreign_audio(tmp_path, caplog):
     audio_dir = tmp_path / "DEAM_audio" / "MEMD_audio"
     audio_dir.mkdir(parents=True)
-    (audio_dir / ".5.mp3.part").write_bytes(b"interrupted")
+    (audio_dir / ".5.mp3.4242.0badf00d.tmp").write_bytes(b"interrupted")
     (audio_dir / "999.mp3").write_bytes(b"not ours")
     with caplog.at_level("WARNING", logger="moodscape.data.demo"):
         generate_demo_dataset(tmp_path, songs=1, seconds=1.0, seed=0, workers=1, progress=False)
-    assert not (audio_dir / ".5.mp3.part").exists()
+    assert not (audio_dir / ".5.mp3.4242.0badf00d.tmp").exists()
     assert "999.mp3" in caplog.text
 
 

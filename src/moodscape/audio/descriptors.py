@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AudioError, DataError
+from ..files import atomic_path
 from ..parallel import ordered_map
 from .librosa_env import load_librosa, numba_cache_dir
 
@@ -144,10 +145,9 @@ def _read_cache(path: Path, key: str) -> dict[str, tuple[str, np.ndarray]]:
 
 def _write_cache(path: Path, key: str, cache: dict[str, tuple[str, np.ndarray]]) -> None:
     ids = sorted(cache)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, key=np.array(key), ids=np.array(ids), sha=np.array([cache[i][0] for i in ids]),
-             vectors=np.stack([cache[i][1] for i in ids]) if ids else np.zeros((0, len(descriptor_names()))))  # fmt: skip
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, key=np.array(key), ids=np.array(ids), sha=np.array([cache[i][0] for i in ids]),
+                 vectors=np.stack([cache[i][1] for i in ids]) if ids else np.zeros((0, len(descriptor_names()))))  # fmt: skip
 
 
 def _describe(job: tuple[str, dict]) -> np.ndarray | str:

@@ -19,13 +19,13 @@ of the result is within about 1 dB of the original on average over non-silent bi
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError
+from ..files import atomic_path
 from .librosa_env import load_librosa
 
 logger = logging.getLogger(__name__)
@@ -140,13 +140,7 @@ def write_wav(path: str | Path, audio, sample_rate: int) -> Path:
             f"{path}: samples reach {largest:.3f}, beyond [-1, 1], and would clip; "
             "peak-normalise first (logmel_to_audio does by default, or use peak_normalize)"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, keep_suffix=False) as tmp:
         sf.write(str(tmp), x, int(sample_rate), subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     logger.info("wrote %s (%.2f s at %d Hz)", path, x.size / sample_rate, sample_rate)
     return path

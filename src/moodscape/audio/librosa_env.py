@@ -36,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import MoodscapeError
+from ..files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,7 @@ def load_librosa(*, compiled: bool = True) -> ModuleType:
             _import_numba_modules()
             if fresh:
                 _compile_on_first_call(librosa)
-                tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps({"modules": NUMBA_MODULES, "pid": os.getpid()}), encoding="utf-8")
-                os.replace(tmp, marker)
+                write_text(marker, json.dumps({"modules": NUMBA_MODULES, "pid": os.getpid()}))
     _ready.append(True)
     return librosa
 

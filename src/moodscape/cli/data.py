@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
+from ..files import write_json
 from .common import add_config_options, config_flag, config_from, positive_float, positive_int
 
 log = logging.getLogger("moodscape")
@@ -31,7 +31,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     report = check_dataset(dataset, probe=not args.no_probe, workers=args.workers, progress=not args.quiet)
     print(format_check(report))
     if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, report.to_dict())
     return 0 if report.ok else 1
 
 

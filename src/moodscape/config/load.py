@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from ..errors import ConfigError
+from ..files import write_text
 from .migrate import migrate_tree, new_key, new_value
 from .schema import Config
 
@@ -172,10 +172,4 @@ def settings_hash(*sections: BaseModel, length: int = 10) -> str:
 def save_config(config: Config, directory: str | Path) -> Path:
     """Write the resolved configuration as ``config.yaml`` into an output directory, whole or not at all (the
     other processes of a distributed run may be reading it)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "config.yaml"
-    partial = directory / f".config.yaml.{os.getpid()}"
-    partial.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
-    os.replace(partial, target)
-    return target
+    return write_text(Path(directory) / "config.yaml", yaml.safe_dump(config_to_dict(config), sort_keys=False))

@@ -35,6 +35,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
+from ..files import atomic_path, write_text
 from ..parallel import ordered_map
 from .demo_synth import FRAME_RATE, MP3_RATES, render_song
 
@@ -135,7 +136,7 @@ def generate_demo_dataset(
             raise ConfigError(f"{root}: cannot create the demo dataset there ({error.strerror}); give a folder "
                               "that can be created and written") from error  # fmt: skip
 
-    for leftover in audio_dir.glob(".*.mp3.part"):  # from an interrupted run
+    for leftover in audio_dir.glob(".*.mp3.*.tmp"):  # from an interrupted run (files.atomic_path)
         leftover.unlink()
 
     ids_seed, songs_seed = np.random.SeedSequence(int(seed)).spawn(2)
@@ -255,10 +256,7 @@ def _fmt(value: float, decimals: int, *, keep_point: bool) -> str:
 
 
 def _write_text(path: Path, lines: Iterable[str], *, newline: str) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.writelines(line + newline for line in lines)
-    os.replace(tmp, path)
+    write_text(path, "".join(line + newline for line in lines))
 
 
 def _write_static(annotations_dir: Path, labels: Sequence[_SongLabels]) -> None:
@@ -313,12 +311,8 @@ def _render_job(job: tuple[_SongPlan, Path, float, int]) -> int:
     plan, audio_dir, seconds, sample_rate = job
     audio = render_song(plan.valence, plan.arousal, seconds=seconds, sample_rate=sample_rate, seed=plan.audio_seed)
     path = audio_dir / f"{plan.song_id}.mp3"
-    tmp = audio_dir / f".{plan.song_id}.mp3.part"
-    try:
+    with atomic_path(path, keep_suffix=False) as tmp:
         # About 50 kbps VBR (DEAM ships 64 kbps CBR). libsndfile offers no LAME speed setting;
         # this mode is among its quickest, and encoding is still over half the cost of a clip.
         sf.write(tmp, audio, sample_rate, format="MP3", bitrate_mode="VARIABLE", compression_level=0.9)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return plan.song_id

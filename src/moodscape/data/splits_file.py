@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import SplitConfig
 from ..errors import DataError
+from ..files import write_json
 from ..version import __version__
 from .splits import SPLIT_NAMES, Splits, create_splits, hash_song_ids, labelled_songs, split_settings
 
@@ -25,21 +24,6 @@ __all__ = ["load_or_create_splits", "load_splits", "save_splits"]
 logger = logging.getLogger("moodscape.data.splits")  # the CLI prints this name with each line: the splits', as before
 
 FORMAT_VERSION = 1
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_splits(splits: Splits, path: str | Path) -> Path:
@@ -62,7 +46,7 @@ def save_splits(splits: Splits, path: str | Path) -> Path:
             "sizes": {name: len(getattr(splits, name)) for name in SPLIT_NAMES},
         },
     }
-    _atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+    write_json(path, payload, indent=1)
     return path
 
 

@@ -9,7 +9,6 @@ A learned model earns its cost only by beating the strongest of them.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from ..data.splits import Splits
 from ..data.splits_file import load_splits
 from ..errors import ConfigError, DataError
 from ..features.store import FeatureStore
+from ..files import write_json
 from ..metrics.regression import regression_metrics
 from ..models.descriptor_floor import DescriptorFloor
 from ..models.ridge import RidgeBaseline, pooled_stats
@@ -125,7 +125,7 @@ def run_baseline(store_dir: str | Path, *, out_dir: str | Path | None, config: C
     songs = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     payload = {"kind": kind, "model": FLOOR_MODELS[kind], "split": "test", "settings": floor.settings,
                "songs": songs, "store": str(store.directory), "metrics": metrics, "quadrants": quadrants}  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", payload)
     with (out / "predictions.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["song_id", "split", "valence", "arousal", "valence_pred", "arousal_pred"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..files import write_json
 from ..models.loading import load_regressor
 from ..models.serialization import to_jsonable
 from ..models.student import count_parameters
@@ -73,7 +73,7 @@ def compare_distillation(teacher_run: str | Path, student_run: str | Path, *, sp
     }
     out = student_run / "comparison"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n", encoding="utf-8")
+    write_json(out / "comparison.json", to_jsonable(summary))
     rows = []
     for d in DIMENSIONS:
         for name in ("teacher", "student"):

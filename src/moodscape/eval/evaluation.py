@@ -26,7 +26,6 @@ checks the inputs and writes the files.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config import EvaluateConfig
+from ..files import write_json
 from ..models.serialization import to_jsonable
 from .evaluation_report import evaluation_sections
 from .plots import (
@@ -225,7 +225,7 @@ def evaluate_predictions(
         "files": files,
     })  # fmt: skip
 
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", result, allow_nan=False)
     _write_predictions(out / "predictions.csv", ids, split, t, p, quads.true_quadrants, quads.predicted_quadrants)
     if history:
         _write_history(out / "history.csv", history)

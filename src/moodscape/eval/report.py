@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from ..files import write_text
+
 __all__ = [
     "Block",
     "Audio",
@@ -332,6 +334,6 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html_path, md_path = out / f"{basename}.html", out / f"{basename}.md"
-    html_path.write_text(render_html(title, sections, out_dir=out, subtitle=subtitle), encoding="utf-8")
-    md_path.write_text(render_markdown(title, sections, out_dir=out, subtitle=subtitle), encoding="utf-8")
+    write_text(html_path, render_html(title, sections, out_dir=out, subtitle=subtitle))
+    write_text(md_path, render_markdown(title, sections, out_dir=out, subtitle=subtitle))
     return html_path, md_path

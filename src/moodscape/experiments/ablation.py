@@ -4,7 +4,6 @@ the same real test songs, with intervals, and said plainly either way.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from ..errors import ConfigError
 from ..eval.evaluation import read_predictions
 from ..eval.report import Section, Table, Text, write_report
 from ..eval.run import evaluate_run
+from ..files import write_json
 from ..metrics.intervals import paired_difference_interval
 from ..models.serialization import to_jsonable
 from ..training.teacher import train_teacher
@@ -65,7 +65,7 @@ def run_ablation(config: Config, *, synthetic_dir: str | Path, ratio: float, out
         "arms": {arm: {"metrics": results[arm]["metrics"], "songs": results[arm]["songs"]} for arm in ARMS},
         "gain": gains,
     }
-    (out_dir / "ablation.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n", encoding="utf-8")
+    write_json(out_dir / "ablation.json", to_jsonable(summary))
     write_report(out_dir, title="Augmentation ablation: real-only vs real+synthetic", sections=[
         Section("Result", [Text(s) for s in sentences] + [Table(rows, caption="Song-level test CCC, 95% bootstrap interval")]),
         Section("Set-up", [Text(f"Both arms: the same config, seed and real songs; the second adds {ratio:g} generated "

@@ -6,7 +6,6 @@ label distributions. Written to ``GAN_RUN/evaluation/`` with a self-contained re
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ..eval.report import Image, Section, Table, Text, write_report
 from ..features.prepare import split_store
 from ..features.store import FeatureStore
 from ..features.windows import SongFeatures
+from ..files import write_json
 from ..inference.synthetic import generate_synthetic_store
 from ..metrics.gan_quality import (
     band_profile_correlation,
@@ -99,7 +99,7 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
     }  # fmt: skip
     generator = Generator.from_pretrained(gan_dir / "generator")
     plots = _plots(out / "plots", real_x, real_y, synth_y, generator, gan_dir / "history.csv", seed=seed)
-    (out / "metrics.json").write_text(json.dumps(to_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", to_jsonable(metrics))
     _report(out, metrics, plots)
     log.info("GAN evaluation written to %s", out)
     return to_jsonable(metrics)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..files import write_text
+
 
 def _metrics_lines(run: Path) -> list[str]:
     path = run / "evaluation" / "test" / "metrics.json"
@@ -104,5 +106,5 @@ def write_model_card(path: Path, summary: dict[str, Any], run: Path) -> Path:
         "so values differ slightly from the clip-level features used in training.",
         "- int8 weights change outputs slightly; the song-level CCC change is in `export.json`.",
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     return path

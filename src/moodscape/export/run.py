@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ExportError
+from ..files import write_json
 from ..models.fusion import FUSION_DIR, Fusion
 from ..models.serialization import to_jsonable
 from ..models.student import count_parameters
@@ -76,7 +76,7 @@ def export_run(
                   "compression": model.frontend.compression},  # fmt: skip
         "pretrained": pretrained_attribution(model.meta.get("config", {})),
     }
-    (out / "export.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n", encoding="utf-8")
+    write_json(out / "export.json", to_jsonable(summary))
     write_model_card(out / "model_card.md", summary, run)
     failed = [n for n, e in parity.items() if isinstance(e, dict) and e.get("passed") is False and "int8" not in n]
     if failed:

@@ -29,6 +29,7 @@ from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_
 from ..data.dataset import Dataset
 from ..data.shards import shard_files
 from ..errors import ConfigError
+from ..files import atomic_path, write_json
 from ..version import __version__
 from .extract import extract_logmels, prepare_frontend
 from .store import (
@@ -79,20 +80,14 @@ def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) 
 
 
 def _atomic_write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _atomic_write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, payload, sort_keys=True)
 
 
 def _read_journal(path: Path, data_bytes: int, n_mels: int) -> list[StoreEntry]:

@@ -7,7 +7,6 @@ z-score would erase it. Per-clip normalisation stays available as an option of t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..files import write_json
 from .store import FeatureStore
 
 NORMALIZATION_FILE = "normalization.json"
@@ -62,10 +62,7 @@ def fit_normalization(store: FeatureStore, train_ids: Sequence[str], *, splits_h
     result = Normalization(mean=mean, std=std, songs=len(train_ids), splits_hash=splits_hash, store_revision=revision)
     payload = {"mean": mean.tolist(), "std": std.tolist(), "songs": len(train_ids), "splits_hash": splits_hash,
                "store_revision": revision}  # fmt: skip
-    target = store.directory / NORMALIZATION_FILE
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(payload) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_json(store.directory / NORMALIZATION_FILE, payload, indent=None)
     return result
 
 

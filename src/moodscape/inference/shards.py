@@ -17,6 +17,7 @@ from typing import Any
 
 from ..data.shards import check_complete
 from ..errors import ConfigError
+from ..files import write_json
 from ..version import __version__
 from .outputs import PredictionWriter, read_predictions
 
@@ -43,7 +44,7 @@ def write_shard_meta(out: Path, *, shard: tuple[int, int], model: str, settings:
     path = shard_meta_path(out)
     payload = {"shard": list(shard), "model": model, "settings": settings, "files": files,
                "moodscape_version": __version__}  # fmt: skip
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    write_json(path, payload)
     return path
 
 

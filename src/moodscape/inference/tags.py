@@ -8,12 +8,12 @@ hash, like the descriptors; the store must hold musicnn's input (``configs/real-
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..files import atomic_path
 from ..models.musicnn import SHIPPED, check_musicnn_store, load_musicnn, song_summary
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,9 @@ def store_summaries(store, song_ids: Sequence[str], *, names: Sequence[str] = SH
             parts = [song_summary(model, mel) for model in models]
             cache[song] = (store.entry(song).audio_sha256, np.concatenate([p[k] for p in parts for k in PARTS]))
         ids = sorted(cache)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, key=np.array(key), ids=np.array(ids), sha=np.array([cache[i][0] for i in ids]),
-                 vectors=np.stack([cache[i][1] for i in ids]))  # fmt: skip
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, key=np.array(key), ids=np.array(ids), sha=np.array([cache[i][0] for i in ids]),
+                     vectors=np.stack([cache[i][1] for i in ids]))  # fmt: skip
     return np.stack([cache[s][1] for s in song_ids])
 
 

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
+from ..files import write_json
 from .serialization import read_json
 
 META_FILE = "moodscape.json"
@@ -83,7 +84,7 @@ def write_folder(directory: str | Path, write: Callable[[Path], None]) -> Path:
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
     """``moodscape.json``: what it takes to use the model on new audio."""
-    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(directory / META_FILE, meta, sort_keys=True)
 
 
 def write_checkpoint(
@@ -107,7 +108,7 @@ def write_checkpoint(
             tensors, optimizer_meta = optimizer_to_files(optimizer)
             save_file(tensors, str(folder / STATE_TENSORS))
             payload = {**(training_state or {}), "optimizer": optimizer_meta}
-            (folder / STATE_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            write_json(folder / STATE_FILE, payload)
 
     return write_folder(directory, write)
 

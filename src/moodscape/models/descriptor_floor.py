@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError
+from ..files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class DescriptorFloor:
         save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(folder / WEIGHTS_FILE))
         payload = {"kind": "descriptor-svr", "params": self.params_, "names": self.names_, "folds": self.folds,
                    "seed": self.seed}  # fmt: skip
-        (folder / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_json(folder / CONFIG_FILE, payload)
         return folder
 
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
+from ..files import write_json
 from .descriptor_floor import DescriptorFloor
 
 FUSION_DIR = "fusion"
@@ -59,7 +60,7 @@ class Fusion:
         folder = Path(folder)
         self.floor.save(folder)
         payload = {"weights": {"valence": float(self.weights[0]), "arousal": float(self.weights[1])}, **self.meta}
-        (folder / FUSION_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_json(folder / FUSION_FILE, payload)
         return folder
 
     @classmethod

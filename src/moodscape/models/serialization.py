@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError
+from ..files import atomic_path, write_text
 from ..version import __version__
 
 FORMAT_VERSION = 1
@@ -49,10 +50,9 @@ def save_folder(model: nn.Module, directory: str | os.PathLike[str], *, model_ty
     }
     text = json.dumps(payload, indent=2, sort_keys=True)
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    tmp = directory / (WEIGHTS_NAME + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt", metadata_key: text})
-    os.replace(tmp, directory / WEIGHTS_NAME)
-    (directory / CONFIG_NAME).write_text(text + "\n", encoding="utf-8")
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", metadata_key: text})
+    write_text(directory / CONFIG_NAME, text + "\n")
     return directory
 
 

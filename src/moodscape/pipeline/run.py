@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import Config, hash_view, legacy_views, save_config
 from ..errors import ConfigError
+from ..files import write_json
 from .memory import PeakMemory, release_memory
 from .stages import STAGE_LIST, STAGES, Context, Stage, resolve_run_config, stage_hash
 
@@ -63,7 +64,7 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         recorded = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else {}
         if recorded.get("hash") in old_digests and recorded["hash"] != digest:
             recorded["hash"] = digest
-            marker.write_text(json.dumps(recorded, indent=2, default=str) + "\n", encoding="utf-8")
+            write_json(marker, recorded, default=str)
         same = recorded.get("hash") == digest and not redo
         if same and recorded.get("status") == "done" and stage.always:
             outputs = stage.run(Context(config, run, done, False, progress))
@@ -87,7 +88,7 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         if not resume:
             for folder in stage.outputs:
                 shutil.rmtree(run / folder, ignore_errors=True)
-        marker.write_text(json.dumps({"hash": digest, "status": "running"}) + "\n", encoding="utf-8")
+        write_json(marker, {"hash": digest, "status": "running"}, indent=None)
         log.info("stage %s: %s", stage.name, "resuming" if resume else "running")
         began = time.perf_counter()
         torch.set_num_threads(threads)
@@ -96,7 +97,7 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
         release_memory()
         entry = {"hash": digest, "status": "done", "seconds": round(time.perf_counter() - began, 2),
                  "peak_memory_mb": round(memory.peak / 2**20, 1), "outputs": outputs}  # fmt: skip
-        marker.write_text(json.dumps(entry, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(marker, entry, default=str)
         done[stage.name] = outputs
         summary["stages"][stage.name] = {**entry, "status": "ran"}
         if stage.always:
@@ -107,7 +108,7 @@ def run_pipeline(config: Config, *, start: str | None = None, progress: bool = T
     from ..eval.run_report import write_run_report
 
     summary["report"] = str(write_run_report(run, config, summary))
-    (run / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(run / "summary.json", summary, default=str)
     return summary
 
 

@@ -24,6 +24,7 @@ from ..errors import CheckpointError, ConfigError
 from ..faults import crash_point
 from ..features.prepare import PreparedData
 from ..features.windows import SongFeatures, window_geometry
+from ..files import write_json
 from ..metrics.gan_quality import (
     band_statistics_embedding,
     condition_fidelity,
@@ -197,11 +198,8 @@ class GanTrainer(EpochLoop):
         """The song ids the GAN learns from, written first so that a reader can check them at any time."""
         if not self.cluster.is_main:
             return
-        (self.out_dir / SONGS_FILE).write_text(
-            json.dumps({"train_songs": list(self.songs.song_ids), "splits_hash": self.prepared.splits.songs_hash})
-            + "\n",
-            encoding="utf-8",
-        )
+        write_json(self.out_dir / SONGS_FILE, {"train_songs": list(self.songs.song_ids),
+                                               "splits_hash": self.prepared.splits.songs_hash}, indent=None)
 
     def end_epoch(self) -> dict[str, float]:
         if self.monitor is None:
@@ -294,7 +292,7 @@ class GanTrainer(EpochLoop):
                      "optimizer_d": meta_d, "ema_updates": self.ema.updates}  # fmt: skip
             if "world_size" in state:
                 saved["world_size"] = state["world_size"]
-            (folder / STATE_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+            write_json(folder / STATE_FILE, saved)
 
         write_folder(directory, write_last)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 
 from ..features.store import FeatureStore
 from ..features.windows import fit_frames, window_starts
+from ..files import atomic_path
 from ..models.teacher_musicnn import MusicnnRegressor
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,8 @@ class PooledWindows:
                 rows = [model.pooled(torch.from_numpy(windows[i : i + batch_size]).to(device)).float().cpu().numpy()
                         for i in range(0, len(windows), batch_size)]  # fmt: skip
                 self.rows[song] = np.concatenate(rows).astype(np.float16)
-                tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
-                np.save(tmp, self.rows[song])
-                os.replace(tmp, path)
+                with atomic_path(path) as tmp:
+                    np.save(tmp, self.rows[song])
 
     @staticmethod
     def _key(model: MusicnnRegressor, store: FeatureStore) -> str:
