@@ -4,7 +4,8 @@ quadrant, fixed seed), every row trained through the library's own trainers on t
 Rows: the two cheap floors (an SVR on librosa descriptors; a ridge on pooled log-mel), the frozen musicnn
 linear probe (a reference: a ridge on song summaries of the pretrained taggers, no training of musicnn), the
 teacher and student of each profile (network alone and fused with the descriptor floor where the profile
-fuses), and the teacher with and without GAN windows (a GAN trained on each fold's training songs only).
+fuses), the int8 ONNX export of each student and of a musicnn teacher (the models as they would ship), and
+the teacher with and without GAN windows (a GAN trained on each fold's training songs only).
 Per row: quadrant accuracy, macro-F1, valence-sign and arousal-sign accuracy, CCC per dimension (mean
 and spread over folds), the macro-F1 gain over the strongest floor on the same out-of-fold songs with
 a paired bootstrap interval, and wall time. Held-out predictions are cached per fold in --work, so an
@@ -29,6 +30,7 @@ from moodscape.data.folds import read_groups
 from moodscape.experiments import crossval as cv
 from moodscape.features.build import build_feature_store
 from moodscape.features.store import FeatureStore
+from moodscape.features.windows import window_geometry
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
@@ -44,6 +46,14 @@ THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
 
 
+def teacher_arm(config, prepared, teacher_dir: Path) -> dict[str, np.ndarray]:
+    """The fold's teacher; a musicnn teacher (small enough to ship) also as its int8 ONNX export."""
+    held = cv.teacher_fold(config, prepared, teacher_dir)
+    if config.teacher.kind == "musicnn":
+        held["int8"] = cv.int8_held_out(teacher_dir, prepared, *window_geometry(config, prepared.store))
+    return held
+
+
 def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio: float) -> dict[str, np.ndarray]:
     """Held-out predictions of every row that one row name trains, for one fold."""
     if name in FLOORS:
@@ -56,7 +66,7 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
         return {f"{profile} teacher + GAN windows": held["network"]}
     profile = name.removesuffix(":teacher")
     teacher_dir = work / profile / "teacher" / f"fold{fold.index}"
-    arms = [("teacher", lambda: cv.teacher_fold(config, prepared, teacher_dir))]
+    arms = [("teacher", lambda: teacher_arm(config, prepared, teacher_dir))]
     if not name.endswith(":teacher"):
         student_dir = work / profile / "student" / f"fold{fold.index}"
         arms.append(("student", lambda: cv.student_fold(config, prepared, teacher_dir, student_dir)))

@@ -1,5 +1,6 @@
-"""Copy a trained run's exported student into the package as the shipped default model, with model.json
-and a model card that describes the run's recipe and quotes the cross-validated scores of benchmarks/quality.py.
+"""Copy a trained run's exported model (its student, or its teacher when the run distils none) into the
+package as the shipped default model, with model.json and a model card that describes the run's recipe and
+quotes the cross-validated scores of benchmarks/quality.py.
 
 Usage: python scripts/package_default_model.py RUN DEST --quality QUALITY_JSON --data 4Q_DEV [--row ROW]
 """
@@ -20,7 +21,7 @@ from moodscape.models.fusion import FUSION_DIR, Fusion
 
 NAME = "moodscape-4q-musicnn"
 ONNX = "model-logmel.int8.onnx"
-ROW = "real-music student, int8 ONNX"
+ROWS = {"student": "real-music student, int8 ONNX", "teacher": "real-music teacher, int8 ONNX"}
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("valence_sign", "valence sign"),
            ("arousal_sign", "arousal sign"), ("ccc_valence", "CCC valence"), ("ccc_arousal", "CCC arousal"))  # fmt: skip
 
@@ -57,10 +58,13 @@ def _what_it_is(info: dict, config: dict) -> list[str]:
                   f"head ({teacher['trainable']} and head trained on the clips)")  # fmt: skip
     else:
         source = f"a {teacher['preset']} {teacher['kind']} teacher trained from scratch"
+    what = (f"A MobileViT {student['preset']} student" if info["kind"] == "student"
+            else source[0].upper() + source[1:] + ", the teacher itself")  # fmt: skip
+    origin = f", distilled from {source}" if info["kind"] == "student" else ""
     lines = [
-        f"- A MobileViT {student['preset']} student (`{ONNX}`, int8 weights, {info['onnx_mb']:.1f} MB; input: "
-        f"{features['n_mels']}-band log-mel ({scale}) of {config['windows']['seconds']:g} s windows at "
-        f"{audio['sample_rate']:,} Hz, computed by moodscape's front end), distilled from {source}.",
+        f"- {what} (`{ONNX}`, int8 weights, {info['onnx_mb']:.1f} MB; input: {features['n_mels']}-band log-mel "
+        f"({scale}) of {config['windows']['seconds']:g} s windows at {audio['sample_rate']:,} Hz, computed by "
+        f"moodscape's front end){origin}.",
     ]
     w = info.get("fusion_weights")
     if w:
@@ -77,7 +81,8 @@ def _what_it_is(info: dict, config: dict) -> list[str]:
 def card(info: dict, quality: dict, config: dict, row: str) -> str:
     profile = row.split(" ")[0]
     related = [row.replace(" + descriptor floor", " (network alone)"), row.replace(", int8 ONNX", ""),
-               f"{profile} teacher", f"{profile} teacher (network alone)", "musicnn-probe", quality["floor"]]
+               f"{profile} teacher", f"{profile} teacher (network alone)", f"{profile} student, int8 ONNX",
+               f"{profile} student", "musicnn-probe", quality["floor"]]
     names = list(dict.fromkeys([row, *(name for name in related if name in quality["rows"])]))
     attribution = pretrained_attribution(config)
     return "\n".join([
@@ -129,7 +134,8 @@ def main() -> None:
     parser.add_argument("dest", type=Path, help="src/moodscape/default_model")
     parser.add_argument("--quality", type=Path, required=True, help="JSON written by benchmarks/quality.py --out")
     parser.add_argument("--data", type=Path, required=True, help="the 4q-dev folder the run trained on")
-    parser.add_argument("--row", default=ROW, help=f"the benchmark row of the run's recipe (default: {ROW})")
+    parser.add_argument("--row", help="the benchmark row of the run's recipe (default: the real-music row of the "
+                        f"exported model's kind: {ROWS})")  # fmt: skip
     args = parser.parse_args()
     export = args.run / "export"
     config = yaml.safe_load((args.run / "config.yaml").read_text(encoding="utf-8"))
@@ -141,9 +147,11 @@ def main() -> None:
     if fusion is not None:
         shutil.copytree(export / FUSION_DIR, args.dest / FUSION_DIR)
     quality = json.loads(args.quality.read_text(encoding="utf-8"))
+    kind = "student" if config["pipeline"]["distill"] else "teacher"
+    args.row = args.row or ROWS[kind]
     row = quality["rows"][args.row]
     info = {
-        "name": NAME, "moodscape_version": __version__, "kind": "student", "onnx": ONNX,
+        "name": NAME, "moodscape_version": __version__, "kind": kind, "onnx": ONNX,
         "onnx_mb": (args.dest / ONNX).stat().st_size / 1e6, "songs": songs, "data": str(args.data.name),
         **({"fusion_weights": {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}}
            if fusion is not None else {}),

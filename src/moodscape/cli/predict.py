@@ -128,11 +128,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
         log.warning("%s", exc)
     shipped = {m.path.resolve() for m in rows}  # in a source checkout the shipped model is also found on disk
     rows += [m for m in find_models(args.paths or [Path(".")], max_depth=args.depth) if m.path.resolve() not in shipped]
-    print(f"{'model':28} {'kind':8} {'fused':5} {'MB':>6}  {'form':34} path")
+    width = max([len("model"), *(len(m.name) for m in rows)])  # names are never cut: "(default)" stays whole
+    print(f"{'model':{width}} {'kind':8} {'fused':5} {'MB':>6}  {'form':34} path")
     for m in rows:
-        print(f"{m.name[:28]:28} {m.kind[:8]:8} {'yes' if m.fused else 'no':5} {m.mb:6.2f}  {m.form[:34]:34} {m.path}")
+        print(f"{m.name:{width}} {m.kind[:8]:8} {'yes' if m.fused else 'no':5} {m.mb:6.2f}  {m.form[:34]:34} {m.path}")
         if m.summary:
-            print(f"{'':28} {m.summary}")
+            print(f"{'':{width}} {m.summary}")
     print(f"{len(rows)} model(s); predict with one: moodscape predict SONG --model PATH (no --model: the default)")
     return 0
 

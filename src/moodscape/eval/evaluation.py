@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config import EvaluateConfig
+from ..errors import DataError
 from ..files import write_json
 from ..models.serialization import to_jsonable
 from .evaluation_report import evaluation_sections
@@ -106,7 +107,7 @@ def read_predictions(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarra
     with Path(path).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
-        raise ValueError(f"{path} holds no predictions; evaluate the run again (`moodscape evaluate RUN`)")
+        raise DataError(f"{path} holds no predictions; evaluate the run again (`moodscape evaluate RUN`)")
     ids = [row["song_id"] for row in rows]
     t = np.array([[float(row["valence"]), float(row["arousal"])] for row in rows])
     p = np.array([[float(row["valence_pred"]), float(row["arousal_pred"])] for row in rows])

@@ -142,11 +142,11 @@ def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_
     if config.student.fuse_descriptors and Fusion.find(out_dir / "best") is None:
         trainer.fuse()
     return {**_held_out(out_dir, prepared, trainer.frames, trainer.hop),
-            "int8": _int8_held_out(out_dir, prepared, trainer.frames, trainer.hop)}  # fmt: skip
+            "int8": int8_held_out(out_dir, prepared, trainer.frames, trainer.hop)}  # fmt: skip
 
 
-def _int8_held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> np.ndarray:
-    """The student as it ships: its log-mel ONNX export with int8 weights (moodscape.export), run by ONNX
+def int8_held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> np.ndarray:
+    """A run's model as it ships: its log-mel ONNX export with int8 weights (moodscape.export), run by ONNX
     Runtime on the held-out songs' raw log-mel windows (the graph normalises them); (n_test, 2) song values."""
     target = run / "int8" / "model-logmel.int8.onnx"
     if not target.exists():
