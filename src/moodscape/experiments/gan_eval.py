@@ -32,8 +32,8 @@ from ..metrics.gan_quality import (
 )
 from ..models.checkpoint import read_meta
 from ..models.gan_generator import Generator
+from ..models.loading import load_regressor
 from ..models.serialization import to_jsonable
-from ..training.teacher import load_teacher
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
     synth_x = np.stack([stats.apply(np.asarray(synthetic.get(i), dtype=np.float32)) for i in synth_ids])
     synth_y = synthetic.labels(synth_ids).astype(np.float32)
 
-    teacher = load_teacher(Path(teacher_dir) / "best")
+    teacher = load_regressor(Path(teacher_dir) / "best")
     real_e, _ = _embed_and_predict(teacher, real_x)
     synth_e, synth_pred = _embed_and_predict(teacher, synth_x)
     real_b, synth_b = band_statistics_embedding(real_x), band_statistics_embedding(synth_x)

@@ -27,7 +27,7 @@ from ..features.store import FeatureStore
 from ..features.windows import Batch, MixedWindows, UnlabelledWindows, fit_frames
 from ..models.checkpoint import read_meta
 from ..models.loading import load_regressor
-from ..models.student import StudentRegressor, build_student
+from ..models.student import build_student
 from ..models.teacher_musicnn import MusicnnRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
@@ -219,8 +219,3 @@ def distill(
     if config.student.fuse_descriptors and cluster.is_main:
         trainer.fuse()
     return out
-
-
-def load_student(directory: str | Path) -> StudentRegressor:
-    """A trained student from a checkpoint folder (best/ or last/)."""
-    return StudentRegressor.from_pretrained(directory)

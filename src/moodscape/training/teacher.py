@@ -12,9 +12,7 @@ import torch
 from ..config import Config, config_to_dict
 from ..features.prepare import PreparedData
 from ..features.windows import Batch, window_geometry
-from ..models.loading import load_regressor
 from ..models.musicnn import check_musicnn_store
-from ..models.teacher import TeacherRegressor
 from ..models.teacher_build import build_teacher
 from ..models.teacher_musicnn import MusicnnRegressor
 from .distributed import SINGLE, Cluster
@@ -118,8 +116,3 @@ def train_teacher(
     if config.teacher.fuse_descriptors and cluster.is_main:
         trainer.fuse()
     return out_dir
-
-
-def load_teacher(directory: str | Path) -> TeacherRegressor | MusicnnRegressor:
-    """A trained teacher (any kind) from a checkpoint folder (best/ or last/)."""
-    return load_regressor(directory)
