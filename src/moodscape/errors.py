@@ -29,6 +29,11 @@ class ExportError(MoodscapeError):
     """An export step failed or its output does not match the PyTorch model."""
 
 
+class ParameterError(MoodscapeError, ValueError):
+    """A function of the library was called with an argument it cannot use (an array of the wrong shape,
+    NaN values, a level outside (0, 1), an unknown name). Also a ``ValueError``, which callers may catch."""
+
+
 class SettingError(ConfigError, ValueError):
     """A model or front-end setting is out of range (they usually come from a config file). Also a
     ``ValueError``, for code that passes the setting directly."""

@@ -244,3 +244,12 @@ def test_ccc_loss_optimises_towards_target(rng):
         M.ccc_loss(pred, target).backward()
         opt.step()
     assert M.ccc_loss(pred, target).item() < min(0.05, start / 10)
+
+
+def test_a_bad_argument_is_a_parameter_error_that_is_also_a_value_error():
+    from moodscape.errors import MoodscapeError, ParameterError
+    from moodscape.metrics.regression import ccc
+
+    with pytest.raises(ParameterError, match="same shape") as info:
+        ccc(np.zeros(3), np.zeros(4))
+    assert isinstance(info.value, MoodscapeError) and isinstance(info.value, ValueError)

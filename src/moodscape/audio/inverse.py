@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..errors import AudioError
+from ..errors import AudioError, ParameterError
 from ..files import atomic_path
 from .librosa_env import load_librosa
 
@@ -45,9 +45,9 @@ def denormalize(z, *, mean, std) -> np.ndarray:
     m = np.asarray(mean, dtype=np.float64)
     s = np.asarray(std, dtype=np.float64)
     if x.ndim < 2:
-        raise ValueError(f"z must be (..., n_mels, frames), got shape {x.shape}")
+        raise ParameterError(f"z must be (..., n_mels, frames), got shape {x.shape}")
     if m.shape != (x.shape[-2],) or s.shape != (x.shape[-2],):
-        raise ValueError(
+        raise ParameterError(
             f"mean {m.shape} and std {s.shape} must be (n_mels,) = ({x.shape[-2]},) for z of shape {x.shape}"
         )
     return (x * s[:, None] + m[:, None]).astype(np.float32)
@@ -60,10 +60,10 @@ def peak_normalize(audio, *, peak: float = DEFAULT_PEAK) -> tuple[np.ndarray, fl
     infinite samples or a peak outside (0, 1].
     """
     if not 0.0 < peak <= 1.0:
-        raise ValueError(f"peak must be in (0, 1] to avoid clipping, got {peak}")
+        raise ParameterError(f"peak must be in (0, 1] to avoid clipping, got {peak}")
     x = np.asarray(audio, dtype=np.float64)
     if not np.isfinite(x).all():
-        raise ValueError(f"audio {x.shape} has NaN or infinite samples")
+        raise ParameterError(f"audio {x.shape} has NaN or infinite samples")
     largest = float(np.abs(x).max()) if x.size else 0.0
     gain = peak / largest if largest > 0.0 else 1.0
     out = (x * gain).astype(np.float32)
@@ -94,13 +94,13 @@ def logmel_to_audio(
     """
     db = np.asarray(logmel_db, dtype=np.float64)
     if db.ndim != 2 or db.shape[0] == 0 or db.shape[1] < 2:
-        raise ValueError(f"logmel_db must be (n_mels, frames) with at least 2 frames, got shape {db.shape}")
+        raise ParameterError(f"logmel_db must be (n_mels, frames) with at least 2 frames, got shape {db.shape}")
     if not np.isfinite(db).all():
-        raise ValueError(f"logmel_db {db.shape} has NaN or infinite values")
+        raise ParameterError(f"logmel_db {db.shape} has NaN or infinite values")
     if fmax > sample_rate / 2:
-        raise ValueError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
+        raise ParameterError(f"fmax={fmax} Hz is above the Nyquist frequency of sample_rate={sample_rate} Hz")
     if n_iter < 1:
-        raise ValueError(f"n_iter must be at least 1, got {n_iter}")
+        raise ParameterError(f"n_iter must be at least 1, got {n_iter}")
     librosa = load_librosa()
     mel_power = librosa.db_to_power(db, ref=1.0)
     magnitude = librosa.feature.inverse.mel_to_stft(
@@ -131,9 +131,9 @@ def write_wav(path: str | Path, audio, sample_rate: int) -> Path:
     path = Path(path)
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"audio must be a non-empty (samples,) array, got shape {x.shape}")
+        raise ParameterError(f"audio must be a non-empty (samples,) array, got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError(f"audio {x.shape} has NaN or infinite samples; nothing written to {path}")
+        raise ParameterError(f"audio {x.shape} has NaN or infinite samples; nothing written to {path}")
     largest = float(np.abs(x).max())
     if largest > 1.0:
         raise AudioError(

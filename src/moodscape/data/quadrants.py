@@ -13,6 +13,8 @@ from typing import overload
 
 import numpy as np
 
+from ..errors import ParameterError
+
 __all__ = ["QUADRANTS", "QUADRANT_NAMES", "quadrant"]
 
 QUADRANTS = (1, 2, 3, 4)
@@ -41,9 +43,9 @@ def quadrant(valence, arousal, *, threshold: float = 0.0):
     v = np.asarray(valence, dtype=np.float64)
     a = np.asarray(arousal, dtype=np.float64)
     if v.shape != a.shape:
-        raise ValueError(f"valence and arousal must have the same shape, got {v.shape} and {a.shape}")
+        raise ParameterError(f"valence and arousal must have the same shape, got {v.shape} and {a.shape}")
     if np.isnan(v).any() or np.isnan(a).any():
-        raise ValueError("valence/arousal contain NaN; unlabelled songs have no quadrant")
+        raise ParameterError("valence/arousal contain NaN; unlabelled songs have no quadrant")
     v_pos, a_pos = v >= threshold, a >= threshold
     q = np.where(a_pos, np.where(v_pos, 1, 2), np.where(v_pos, 4, 3)).astype(np.int64)
     return int(q) if q.ndim == 0 else q

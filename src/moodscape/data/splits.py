@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SplitConfig
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from .quadrants import quadrant
 from .records import SongRecord
 
@@ -77,9 +77,9 @@ class Splits:
     def fold(self, index: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(train ids, held-out ids) of fold ``index``: the fold is held out of train+val."""
         if not self.folds:
-            raise ValueError("these splits have no folds; draw them with split.folds set (e.g. 5)")
+            raise ParameterError("these splits have no folds; draw them with split.folds set (e.g. 5)")
         if not 0 <= index < len(self.folds):
-            raise ValueError(f"fold index {index} out of range: there are {len(self.folds)} folds")
+            raise ParameterError(f"fold index {index} out of range: there are {len(self.folds)} folds")
         held = set(self.folds[index])
         rest = tuple(sorted(sid for sid in self.train + self.val if sid not in held))
         return rest, self.folds[index]
@@ -121,7 +121,7 @@ def labelled_songs(song_ids: Sequence[str], labels) -> tuple[list[str], np.ndarr
     ids = [str(s) for s in song_ids]
     arr = np.asarray(labels, dtype=np.float64)
     if arr.shape != (len(ids), 2):
-        raise ValueError(
+        raise ParameterError(
             f"labels must have shape (n_songs, 2) = ({len(ids)}, 2) for (valence, arousal), "
             f"got {arr.shape}"
         )

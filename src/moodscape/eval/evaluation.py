@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config import EvaluateConfig
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..files import write_json
 from ..models.serialization import to_jsonable
 from .evaluation_report import evaluation_sections
@@ -64,23 +64,23 @@ def _check_inputs(song_ids, y_true, y_pred) -> tuple[list[str], np.ndarray, np.n
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     if t.shape != p.shape or t.ndim != 2 or t.shape[1] != 2:
-        raise ValueError(
+        raise ParameterError(
             f"expected y_true and y_pred of shape (N, 2), columns (valence, arousal), got {t.shape} and {p.shape}"
         )
     if len(ids) != t.shape[0]:
-        raise ValueError(f"got {len(ids)} song ids for {t.shape[0]} rows of predictions")
+        raise ParameterError(f"got {len(ids)} song ids for {t.shape[0]} rows of predictions")
     if not ids:
-        raise ValueError("nothing to evaluate: no songs")
+        raise ParameterError("nothing to evaluate: no songs")
     if len(set(ids)) != len(ids):
         dupes = sorted({s for s in ids if ids.count(s) > 1})[:5]
-        raise ValueError(f"song ids must be unique (one prediction per song), repeated: {dupes}")
+        raise ParameterError(f"song ids must be unique (one prediction per song), repeated: {dupes}")
     for name, arr in (("y_true", t), ("y_pred", p)):
         bad = ~np.isfinite(arr)
         if bad.any():
             rows = np.flatnonzero(bad.any(axis=1))[:5]
-            raise ValueError(f"{name} has NaN or infinite values, e.g. songs {[ids[i] for i in rows]}")
+            raise ParameterError(f"{name} has NaN or infinite values, e.g. songs {[ids[i] for i in rows]}")
     if np.abs(t).max() > 1.0 + 1e-6:
-        raise ValueError(
+        raise ParameterError(
             f"y_true must be on [-1, 1], got values in [{t.min():g}, {t.max():g}]; labels on DEAM's "
             "1-9 scale convert with moodscape.data.records.to_unit"
         )

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
 from ..data.records import from_unit, to_unit
+from ..errors import ParameterError
 from ..metrics.regression import ccc
 
 __all__ = [
@@ -39,7 +40,7 @@ def _check_pair(y_true, y_pred, names: Sequence[str]) -> tuple[np.ndarray, np.nd
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     if t.shape != p.shape or t.ndim != 2 or t.shape[1] != len(names) or t.shape[0] == 0:
-        raise ValueError(
+        raise ParameterError(
             f"expected two non-empty (N, {len(names)}) arrays with columns {tuple(names)}, got {t.shape} and {p.shape}"
         )
     return t, p
@@ -76,9 +77,9 @@ def plot_training_curves(
         path: the PNG to write.
     """
     if not history:
-        raise ValueError("history is empty: expected one dict per epoch")
+        raise ParameterError("history is empty: expected one dict per epoch")
     if any("epoch" not in row for row in history):
-        raise ValueError(f"every history entry needs an 'epoch' key, got keys {sorted(history[0])}")
+        raise ParameterError(f"every history entry needs an 'epoch' key, got keys {sorted(history[0])}")
     epochs = _column(history, "epoch")
     fig = Figure(figsize=(13, 4), layout="constrained")
     ax_loss, ax_ccc, ax_lr = fig.subplots(1, 3)
@@ -223,7 +224,7 @@ def plot_confusion(
     """
     counts = np.asarray(confusion, dtype=np.float64)
     if counts.shape != (4, 4) or (counts < 0).any():
-        raise ValueError(f"expected a (4, 4) matrix of non-negative counts, got shape {counts.shape}")
+        raise ParameterError(f"expected a (4, 4) matrix of non-negative counts, got shape {counts.shape}")
     names = dict(QUADRANT_NAMES if names is None else names)
     support = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -273,7 +274,7 @@ def plot_worst_songs(
     err = np.asarray(abs_errors, dtype=np.float64)
     ids = [str(s) for s in song_ids]
     if err.ndim != 2 or err.shape != (len(ids), len(names)):
-        raise ValueError(f"expected abs_errors of shape ({len(ids)}, {len(names)}), got {err.shape}")
+        raise ParameterError(f"expected abs_errors of shape ({len(ids)}, {len(names)}), got {err.shape}")
     k = len(ids)
     fig = Figure(figsize=(9, 1.2 + 0.45 * max(k, 1)), layout="constrained")
     ax = fig.subplots()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..data.quadrants import QUADRANT_NAMES, QUADRANTS, quadrant
+from ..errors import ParameterError
 from ..metrics.regression import ccc, mae
 
 __all__ = ["MIN_SONGS_PER_QUADRANT", "QuadrantAnalysis", "analyse_quadrants", "quadrant_confusion"]
@@ -46,11 +47,11 @@ def quadrant_confusion(true_quadrants, predicted_quadrants) -> np.ndarray:
     t = np.asarray(true_quadrants)
     p = np.asarray(predicted_quadrants)
     if t.shape != p.shape or t.ndim != 1:
-        raise ValueError(f"expected two (N,) quadrant arrays of the same shape, got {t.shape} and {p.shape}")
+        raise ParameterError(f"expected two (N,) quadrant arrays of the same shape, got {t.shape} and {p.shape}")
     for name, arr in (("true", t), ("predicted", p)):
         bad = ~np.isin(arr, QUADRANTS)
         if bad.any():
-            raise ValueError(f"{name} quadrants must be 1..4, got {sorted(set(arr[bad].tolist()))}")
+            raise ParameterError(f"{name} quadrants must be 1..4, got {sorted(set(arr[bad].tolist()))}")
     flat = (t.astype(np.int64) - 1) * 4 + (p.astype(np.int64) - 1)
     return np.bincount(flat, minlength=16).reshape(4, 4)
 
@@ -114,11 +115,11 @@ def analyse_quadrants(y_true, y_pred, *, threshold: float = 0.0) -> QuadrantAnal
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     if t.shape != p.shape or t.ndim != 2 or t.shape[1] != 2:
-        raise ValueError(f"expected (N, 2) arrays (valence, arousal) of the same shape, got {t.shape} and {p.shape}")
+        raise ParameterError(f"expected (N, 2) arrays (valence, arousal) of the same shape, got {t.shape} and {p.shape}")
     if t.shape[0] == 0:
-        raise ValueError("quadrant analysis needs at least one song, got empty arrays")
+        raise ParameterError("quadrant analysis needs at least one song, got empty arrays")
     if not (np.isfinite(t).all() and np.isfinite(p).all()):
-        raise ValueError("y_true and y_pred must be finite (NaN or infinite values found)")
+        raise ParameterError("y_true and y_pred must be finite (NaN or infinite values found)")
 
     tq = np.asarray(quadrant(t[:, 0], t[:, 1], threshold=threshold), dtype=np.int64)
     pq = np.asarray(quadrant(p[:, 0], p[:, 1], threshold=threshold), dtype=np.int64)

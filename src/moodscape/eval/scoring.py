@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data.quadrants import quadrant
 from ..data.records import from_unit
+from ..errors import ParameterError
 from ..metrics import regression as M
 from ..metrics.intervals import bootstrap_interval
 from .quadrant_analysis import analyse_quadrants
@@ -104,7 +105,7 @@ def compare_to_floor(
     """
     missing = [d for d in DIMENSIONS if d not in floor or "ccc" not in floor[d]]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"floor_metrics needs {{dimension: {{'ccc': ...}}}} for {list(DIMENSIONS)}; missing {missing} "
             f"(got keys {sorted(floor)}; pass BaselineResult.metrics or the 'metrics' entry of its metrics.json)"
         )
@@ -144,7 +145,7 @@ def score_floors(
     for name, predicted in floors.items():
         predicted = np.asarray(predicted, dtype=np.float64)
         if predicted.shape != y_true.shape:
-            raise ValueError(f"floor '{name}': predictions of shape {predicted.shape}, expected {y_true.shape}")
+            raise ParameterError(f"floor '{name}': predictions of shape {predicted.shape}, expected {y_true.shape}")
         quads = analyse_quadrants(y_true, predicted, threshold=threshold)
         scored[name] = {"metrics": M.regression_metrics(y_true, predicted, names=DIMENSIONS),
                         "quadrants": {"accuracy": quads.accuracy, "macro_f1": quads.macro_f1}}  # fmt: skip

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ParameterError
 from .regression import ccc
 
 __all__ = [
@@ -49,12 +50,12 @@ def _check_gaussian(mu, sigma, name: str) -> tuple[np.ndarray, np.ndarray]:
     m = np.atleast_1d(np.asarray(mu, dtype=np.float64))
     s = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
     if m.ndim != 1 or s.shape != (m.shape[0], m.shape[0]):
-        raise ValueError(f"{name}: expected mu (D,) and sigma (D, D), got mu {m.shape} and sigma {s.shape}")
+        raise ParameterError(f"{name}: expected mu (D,) and sigma (D, D), got mu {m.shape} and sigma {s.shape}")
     if not (np.isfinite(m).all() and np.isfinite(s).all()):
-        raise ValueError(f"{name}: mu or sigma has NaN or infinite values")
+        raise ParameterError(f"{name}: mu or sigma has NaN or infinite values")
     scale = max(float(np.abs(s).max()), 1e-300)
     if np.abs(s - s.T).max() > 1e-6 * scale:
-        raise ValueError(f"{name}: sigma is not symmetric; pass a covariance matrix")
+        raise ParameterError(f"{name}: sigma is not symmetric; pass a covariance matrix")
     return m, (s + s.T) / 2.0
 
 
@@ -69,7 +70,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     m1, s1 = _check_gaussian(mu1, sigma1, "first Gaussian")
     m2, s2 = _check_gaussian(mu2, sigma2, "second Gaussian")
     if m1.shape != m2.shape:
-        raise ValueError(f"the Gaussians have different dimensions: {m1.shape[0]} and {m2.shape[0]}")
+        raise ParameterError(f"the Gaussians have different dimensions: {m1.shape[0]} and {m2.shape[0]}")
     trace_sqrt = float(np.linalg.svd(_psd_sqrt(s1) @ _psd_sqrt(s2), compute_uv=False).sum())
     diff = m1 - m2
     distance = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt)
@@ -80,11 +81,11 @@ def gaussian_stats(embeddings) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) embeddings -> (mean (D,), covariance (D, D)), float64, covariance with ddof=1."""
     x = np.asarray(embeddings, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"embeddings must be (N, D), got shape {x.shape}")
+        raise ParameterError(f"embeddings must be (N, D), got shape {x.shape}")
     if x.shape[0] < 2:
-        raise ValueError(f"a covariance needs at least 2 embeddings, got N={x.shape[0]} (shape {x.shape})")
+        raise ParameterError(f"a covariance needs at least 2 embeddings, got N={x.shape[0]} (shape {x.shape})")
     if not np.isfinite(x).all():
-        raise ValueError(f"embeddings {x.shape} have NaN or infinite values")
+        raise ParameterError(f"embeddings {x.shape} have NaN or infinite values")
     return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False, ddof=1))
 
 
@@ -96,7 +97,7 @@ def band_statistics_embedding(windows) -> np.ndarray:
     """
     x = np.asarray(windows, dtype=np.float64)
     if x.ndim != 3 or x.shape[0] == 0 or x.shape[2] == 0:
-        raise ValueError(f"windows must be (N, n_mels, frames) with N, frames > 0, got shape {x.shape}")
+        raise ParameterError(f"windows must be (N, n_mels, frames) with N, frames > 0, got shape {x.shape}")
     return np.concatenate([x.mean(axis=2), x.std(axis=2)], axis=1)
 
 
@@ -115,7 +116,7 @@ def real_vs_real_distance(embeddings, *, seed: int) -> float:
     """
     x = np.asarray(embeddings, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 4:
-        raise ValueError(f"need (N, D) embeddings with N >= 4 to split into two halves, got shape {x.shape}")
+        raise ParameterError(f"need (N, D) embeddings with N >= 4 to split into two halves, got shape {x.shape}")
     a, b = split_halves(x.shape[0], seed=seed)
     return frechet_distance(*gaussian_stats(x[a]), *gaussian_stats(x[b]))
 
@@ -132,10 +133,10 @@ def matched_distances(real_embeddings, synthetic_embeddings, *, seed: int | Sequ
     real = np.asarray(real_embeddings, dtype=np.float64)
     synth = np.asarray(synthetic_embeddings, dtype=np.float64)
     if real.ndim != 2 or real.shape[0] < 4 or synth.ndim != 2 or synth.shape[1] != real.shape[1]:
-        raise ValueError(f"need (N >= 4, D) real and (M, D) synthetic embeddings, got {real.shape} and {synth.shape}")
+        raise ParameterError(f"need (N >= 4, D) real and (M, D) synthetic embeddings, got {real.shape} and {synth.shape}")
     half = real.shape[0] // 2
     if synth.shape[0] < half:
-        raise ValueError(f"need at least {half} synthetic embeddings to match half of {real.shape[0]} real ones")
+        raise ParameterError(f"need at least {half} synthetic embeddings to match half of {real.shape[0]} real ones")
     a, b = split_halves(real.shape[0], seed=seed)
     stats_a = gaussian_stats(real[a])
     return {
@@ -161,9 +162,9 @@ def band_profile_correlation(real_windows, synthetic_windows) -> dict[str, float
     synth = np.asarray(synthetic_windows, dtype=np.float64)
     for name, x in (("real_windows", real), ("synthetic_windows", synth)):
         if x.ndim != 3 or x.shape[0] == 0 or x.shape[2] == 0:
-            raise ValueError(f"{name} must be (N, n_mels, frames) with N, frames > 0, got shape {x.shape}")
+            raise ParameterError(f"{name} must be (N, n_mels, frames) with N, frames > 0, got shape {x.shape}")
     if real.shape[1] != synth.shape[1]:
-        raise ValueError(f"band counts differ: real {real.shape}, synthetic {synth.shape}")
+        raise ParameterError(f"band counts differ: real {real.shape}, synthetic {synth.shape}")
     return {
         "mean_profile": _pearson_or_nan(real.mean(axis=(0, 2)), synth.mean(axis=(0, 2))),
         "std_profile": _pearson_or_nan(real.std(axis=(0, 2)), synth.std(axis=(0, 2))),
@@ -178,7 +179,7 @@ def condition_fidelity(labels, predictions) -> dict[str, float]:
     t = np.asarray(labels, dtype=np.float64)
     p = np.asarray(predictions, dtype=np.float64)
     if t.shape != p.shape or t.ndim != 2 or t.shape[1] != len(DIMENSIONS):
-        raise ValueError(f"labels and predictions must both be (N, 2) (valence, arousal), got {t.shape} and {p.shape}")
+        raise ParameterError(f"labels and predictions must both be (N, 2) (valence, arousal), got {t.shape} and {p.shape}")
     return {name: ccc(t[:, i], p[:, i]) for i, name in enumerate(DIMENSIONS)}
 
 
@@ -192,9 +193,9 @@ def diversity_ratio(real_embedding, synthetic_embedding) -> float:
     """
     real, synth = np.asarray(real_embedding, dtype=np.float64), np.asarray(synthetic_embedding, dtype=np.float64)
     if real.ndim != 2 or real.shape[1] != synth.shape[1] or real.shape[1] % 2 or min(len(real), len(synth)) < 2:
-        raise ValueError(f"need two (N >= 2, 2 * n_mels) band-statistics embeddings, got {real.shape} and {synth.shape}")
+        raise ParameterError(f"need two (N >= 2, 2 * n_mels) band-statistics embeddings, got {real.shape} and {synth.shape}")
     bands = real.shape[1] // 2
     spread = float(real[:, :bands].std(axis=0).mean())
     if spread == 0.0:
-        raise ValueError("the real windows all have the same band means; diversity has no scale")
+        raise ParameterError("the real windows all have the same band means; diversity has no scale")
     return float(synth[:, :bands].std(axis=0).mean()) / spread

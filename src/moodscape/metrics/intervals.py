@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import ParameterError
 from . import regression as M
 
 __all__ = ["BATCHED_METRICS", "batched_metric", "bootstrap_distribution", "bootstrap_interval", "paired_difference_interval"]
@@ -97,11 +98,11 @@ def batched_metric(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndar
         ValueError: an unknown name (the message lists the valid ones) or shapes that differ.
     """
     if name not in BATCHED_METRICS:
-        raise ValueError(f"unknown metric '{name}'; valid names: {', '.join(BATCHED_METRICS)}")
+        raise ParameterError(f"unknown metric '{name}'; valid names: {', '.join(BATCHED_METRICS)}")
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     if t.shape != p.shape or t.ndim != 2:
-        raise ValueError(f"expected two (B, N) arrays of the same shape, got {t.shape} and {p.shape}")
+        raise ParameterError(f"expected two (B, N) arrays of the same shape, got {t.shape} and {p.shape}")
     return BATCHED_METRICS[name](t, p)
 
 
@@ -109,7 +110,7 @@ def _resolve(metric: str | MetricFn) -> tuple[str | None, MetricFn | None]:
     """(batched name, None) for the known metrics, (None, callable) for anything else."""
     if isinstance(metric, str):
         if metric not in BATCHED_METRICS:
-            raise ValueError(f"unknown metric '{metric}'; valid names: {', '.join(BATCHED_METRICS)}")
+            raise ParameterError(f"unknown metric '{metric}'; valid names: {', '.join(BATCHED_METRICS)}")
         return metric, None
     if not callable(metric):
         raise TypeError(f"metric must be a name or a callable(y_true, y_pred) -> float, got {metric!r}")
@@ -135,7 +136,7 @@ def bootstrap_distribution(
     """
     t, p = M._check_pair(y_true, y_pred)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n (bootstrap resamples) must be an integer >= 0, got {n!r}")
+        raise ParameterError(f"n (bootstrap resamples) must be an integer >= 0, got {n!r}")
     name, fn = _resolve(metric)
     n_songs = t.shape[0]
     rng = np.random.default_rng(seed)
@@ -210,7 +211,7 @@ def paired_difference_interval(
 def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     """Central ``level`` interval of the finite values; NaN bounds when there are none."""
     if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+        raise ParameterError(f"level must lie strictly between 0 and 1, got {level!r}")
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")

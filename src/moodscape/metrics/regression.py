@@ -33,6 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..errors import ParameterError
+
 __all__ = [
     "ccc",
     "pearson",
@@ -63,16 +65,16 @@ def _check_pair(y_true, y_pred, *, ndim: int = 1) -> tuple[np.ndarray, np.ndarra
     p = np.asarray(y_pred, dtype=np.float64)
     shapes = f"y_true {t.shape}, y_pred {p.shape}"
     if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred must have the same shape, got {shapes}")
+        raise ParameterError(f"y_true and y_pred must have the same shape, got {shapes}")
     if t.ndim != ndim:
         hint = " (use regression_metrics for (N, D) arrays, or pass one column)" if ndim == 1 else ""
-        raise ValueError(f"expected {ndim}-D arrays, got {shapes}{hint}")
+        raise ParameterError(f"expected {ndim}-D arrays, got {shapes}{hint}")
     if t.shape[0] == 0:
-        raise ValueError(f"metrics need at least one sample, got empty arrays: {shapes}")
+        raise ParameterError(f"metrics need at least one sample, got empty arrays: {shapes}")
     for name, arr in (("y_true", t), ("y_pred", p)):
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise ValueError(f"{name} has {int(bad.sum())} NaN or infinite value(s) ({shapes})")
+            raise ParameterError(f"{name} has {int(bad.sum())} NaN or infinite value(s) ({shapes})")
     return t, p
 
 
@@ -156,11 +158,11 @@ def regression_metrics(
     t, p = _check_pair(y_true, y_pred, ndim=2)
     names = tuple(names)
     if t.shape[1] != len(names):
-        raise ValueError(
+        raise ParameterError(
             f"got {t.shape[1]} column(s) (y_true {t.shape}) but {len(names)} name(s) {names}"
         )
     if len(set(names)) != len(names):
-        raise ValueError(f"names must be unique, got {names}")
+        raise ParameterError(f"names must be unique, got {names}")
     return {
         name: {metric: fn(t[:, j], p[:, j]) for metric, fn in _NUMPY_METRICS.items()}
         for j, name in enumerate(names)
@@ -173,14 +175,14 @@ def regression_metrics(
 def _check_tensors(pred: torch.Tensor, target: torch.Tensor) -> None:
     """Shape checks only (no value checks: those would synchronise the device)."""
     if pred.shape != target.shape:
-        raise ValueError(
+        raise ParameterError(
             f"pred and target must have the same shape, got pred {tuple(pred.shape)}, "
             f"target {tuple(target.shape)}"
         )
     if pred.ndim not in (1, 2):
-        raise ValueError(f"expected (N,) or (N, D) tensors, got {tuple(pred.shape)}")
+        raise ParameterError(f"expected (N,) or (N, D) tensors, got {tuple(pred.shape)}")
     if pred.shape[0] == 0:
-        raise ValueError(f"metrics need at least one sample, got {tuple(pred.shape)}")
+        raise ParameterError(f"metrics need at least one sample, got {tuple(pred.shape)}")
 
 
 def _is_constant(x: torch.Tensor) -> torch.Tensor:

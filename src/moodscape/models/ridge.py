@@ -16,6 +16,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..errors import ParameterError
 from ..metrics.regression import ccc
 
 __all__ = ["DEFAULT_ALPHAS", "pooled_stats", "RidgeBaseline"]
@@ -37,11 +38,11 @@ def pooled_stats(logmel: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(logmel, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"expected one clip's log-mel of shape (n_mels, frames), got {x.shape}")
+        raise ParameterError(f"expected one clip's log-mel of shape (n_mels, frames), got {x.shape}")
     if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"log-mel has no bands or no frames: shape {x.shape}")
+        raise ParameterError(f"log-mel has no bands or no frames: shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError(f"log-mel of shape {x.shape} has {int((~np.isfinite(x)).sum())} NaN/inf values")
+        raise ParameterError(f"log-mel of shape {x.shape} has {int((~np.isfinite(x)).sum())} NaN/inf values")
     return np.concatenate([x.mean(axis=1), x.std(axis=1)])
 
 
@@ -49,14 +50,14 @@ def _check_xy(X, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.ndim != 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise ParameterError(
             f"{what}: expected X (N, features) and y (N, outputs), got X {X.shape}, y {y.shape}"
         )
     if X.shape[0] == 0:
-        raise ValueError(f"{what}: no samples (X {X.shape})")
+        raise ParameterError(f"{what}: no samples (X {X.shape})")
     for name, arr in (("X", X), ("y", y)):
         if not np.isfinite(arr).all():
-            raise ValueError(f"{what}: {name} {arr.shape} has NaN or infinite values")
+            raise ParameterError(f"{what}: {name} {arr.shape} has NaN or infinite values")
     return X, y
 
 
@@ -79,7 +80,7 @@ class RidgeBaseline:
 
     def __init__(self, *, cv_folds: int = 5, seed: int = 0) -> None:
         if cv_folds < 2:
-            raise ValueError(f"cv_folds must be at least 2, got {cv_folds}")
+            raise ParameterError(f"cv_folds must be at least 2, got {cv_folds}")
         self.cv_folds = cv_folds
         self.seed = seed
         self.alpha_: float | None = None
@@ -119,14 +120,14 @@ class RidgeBaseline:
         X_train, y_train = _check_xy(X_train, y_train, "training set")
         alphas = sorted({float(a) for a in alphas})
         if not alphas or alphas[0] <= 0 or not np.isfinite(alphas[-1]):
-            raise ValueError(f"alphas must be a non-empty list of positive finite numbers, got {alphas}")
+            raise ParameterError(f"alphas must be a non-empty list of positive finite numbers, got {alphas}")
         if (X_val is None) != (y_val is None):
-            raise ValueError("pass both X_val and y_val, or neither")
+            raise ParameterError("pass both X_val and y_val, or neither")
 
         if X_val is not None:
             X_val, y_val = _check_xy(X_val, y_val, "validation set")
             if X_val.shape[1] != X_train.shape[1] or y_val.shape[1] != y_train.shape[1]:
-                raise ValueError(
+                raise ParameterError(
                     f"validation shapes X {X_val.shape}, y {y_val.shape} do not match training "
                     f"X {X_train.shape}, y {y_train.shape}"
                 )
@@ -138,7 +139,7 @@ class RidgeBaseline:
         elif len(alphas) > 1:
             n_splits = min(self.cv_folds, X_train.shape[0])
             if n_splits < 2:
-                raise ValueError(
+                raise ParameterError(
                     "choosing alpha by cross-validation needs at least 2 training samples, "
                     f"got {X_train.shape[0]}"
                 )
@@ -170,7 +171,7 @@ class RidgeBaseline:
             raise NotFittedError("RidgeBaseline is not fitted yet; call fit(X_train, y_train, ...) first")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self._n_features:
-            raise ValueError(f"expected X of shape (N, {self._n_features}), got {X.shape}")
+            raise ParameterError(f"expected X of shape (N, {self._n_features}), got {X.shape}")
         if not np.isfinite(X).all():
-            raise ValueError(f"X {X.shape} has NaN or infinite values")
+            raise ParameterError(f"X {X.shape} has NaN or infinite values")
         return self._predict_with(self._model, X)
