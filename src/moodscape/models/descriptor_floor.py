@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError
-from ..files import write_json
+from ..files import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ class DescriptorFloor:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(folder / WEIGHTS_FILE))
+        with atomic_path(folder / WEIGHTS_FILE) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(tmp))
         payload = {"kind": "descriptor-svr", "params": self.params_, "names": self.names_, "folds": self.folds,
                    "seed": self.seed}  # fmt: skip
         write_json(folder / CONFIG_FILE, payload)
