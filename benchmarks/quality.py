@@ -30,7 +30,6 @@ from moodscape.data.folds import read_groups
 from moodscape.experiments import crossval as cv
 from moodscape.features.build import build_feature_store
 from moodscape.features.store import FeatureStore
-from moodscape.features.windows import window_geometry
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
@@ -46,14 +45,6 @@ THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
 
 
-def teacher_arm(config, prepared, teacher_dir: Path) -> dict[str, np.ndarray]:
-    """The fold's teacher; a musicnn teacher (small enough to ship) also as its int8 ONNX export."""
-    held = cv.teacher_fold(config, prepared, teacher_dir)
-    if config.teacher.kind == "musicnn":
-        held["int8"] = cv.int8_held_out(teacher_dir, prepared, *window_geometry(config, prepared.store))
-    return held
-
-
 def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio: float) -> dict[str, np.ndarray]:
     """Held-out predictions of every row that one row name trains, for one fold."""
     if name in FLOORS:
@@ -66,7 +57,7 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
         return {f"{profile} teacher + GAN windows": held["network"]}
     profile = name.removesuffix(":teacher")
     teacher_dir = work / profile / "teacher" / f"fold{fold.index}"
-    arms = [("teacher", lambda: teacher_arm(config, prepared, teacher_dir))]
+    arms = [("teacher", lambda: cv.teacher_fold(config, prepared, teacher_dir))]
     if not name.endswith(":teacher"):
         student_dir = work / profile / "student" / f"fold{fold.index}"
         arms.append(("student", lambda: cv.student_fold(config, prepared, teacher_dir, student_dir)))

@@ -127,12 +127,16 @@ def probe_fold(prepared: PreparedData) -> np.ndarray:
 
 
 def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[str, np.ndarray]:
-    """Train the teacher of ``config`` on the fold (resuming a killed run); held-out song values."""
+    """Train the teacher of ``config`` on the fold (resuming a killed run); held-out song values, and those of
+    its int8 export for a musicnn teacher (small enough to ship, as the default model is)."""
     trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=False)
     trainer.fit(resume=(out_dir / "last").exists())
     if config.teacher.fuse_descriptors and Fusion.find(out_dir / "best") is None:
         trainer.fuse()
-    return _held_out(out_dir, prepared, trainer.frames, trainer.hop)
+    held = _held_out(out_dir, prepared, trainer.frames, trainer.hop)
+    if config.teacher.kind == "musicnn":
+        held["int8"] = int8_held_out(out_dir, prepared, trainer.frames, trainer.hop)
+    return held
 
 
 def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_dir: Path) -> dict[str, np.ndarray]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +22,8 @@ from tqdm.auto import tqdm
 from ..audio.inverse import denormalize
 from ..errors import CheckpointError, ConfigError
 from ..features.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
+from ..files import write_json
+from ..models.checkpoint import write_folder
 from ..models.gan import SONGS_FILE
 from ..models.gan_generator import Generator
 from ..version import __version__
@@ -91,40 +91,36 @@ def generate_synthetic_store(
     torch_rng = torch.Generator().manual_seed(seed)
     mean, std = np.asarray(meta["normalization"]["mean"]), np.asarray(meta["normalization"]["std"])
 
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    entries = []
-    offset = 0
-    with (tmp / FEATURES_FILE).open("wb") as data:
-        for first in tqdm(range(0, n, chunk), desc="generate", unit="chunk", disable=not progress):
-            batch = torch.from_numpy(drawn[first : first + chunk])
-            windows = denormalize(generator.sample(batch, generator=torch_rng).numpy(), mean=mean, std=std)
-            for i, window in enumerate(windows.astype(np.float16)):
-                data.write(window.tobytes())
-                valence, arousal = (float(x) for x in batch[i])
-                entries.append(StoreEntry(f"synthetic-{first + i:06d}", "", valence, arousal, None, None,
-                                          offset, window.shape[1], "ok"))  # fmt: skip
-                offset += window.size
-    with (tmp / INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(INDEX_COLUMNS)
-        writer.writerows(e.row() for e in entries)
-    settings = {
-        **{k: store.settings[k] for k in ("audio", "features", "hash", "dtype")},
-        "dataset": f"{store.settings['dataset']}-synthetic",
-        "synthetic": True,
-        "generator": str(generator_dir),
-        "labels": labels,
-        "seed": seed,
-        "train_songs": len(train_songs),
-        "complete": True,
-        "moodscape_version": __version__,
-    }
-    (tmp / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    def write(tmp: Path) -> None:
+        entries = []
+        offset = 0
+        with (tmp / FEATURES_FILE).open("wb") as data:
+            for first in tqdm(range(0, n, chunk), desc="generate", unit="chunk", disable=not progress):
+                batch = torch.from_numpy(drawn[first : first + chunk])
+                windows = denormalize(generator.sample(batch, generator=torch_rng).numpy(), mean=mean, std=std)
+                for i, window in enumerate(windows.astype(np.float16)):
+                    data.write(window.tobytes())
+                    valence, arousal = (float(x) for x in batch[i])
+                    entries.append(StoreEntry(f"synthetic-{first + i:06d}", "", valence, arousal, None, None,
+                                              offset, window.shape[1], "ok"))  # fmt: skip
+                    offset += window.size
+        with (tmp / INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(INDEX_COLUMNS)
+            writer.writerows(e.row() for e in entries)
+        settings = {
+            **{k: store.settings[k] for k in ("audio", "features", "hash", "dtype")},
+            "dataset": f"{store.settings['dataset']}-synthetic",
+            "synthetic": True,
+            "generator": str(generator_dir),
+            "labels": labels,
+            "seed": seed,
+            "train_songs": len(train_songs),
+            "complete": True,
+            "moodscape_version": __version__,
+        }
+        write_json(tmp / SETTINGS_FILE, settings, sort_keys=True)
+
+    out_dir = write_folder(out_dir, write)  # staged beside it and swapped in whole
     log.info("wrote %d synthetic windows (labels: %s) to %s", n, labels, out_dir)
     return out_dir
