@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from moodscape.models.gan import build_gan
-from moodscape.models.gan_losses import hinge_d_loss, hinge_g_loss
+from moodscape.models.gan.build import build_gan
+from moodscape.models.gan.losses import hinge_d_loss, hinge_g_loss
 from moodscape.training.augment import DIFF_AUGMENTS, diff_augment
 
 

@@ -26,8 +26,9 @@ from moodscape.export.onnx import export_onnx, quantize_int8
 from moodscape.features.windows import window_frames
 from moodscape.inference.predictor import Predictor
 from moodscape.models.checkpoint import write_checkpoint
-from moodscape.models.student import build_student
-from moodscape.models.teacher_build import build_teacher
+from moodscape.models.loading import open_onnx
+from moodscape.models.student.mobilevit import build_student
+from moodscape.models.teacher.build import build_teacher
 from moodscape.models.waveform import WaveformRegressor
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -96,9 +97,7 @@ def print_rows(rows: list[tuple[str, float, int]], baseline: str) -> None:
 
 
 def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return open_onnx(path, threads=1)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import time
 import torch
 
 from moodscape.config import TeacherConfig
-from moodscape.models.teacher_build import build_teacher
+from moodscape.models.teacher.build import build_teacher
 
 
 def windows_per_second(preset: str, *, threads: int, batch: int, steps: int, frames: int) -> float:

@@ -3,7 +3,7 @@
 Runs in its own environment, never at moodscape's run time (``make convert-musicnn`` builds it: moodscape
 with TensorFlow, tf-keras and the ``musicnn`` wheel installed without its numpy < 1.17 pin). Reads each
 checkpoint from the installed wheel, writes ``model.safetensors`` + ``config.json`` into
-``src/moodscape/pretrained/<name>/`` through :class:`moodscape.models.musicnn.Musicnn`, then runs the
+``src/moodscape/pretrained/<name>/`` through :class:`moodscape.models.pretrained.musicnn.Musicnn`, then runs the
 TensorFlow graph (``musicnn.models.define_model``) and the port on the same input patches and saves both
 the patches and TensorFlow's outputs as the parity fixture ``tests/fixtures/musicnn_reference.npz``.
 The patches are musicnn's input (see :func:`reference_patches`) for three real DEAM clips and a generated
@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from moodscape.models.musicnn import TEMPORAL_SPANS, Musicnn  # noqa: E402
+from moodscape.models.pretrained.musicnn import TEMPORAL_SPANS, Musicnn  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("MSD_musicnn", "MTT_musicnn")

@@ -17,7 +17,7 @@ import yaml
 from moodscape import __version__
 from moodscape.experiments.crossval import ROW_LABELS
 from moodscape.export.card import pretrained_attribution
-from moodscape.models.fusion import FUSION_DIR, Fusion
+from moodscape.models.floors.fusion import FUSION_DIR, Fusion
 
 NAME = "moodscape-4q-musicnn"
 ONNX = "model-logmel.int8.onnx"

@@ -56,7 +56,7 @@ def write_tiny_checkpoint(folder: Path, *, kind: str = "student", seconds: float
 
     from moodscape.config import AudioConfig, FeaturesConfig
     from moodscape.models.checkpoint import write_checkpoint
-    from moodscape.models.student import StudentRegressor
+    from moodscape.models.student.mobilevit import StudentRegressor
 
     torch.manual_seed(0)
     audio = AudioConfig(sample_rate=16000, min_seconds=0.5, short_policy="skip")

@@ -107,8 +107,8 @@ def test_every_command_reports_bad_input_without_a_traceback(tmp_path, caplog, c
 
 
 def test_a_model_setting_out_of_range_is_a_config_error():
-    from moodscape.models.student import StudentRegressor
-    from moodscape.models.teacher import TeacherRegressor
+    from moodscape.models.student.mobilevit import StudentRegressor
+    from moodscape.models.teacher.transformer import TeacherRegressor
 
     with pytest.raises(ConfigError, match="multiple of num_heads"):
         TeacherRegressor(n_mels=32, frames=32, hidden_size=30, num_heads=4, num_layers=1)

@@ -201,7 +201,7 @@ def test_a_missing_local_path_is_not_found_at_once(songs, tmp_path, monkeypatch,
     def no_hub(*args, **kwargs):
         raise AssertionError("a path-like --model went to the Hub")
 
-    monkeypatch.setattr("moodscape.models.hub.resolve_pretrained", no_hub)
+    monkeypatch.setattr("moodscape.models.pretrained.hub.resolve_pretrained", no_hub)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo").mkdir()
     for missing in ("demo/run/export", "demo/run", "./model.onnx", "model.onnx", str(tmp_path / "nowhere")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodscape.models.descriptor_floor import DescriptorFloor
+from moodscape.models.floors.descriptors import DescriptorFloor
 
 
 def test_learns_a_nonlinear_mapping_and_stays_on_the_scale(rng):

@@ -15,10 +15,10 @@ from torch.nn.utils import parametrize
 from moodscape import __version__
 from moodscape.errors import CheckpointError
 from moodscape.models.ema import EMA
-from moodscape.models.gan import GAN_PRESETS, build_gan
-from moodscape.models.gan_discriminator import Discriminator
-from moodscape.models.gan_generator import Generator
-from moodscape.models.gan_losses import gradient_penalty, hinge_d_loss, hinge_g_loss
+from moodscape.models.gan.build import GAN_PRESETS, build_gan
+from moodscape.models.gan.discriminator import Discriminator
+from moodscape.models.gan.generator import Generator
+from moodscape.models.gan.losses import gradient_penalty, hinge_d_loss, hinge_g_loss
 from moodscape.models.registry import UnknownNameError
 
 

@@ -11,7 +11,7 @@ import torch
 
 from moodscape.audio.frontend import LogMel
 from moodscape.errors import CheckpointError
-from moodscape.models.musicnn import SHIPPED, Musicnn, load_musicnn
+from moodscape.models.pretrained.musicnn import SHIPPED, Musicnn, load_musicnn
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn_reference.npz"
 

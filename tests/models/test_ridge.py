@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moodscape.metrics.regression import ccc
-from moodscape.models.ridge import DEFAULT_ALPHAS, RidgeBaseline, pooled_stats
+from moodscape.models.floors.ridge import DEFAULT_ALPHAS, RidgeBaseline, pooled_stats
 
 ALPHAS = (1e-3, 1e-1, 10.0, 100.0, 1e3, 1e4, 1e6)
 

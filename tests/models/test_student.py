@@ -14,9 +14,9 @@ from transformers import MobileViTConfig, MobileViTModel
 
 from moodscape.config import StudentConfig
 from moodscape.errors import CheckpointError
-from moodscape.models.loading import load_regressor
-from moodscape.models.student import STUDENT_PRESETS, StudentRegressor, build_student
-from moodscape.models.teacher import TeacherRegressor
+from moodscape.models.loading import REGRESSORS, load_model
+from moodscape.models.student.mobilevit import STUDENT_PRESETS, StudentRegressor, build_student
+from moodscape.models.teacher.transformer import TeacherRegressor
 
 TINY_V1 = {"hidden_sizes": [16, 24, 32], "neck_hidden_sizes": [8, 8, 16, 16, 24, 24, 48],
            "expand_ratio": 2.0, "num_attention_heads": 2}  # fmt: skip
@@ -76,19 +76,19 @@ def test_save_and_load_round_trip_is_exact(tmp_path):
     x = torch.randn(2, 32, 40)
     torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
     assert again.project(again.embed(x)).shape == (2, 12)
-    assert isinstance(load_regressor(tmp_path), StudentRegressor)
+    assert isinstance(load_model(tmp_path, expect=REGRESSORS), StudentRegressor)
     # The one checkpoint API: the weights file alone rebuilds it too (its metadata holds the config).
     (tmp_path / "config.json").unlink()
     alone = StudentRegressor.from_pretrained(tmp_path / "model.safetensors")
     torch.testing.assert_close(alone(x), model(x), rtol=0, atol=0)
 
 
-def test_load_regressor_tells_teacher_and_student_apart(tmp_path):
+def test_load_model_tells_teacher_and_student_apart(tmp_path):
     teacher = TeacherRegressor(n_mels=32, frames=48, hidden_size=16, num_layers=1, num_heads=2, head_hidden=8)
     teacher.save_pretrained(tmp_path / "t")
-    assert isinstance(load_regressor(tmp_path / "t"), TeacherRegressor)
-    with pytest.raises(CheckpointError, match="no config.json"):
-        load_regressor(tmp_path)
+    assert isinstance(load_model(tmp_path / "t", expect=REGRESSORS), TeacherRegressor)
+    with pytest.raises(CheckpointError, match="holds no moodscape model"):
+        load_model(tmp_path, expect=REGRESSORS)
     with pytest.raises(CheckpointError, match="not a moodscape student"):
         StudentRegressor.from_pretrained(tmp_path / "t")
 

@@ -20,12 +20,12 @@ from transformers import ASTConfig, ASTForAudioClassification, ViTConfig, ViTFor
 from moodscape import __version__
 from moodscape.config import TeacherConfig
 from moodscape.errors import CheckpointError, ConfigError
-from moodscape.models import hub as hub_mod
-from moodscape.models.hub import resolve_pretrained
+from moodscape.models.pretrained import hub as hub_mod
+from moodscape.models.pretrained.hub import resolve_pretrained
 from moodscape.models.registry import Registry, UnknownNameError
-from moodscape.models.teacher import TeacherRegressor
-from moodscape.models.teacher_build import build_teacher, resize_position_embeddings
-from moodscape.models.teacher_kinds import TEACHER_KINDS, TEACHER_PRESETS
+from moodscape.models.teacher.build import build_teacher, resize_position_embeddings
+from moodscape.models.teacher.kinds import TEACHER_KINDS, TEACHER_PRESETS
+from moodscape.models.teacher.transformer import TeacherRegressor
 
 PROJ = "embeddings.patch_embeddings.projection.weight"
 POS = "embeddings.position_embeddings"

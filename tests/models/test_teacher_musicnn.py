@@ -8,10 +8,10 @@ import torch
 
 from moodscape.config import TeacherConfig
 from moodscape.errors import ConfigError, SettingError
-from moodscape.models.loading import load_regressor
-from moodscape.models.musicnn import load_musicnn
-from moodscape.models.teacher_build import build_teacher
-from moodscape.models.teacher_musicnn import MusicnnRegressor
+from moodscape.models.loading import REGRESSORS, load_model
+from moodscape.models.pretrained.musicnn import load_musicnn
+from moodscape.models.teacher.build import build_teacher
+from moodscape.models.teacher.musicnn_head import MusicnnRegressor
 
 
 def musicnn_teacher(**options) -> MusicnnRegressor:
@@ -47,7 +47,7 @@ def test_outputs_embedding_groups_and_a_saved_teacher_loads_back(head, tmp_path)
     assert out.shape == (3, 2) and out.abs().max() < 1 and embedding.shape == (3, model.hidden_size)
     names = {g["name"] for g in model.parameter_groups(lr_backbone=1e-4, lr_head=1e-3, weight_decay=0.01)}
     assert "head" in names
-    again = load_regressor(model.save_pretrained(tmp_path / "best"))
+    again = load_model(model.save_pretrained(tmp_path / "best"), expect=REGRESSORS)
     with torch.inference_mode():
         assert torch.equal(again(x), out)
 

@@ -29,6 +29,7 @@ class Tiny(torch.nn.Module):
     def save_pretrained(self, directory):
         from safetensors.torch import save_file
 
+        directory.mkdir(exist_ok=True)
         save_file(self.state_dict(), str(directory / "model.safetensors"))
         (directory / "config.json").write_text("{}")
 
@@ -59,16 +60,36 @@ def test_checkpoint_folder_and_recovery(tmp_path):
     model = Tiny()
     optimizer = stepped_optimizer(model)
     target = tmp_path / "last"
-    write_checkpoint(target, model, meta={"epoch": 1}, optimizer=optimizer, training_state={"epoch": 1})
-    write_checkpoint(target, model, meta={"epoch": 2}, optimizer=optimizer, training_state={"epoch": 2})
+    for epoch in (1, 2):
+        write_checkpoint(target, model, meta={"epoch": epoch}, optimizers={"optimizer": optimizer},
+                         training_state={"epoch": epoch})  # fmt: skip
     assert read_meta(target)["epoch"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
-    assert read_training_state(target, torch.optim.AdamW(model.parameters()))["epoch"] == 2
+    assert read_training_state(target, {"optimizer": torch.optim.AdamW(model.parameters())})["epoch"] == 2
     # A kill between the two renames leaves only last.old: it comes back.
     target.rename(tmp_path / "last.old")
     assert recover(target).exists() and read_meta(target)["epoch"] == 2
     best = write_checkpoint(tmp_path / "best", model, meta={})
     with pytest.raises(CheckpointError, match="cannot be resumed"):
-        read_training_state(best, optimizer)
+        read_training_state(best, {"optimizer": optimizer})
     with pytest.raises(CheckpointError, match="not a moodscape checkpoint"):
         read_meta(tmp_path)
+
+
+def test_one_resume_format_for_several_networks(tmp_path):
+    """A GAN's last/: no root model, two networks in subfolders and two optimisers, each restored exactly."""
+    torch.manual_seed(0)
+    g, d = Tiny(), Tiny()
+    opt_g, opt_d = stepped_optimizer(g), stepped_optimizer(d)
+    last = write_checkpoint(tmp_path / "last", None, meta={"epoch": 3}, parts={"generator": g, "discriminator": d},
+                            optimizers={"optimizer_g": opt_g, "optimizer_d": opt_d}, training_state={"epoch": 3})
+    assert {"generator", "discriminator"} <= {p.name for p in last.iterdir()}
+    assert not (last / "model.safetensors").exists()
+    fresh_g, fresh_d = torch.optim.AdamW(g.parameters()), torch.optim.AdamW(d.parameters())
+    state = read_training_state(last, {"optimizer_g": fresh_g, "optimizer_d": fresh_d})
+    assert state == {"epoch": 3}
+    for saved, fresh in ((opt_g, fresh_g), (opt_d, fresh_d)):
+        for key, value in saved.state_dict()["state"][0].items():
+            assert torch.equal(value, fresh.state_dict()["state"][0][key])
+    with pytest.raises(CheckpointError, match=r"optimisers .*optimizer_d.*this trainer has \['optimizer'\]"):
+        read_training_state(last, {"optimizer": fresh_g})

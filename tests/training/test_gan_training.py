@@ -16,7 +16,7 @@ from moodscape.errors import ConfigError
 from moodscape.experiments.ablation import _verdict
 from moodscape.features.store import FeatureStore
 from moodscape.inference.synthetic import draw_labels
-from moodscape.models.gan_generator import Generator
+from moodscape.models.gan.generator import Generator
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from moodscape.config import TeacherConfig
 from moodscape.features.store import FeatureStore
 from moodscape.features.windows import SongFeatures
 from moodscape.models.predict import predict_songs
-from moodscape.models.teacher_build import build_teacher
+from moodscape.models.teacher.build import build_teacher
 from moodscape.training.musicnn_cache import PooledWindows, cached_song_values
 
 from ..conftest import REPO, moodscape

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from moodscape.config import TeacherConfig
-from moodscape.models.teacher_build import build_teacher
+from moodscape.models.teacher.build import build_teacher
 from moodscape.training.regressor import recompute_batchnorm
 
 

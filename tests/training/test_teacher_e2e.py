@@ -114,7 +114,7 @@ def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tm
     from moodscape import Predictor
     from moodscape.audio.descriptors import clip_descriptors
     from moodscape.audio.io import load_audio
-    from moodscape.models.fusion import WEIGHT_GRID, Fusion
+    from moodscape.models.floors.fusion import WEIGHT_GRID, Fusion
 
     run = tmp_path / "fused"
     assert main(["-q", "train", "--config", "configs/demo.yaml",

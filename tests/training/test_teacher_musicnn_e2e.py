@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from moodscape.models.loading import load_regressor
-from moodscape.models.teacher_musicnn import MusicnnRegressor
+from moodscape.models.loading import REGRESSORS, load_model
+from moodscape.models.teacher.musicnn_head import MusicnnRegressor
 
 from ..conftest import REPO, moodscape
 
@@ -26,7 +26,7 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "musicnn's pooled features of 10 songs' windows (every 47 frames)" in done.stderr  # the cached path
-    model = load_regressor(tmp_path / "teacher" / "best")
+    model = load_model(tmp_path / "teacher" / "best", expect=REGRESSORS)
     assert isinstance(model, MusicnnRegressor) and model.frames == 188 and model.head_kind == "pooled"
     meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
     assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000

@@ -2,7 +2,7 @@
 
 These are the handcrafted features that music-emotion work compared against for two decades (Panda et
 al. 2018 on 4Q; the MediaEval baselines on DEAM): one fixed-length vector per clip, computed with
-librosa from the decoded audio. They feed the classical floor (:mod:`moodscape.models.descriptor_floor`)
+librosa from the decoded audio. They feed the classical floor (:mod:`moodscape.models.floors.descriptors`)
 that every learned model must beat. Names of the entries come from :func:`descriptor_names`, so a
 vector is never read by position alone.
 """

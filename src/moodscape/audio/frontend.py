@@ -25,7 +25,7 @@ class LogMel(nn.Module):
     sr=sample_rate, n_fft, hop_length, n_mels, fmin, fmax, power), ref=1.0, amin, top_db)`` with
     librosa's defaults (periodic Hann window, centred frames, zero padding, Slaney mel scale and norm);
     ``"logc"`` is ``log10(1 + 10000 mel)`` of the same mel spectrogram, the input of the pretrained
-    musicnn networks (:mod:`moodscape.models.musicnn`; ``amin`` and ``top_db`` do not apply).
+    musicnn networks (:mod:`moodscape.models.pretrained.musicnn`; ``amin`` and ``top_db`` do not apply).
 
     Input: (samples,) or (batch, samples) float32 at ``sample_rate``.
     Output: (n_mels, frames) or (batch, n_mels, frames), frames = 1 + samples // hop_length.

@@ -7,7 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
 from .common import positive_float, positive_int
 
 log = logging.getLogger("moodscape")
@@ -33,57 +32,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from ..audio.io import find_audio_files
-    from ..data.shards import parse_shard, shard_files
-    from ..inference.outputs import PredictionWriter, check_output, format_tags, plot_names
-    from ..inference.predictor import Predictor
-    from ..inference.shards import check_same_shard, model_fingerprint, shard_meta_path, write_shard_meta
+    from ..inference.batch import PredictionBatch
+    from ..inference.outputs import format_tags, plot_names
 
-    found = [(f, str(f.relative_to(p)) if p.is_dir() else p.name) for p in args.paths
-             for f in (find_audio_files(p) if p.is_dir() else [p])]  # fmt: skip
-    if not found:
+    batch = PredictionBatch.open(args.paths, model=args.model, out=args.out, timeline=args.timeline, tags=args.tags,
+                                 shard=args.shard, resume=args.resume, threads=args.threads,
+                                 batch_size=args.batch_size, hop_seconds=args.hop, device=args.device)  # fmt: skip
+    if batch.predictor is None:
         log.error("no audio files found in %s", ", ".join(map(str, args.paths)))
         return 1
-    files = [f for f, _ in found]
-    if args.shard:
-        if not args.out:
-            raise ConfigError("--shard needs --out: each shard writes its own table (e.g. --out moods-2-of-3.csv)")
-        shard = parse_shard(args.shard)
-        files = shard_files(found, *shard)
-        log.info("shard %d/%d: %d of %d files", *shard, len(files), len(found))
-    if args.resume and not args.out:
-        raise ConfigError("--resume continues the table of --out; give --out")
-    if args.out:
-        check_output(args.out)  # before any decoding: a bad name must not cost the work
-    options = {"threads": args.threads, "batch_size": args.batch_size, "hop_seconds": args.hop, "device": args.device}
-    predictor = Predictor.load(args.model, **options) if args.model else Predictor.default(**options)
-    names = plot_names(files) if args.plot else {}
-    if args.shard:
-        settings = {"timeline": args.timeline, "hop_samples": predictor.hop, "window_samples": predictor.window,
-                    "sample_rate": predictor.sample_rate, **({"tags": True} if args.tags else {})}  # fmt: skip
-        fingerprint = model_fingerprint(predictor.backend.files)
-        previous = shard_meta_path(args.out)
-        if args.resume and previous.is_file():
-            check_same_shard(previous, shard=shard, model=fingerprint, settings=settings)
-        write_shard_meta(args.out, shard=shard, model=fingerprint, settings=settings, files=len(files))
-    writer = PredictionWriter(args.out, timeline=args.timeline, resume=args.resume, tags=args.tags) if args.out else None
-    if writer is not None and writer.done:
-        before = len(files)
-        files = [f for f in files if str(f) not in writer.done]
-        log.info("resuming %s: %d files done earlier, %d to go", args.out, before - len(files), len(files))
-    done, failed = 0, []
-    if writer is None:
+    names = plot_names(batch.files) if args.plot else {}
+    if batch.writer is None:
         print(f"{'file':40} {'valence':>8} {'arousal':>8} {'V 1-9':>6} {'A 1-9':>6}  quadrant")
     try:
-        for path, result, error in predictor.predict_many(files, timeline=args.timeline or bool(args.plot),
-                                                          tags=args.tags, progress=not args.quiet):  # fmt: skip
+        for path, result, _ in batch.run(timeline=bool(args.plot), progress=not args.quiet):
             if result is None:
-                failed.append((path, error))
                 continue
-            done += 1
-            if writer is not None:
-                writer.write(result)
-            else:
+            if batch.writer is None:
                 print(f"{Path(result.path).name[:40]:40} {result.valence:8.3f} {result.arousal:8.3f} "
                       f"{result.valence_1_9:6.2f} {result.arousal_1_9:6.2f}  {result.quadrant} {result.mood}"
                       + (f"  ({result.warning})" if result.warning else ""), flush=True)  # fmt: skip
@@ -94,14 +59,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
                 plot_prediction(result, args.plot / names[path])
     finally:
-        if writer is not None:
-            writer.close()
-            for written in writer.written:
-                print(f"wrote {written} ({writer.count} songs)")
-    for path, error in failed:  # each reason names its file
+        batch.close()
+        for written in batch.written:
+            print(f"wrote {written} ({batch.writer.count} songs)")
+    for _, error in batch.failed:  # each reason names its file
         print(f"skipped: {error}", file=sys.stderr)
-    print(f"{done} of {len(files)} files predicted", file=sys.stderr)
-    return 1 if files and not done else 0
+    print(f"{batch.done} of {len(batch.files)} files predicted", file=sys.stderr)
+    return 1 if batch.files and not batch.done else 0
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

@@ -233,7 +233,7 @@ class _StudentNetwork(_Section):
 
 
 class StudentConfig(TrainingConfig, _StudentNetwork):
-    """The MobileViT student (see moodscape.models.student) and its distillation from the teacher, on the
+    """The MobileViT student (see moodscape.models.student.mobilevit) and its distillation from the teacher, on the
     teacher's windows."""
 
     ADDED_LATER: ClassVar[dict[str, Any]] = {"transfer": [], "transfer_ratio": 1.0}

@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +114,26 @@ class StaticSpec:
         return ("song_id", self.valence, self.arousal)
 
 
+class _OncePerSong:
+    """Values by song id, each song kept once: a repeat with the same values is kept once (with a warning);
+    one with other values is a conflict, listed in ``conflicts`` for one error (moodscape never guesses which
+    row is right). ``same(kept, new)`` says whether two values agree."""
+
+    def __init__(self, same: Callable[[Any, Any], bool]) -> None:
+        self.values: dict[str, Any] = {}
+        self.where: dict[str, str] = {}
+        self.conflicts: list[str] = []
+        self.same = same
+
+    def add(self, song_id: str, value: Any, at: str, warnings: list[str]) -> None:
+        if song_id not in self.values:
+            self.values[song_id], self.where[song_id] = value, at
+        elif self.same(self.values[song_id], value):
+            warnings.append(f"{at}: song {song_id} repeats {self.where[song_id]} with the same values; kept once")
+        else:
+            self.conflicts.append(f"song {song_id} at {self.where[song_id]} and at {at}")
+
+
 def read_static(
     paths: Sequence[Path], spec: StaticSpec, warnings: list[str], *, fix: str = ""
 ) -> dict[str, dict[str, float]]:
@@ -123,9 +144,7 @@ def read_static(
     value) and that song is left out. Repeated ids: see the module docstring.
     """
     low, high = SCALES[spec.scale]
-    static: dict[str, dict[str, float]] = {}
-    where: dict[str, str] = {}
-    conflicts: list[str] = []
+    static = _OncePerSong(lambda kept, new: all(kept[c] == new[c] for c in set(kept) & set(new)))
     for path in paths:
         table = read_csv_table(path, required=spec.required, fix=fix)
         id_at = table.index("song_id")
@@ -155,21 +174,14 @@ def read_static(
             if problem:
                 warnings.append(f"{at}: song {song_id}: {problem}; song skipped")
                 continue
-            if song_id in static:
-                shared = set(static[song_id]) & set(values)
-                if all(static[song_id][c] == values[c] for c in shared):
-                    warnings.append(f"{at}: song {song_id} repeats {where[song_id]} with the same values; kept once")
-                else:
-                    conflicts.append(f"song {song_id} at {where[song_id]} and at {at}")
-                continue
-            static[song_id] = values
-            where[song_id] = at
-    if conflicts:
+            static.add(song_id, values, at, warnings)
+    if static.conflicts:
         raise DataError(
-            f"{len(conflicts)} song id(s) annotated twice with different values: {preview(conflicts, 10, sep='; ')}. "
-            "Remove the wrong rows; moodscape will not guess which one is right."
+            f"{len(static.conflicts)} song id(s) annotated twice with different values: "
+            f"{preview(static.conflicts, 10, sep='; ')}. Remove the wrong rows; moodscape will not guess which one "
+            "is right."
         )
-    return static
+    return static.values
 
 
 def static_to_records(static: Mapping[str, Mapping[str, float]], spec: StaticSpec) -> dict[str, SongRecord]:
@@ -224,9 +236,7 @@ def read_dynamic_csv(path: Path, warnings: list[str]) -> tuple[np.ndarray, dict[
     times_arr = np.asarray(times, dtype=np.float64)
     if times_arr.size and np.any(np.diff(times_arr) <= 0):
         raise DataError(f"{path}: the sample_XXXms columns are not in increasing time order")
-    curves: dict[str, np.ndarray] = {}
-    where: dict[str, str] = {}
-    conflicts = []
+    curves = _OncePerSong(np.array_equal)
     for row in table.rows:
         at = f"{path}, line {row.line}"
         song_id, fields = row.fields[0], row.fields[1:]
@@ -251,21 +261,13 @@ def read_dynamic_csv(path: Path, warnings: list[str]) -> tuple[np.ndarray, dict[
         if not values:
             warnings.append(f"{at}: song {song_id}: no values; curve skipped")
             continue
-        curve = np.asarray(values, dtype=np.float64)
-        if song_id in curves:
-            if np.array_equal(curves[song_id], curve):
-                warnings.append(f"{at}: song {song_id} repeats {where[song_id]} with the same values; kept once")
-            else:
-                conflicts.append(f"song {song_id} at {where[song_id]} and at {at}")
-            continue
-        curves[song_id] = curve
-        where[song_id] = at
-    if conflicts:
+        curves.add(song_id, np.asarray(values, dtype=np.float64), at, warnings)
+    if curves.conflicts:
         raise DataError(
-            f"{path}: {len(conflicts)} song id(s) with two different curves: {preview(conflicts, 10, sep='; ')}. "
-            "Remove the wrong rows."
+            f"{path}: {len(curves.conflicts)} song id(s) with two different curves: "
+            f"{preview(curves.conflicts, 10, sep='; ')}. Remove the wrong rows."
         )
-    return times_arr, curves
+    return times_arr, curves.values
 
 
 def read_dynamic(arousal_path: Path, valence_path: Path, warnings: list[str]) -> dict[str, DynamicLabels]:

@@ -23,8 +23,8 @@ from ..errors import ConfigError, DataError
 from ..features.store import FeatureStore
 from ..files import write_json
 from ..metrics.regression import regression_metrics
-from ..models.descriptor_floor import DescriptorFloor
-from ..models.ridge import RidgeBaseline, pooled_stats
+from ..models.floors.descriptors import DescriptorFloor
+from ..models.floors.ridge import RidgeBaseline, pooled_stats
 from .quadrant_analysis import analyse_quadrants
 
 DIMENSIONS = ("valence", "arousal")

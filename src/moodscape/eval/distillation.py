@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from ..files import write_json
-from ..models.loading import load_regressor
+from ..models.loading import REGRESSORS, load_model
 from ..models.serialization import to_jsonable
-from ..models.student import count_parameters
+from ..models.student.mobilevit import count_parameters
 from .report import Section, Table, Text, write_report
 from .run import evaluate_run
 
@@ -41,7 +41,7 @@ def window_latency_ms(model: nn.Module, shape: tuple[int, int], *, repeats: int 
 
 def model_profile(folder: Path) -> dict[str, Any]:
     """Parameters (what is exported: the student's distillation projection excluded), file size, latency."""
-    model = load_regressor(folder)
+    model = load_model(folder, expect=REGRESSORS)
     params = count_parameters(model)
     return {
         "parameters": params,

@@ -181,6 +181,18 @@ class Table:
         return "\n".join(lines)
 
 
+def _embedded(path: Path, what: str, kind: str) -> str:
+    """``data:`` URI of a file, so the page stays self-contained; a missing file is named."""
+    if not path.is_file():
+        raise FileNotFoundError(f"report {what} not found: {path}")
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _relative(path: str | Path, out_dir: Path) -> str:
+    """``path`` as a Markdown link target from ``out_dir`` (spaces escaped)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out_dir).resolve())).as_posix().replace(" ", "%20")
+
+
 @dataclass(frozen=True)
 class Image:
     """A PNG file; embedded in HTML, linked by relative path in Markdown."""
@@ -190,17 +202,14 @@ class Image:
 
     def html(self, out_dir: Path) -> str:
         path = Path(self.path)
-        if not path.is_file():
-            raise FileNotFoundError(f"report image not found: {path}")
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        src = _embedded(path, "image", "image/png")
         alt = html.escape(self.caption or path.stem)
         caption = f"<figcaption>{html.escape(self.caption)}</figcaption>" if self.caption else ""
-        return f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">{caption}</figure>'
+        return f'<figure><img alt="{alt}" src="{src}">{caption}</figure>'
 
     def markdown(self, out_dir: Path) -> str:
-        rel = Path(os.path.relpath(Path(self.path).resolve(), Path(out_dir).resolve())).as_posix()
         alt = (self.caption or Path(self.path).stem).replace("]", "").replace("[", "")
-        target = rel.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
+        target = _relative(self.path, out_dir).replace(")", "%29").replace("(", "%28")
         return f"![{alt}]({target})" + (f"\n\n*{_md(self.caption)}*" if self.caption else "")
 
 
@@ -230,16 +239,12 @@ class Audio:
 
     def html(self, out_dir: Path) -> str:
         path = Path(self.path)
-        if not path.is_file():
-            raise FileNotFoundError(f"report audio not found: {path}")
-        kind = _AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        src = _embedded(path, "audio", _AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"))
         caption = f"<figcaption>{html.escape(self.caption or path.name)}</figcaption>"
-        return f'<figure><audio controls preload="none" src="data:{kind};base64,{data}"></audio>{caption}</figure>'
+        return f'<figure><audio controls preload="none" src="{src}"></audio>{caption}</figure>'
 
     def markdown(self, out_dir: Path) -> str:
-        rel = Path(os.path.relpath(Path(self.path).resolve(), Path(out_dir).resolve())).as_posix()
-        return f"[{_md(self.caption or Path(self.path).name)}]({rel.replace(' ', '%20')})"
+        return f"[{_md(self.caption or Path(self.path).name)}]({_relative(self.path, out_dir)})"
 
 
 Block = Text | Bullets | Table | Image | Raw | Audio

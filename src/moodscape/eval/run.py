@@ -17,8 +17,8 @@ from ..errors import CheckpointError
 from ..features.prepare import prepare_data
 from ..features.windows import SongFeatures
 from ..models.checkpoint import read_meta
-from ..models.fusion import Fusion
-from ..models.loading import load_regressor
+from ..models.floors.fusion import Fusion
+from ..models.loading import REGRESSORS, load_model
 from ..models.predict import predict_songs
 from .baseline import floor_predictions
 from .evaluation import evaluate_predictions
@@ -57,7 +57,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
     if not song_ids:
         raise CheckpointError(f"split '{split}' of {store.directory} has no songs to evaluate")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_regressor(best).to(device)
+    model = load_model(best, expect=REGRESSORS).to(device)
     data = SongFeatures(store, song_ids, normalization=prepared.normalization, mode=store.features.normalization)
     predicted, _ = predict_songs(
         model, data, frames=meta["window_frames"], hop=meta["eval_hop_frames"], device=device

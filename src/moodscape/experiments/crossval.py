@@ -33,8 +33,8 @@ from ..features.windows import SongFeatures, song_windows
 from ..inference.synthetic import generate_synthetic_store
 from ..inference.tags import store_summaries
 from ..metrics.regression import ccc
-from ..models.fusion import Fusion
-from ..models.loading import load_regressor
+from ..models.floors.fusion import Fusion
+from ..models.loading import REGRESSORS, load_model
 from ..models.predict import predict_songs
 from ..models.waveform import WaveformRegressor
 from ..training.distill import DistillTrainer
@@ -100,7 +100,7 @@ def _held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> dict[
     """The best checkpoint's held-out song values: the network's, and fused when the run has a fusion."""
     store, splits = prepared.store, prepared.splits
     data = SongFeatures(store, splits.test, normalization=prepared.normalization, mode=store.features.normalization)
-    network, _ = predict_songs(load_regressor(run / "best"), data, frames=frames, hop=hop, device=torch.device("cpu"))
+    network, _ = predict_songs(load_model(run / "best", expect=REGRESSORS), data, frames=frames, hop=hop, device=torch.device("cpu"))
     out = {"network": network}
     fusion = Fusion.find(run / "best")
     if fusion is not None:

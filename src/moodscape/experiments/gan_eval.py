@@ -31,8 +31,8 @@ from ..metrics.gan_quality import (
     matched_distances,
 )
 from ..models.checkpoint import read_meta
-from ..models.gan_generator import Generator
-from ..models.loading import load_regressor
+from ..models.gan.generator import Generator
+from ..models.loading import REGRESSORS, load_model
 from ..models.serialization import to_jsonable
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
     synth_x = np.stack([stats.apply(np.asarray(synthetic.get(i), dtype=np.float32)) for i in synth_ids])
     synth_y = synthetic.labels(synth_ids).astype(np.float32)
 
-    teacher = load_regressor(Path(teacher_dir) / "best")
+    teacher = load_model(Path(teacher_dir) / "best", expect=REGRESSORS)
     real_e, _ = _embed_and_predict(teacher, real_x)
     synth_e, synth_pred = _embed_and_predict(teacher, synth_x)
     real_b, synth_b = band_statistics_embedding(real_x), band_statistics_embedding(synth_x)
@@ -97,7 +97,7 @@ def evaluate_gan(gan_dir: str | Path, *, teacher_dir: str | Path, windows: int =
         "band_profile_correlation": band_profile_correlation(real_x, synth_x),
         "diversity_ratio": diversity_ratio(real_b, synth_b),
     }  # fmt: skip
-    generator = Generator.from_pretrained(gan_dir / "generator")
+    generator = load_model(gan_dir / "generator", expect=(Generator,))
     plots = _plots(out / "plots", real_x, real_y, synth_y, generator, gan_dir / "history.csv", seed=seed)
     write_json(out / "metrics.json", to_jsonable(metrics))
     _report(out, metrics, plots)

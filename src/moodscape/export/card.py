@@ -38,7 +38,7 @@ def _fusion_lines(fusion: dict[str, Any] | None) -> list[str]:
 def pretrained_attribution(config: dict[str, Any]) -> str | None:
     """The attribution a card owes to pretrained weights the model (or the teacher it learnt from) is built on."""
     if config.get("teacher", {}).get("kind") == "musicnn":
-        from ..models.musicnn import ATTRIBUTION
+        from ..models.pretrained.musicnn import ATTRIBUTION
 
         return ATTRIBUTION
     return None

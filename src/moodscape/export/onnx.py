@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import ExportError
+from ..models.loading import open_onnx
 from ..models.waveform import LogmelRegressor, WaveformRegressor
 
 log = logging.getLogger(__name__)
@@ -158,10 +159,7 @@ def _front_end_nodes(model) -> list[str]:
 
 def read_spec(path: str | Path) -> dict[str, Any]:
     """The ``moodscape.spec`` metadata of an exported ONNX model."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    props = session.get_modelmeta().custom_metadata_map
+    props = open_onnx(path).get_modelmeta().custom_metadata_map
     if "moodscape.spec" not in props:
         raise ExportError(f"{path}: not a moodscape ONNX export (no moodscape.spec metadata); export it with "
                           "`moodscape export RUN_DIR --format onnx`")  # fmt: skip

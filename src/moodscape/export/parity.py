@@ -21,6 +21,7 @@ from ..errors import AudioError, MoodscapeError
 from ..features.store import FeatureStore
 from ..features.windows import window_starts
 from ..metrics.regression import ccc
+from ..models.loading import load_model, open_onnx
 from ..models.waveform import WaveformRegressor
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,7 @@ def torch_outputs(model: WaveformRegressor, windows: np.ndarray) -> np.ndarray:
 
 
 def onnx_outputs(path: Path, windows: np.ndarray, batch: int = 32) -> np.ndarray:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = open_onnx(path)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: windows[i : i + batch]})[0] for i in range(0, len(windows), batch)])
 
@@ -117,7 +116,7 @@ def check_parity(model: WaveformRegressor, files: dict[str, Path], songs: Parity
         elif path.suffix == ".onnx":
             expected, got = reference, onnx_outputs(path, windows)
         else:
-            loaded = torch.jit.load(str(path))
+            loaded = load_model(path)
             expected, got = reference, _batched(lambda x: loaded(torch.from_numpy(x)).numpy(), windows)
         entry: dict[str, Any] = {"max_abs_diff": float(np.abs(got - expected).max())}
         if songs is not None:

@@ -9,9 +9,9 @@ from typing import Any
 
 from ..errors import CheckpointError, ExportError
 from ..files import write_json
-from ..models.fusion import FUSION_DIR, Fusion
+from ..models.floors.fusion import FUSION_DIR, Fusion
 from ..models.serialization import to_jsonable
-from ..models.student import count_parameters
+from ..models.student.mobilevit import count_parameters
 from ..models.waveform import WaveformRegressor
 from .card import pretrained_attribution, write_model_card
 from .onnx import export_onnx, quantize_int8

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,11 +28,9 @@ from ..config import AudioConfig, Config, FeaturesConfig, save_config, settings_
 from ..data.dataset import Dataset
 from ..data.shards import shard_files
 from ..errors import ConfigError
-from ..files import atomic_path, write_json
 from ..version import __version__
 from .extract import extract_logmels, prepare_frontend
 from .store import (
-    ERROR_COLUMNS,
     ERRORS_FILE,
     FEATURES_FILE,
     INDEX_COLUMNS,
@@ -43,9 +40,8 @@ from .store import (
     SETTINGS_FILE,
     STORE_FILES,
     StoreEntry,
-    labels_revision,
-    store_revision,
 )
+from .writer import StoreWriter, read_errors, write_rows
 
 log = logging.getLogger("moodscape.features.store")  # the CLI prints this name with each line: the store's, as before
 
@@ -77,17 +73,6 @@ def song_key(dataset: Dataset, record) -> str:
 def store_name(dataset_name: str, audio: AudioConfig, features: FeaturesConfig) -> str:
     """Folder name for a dataset under given front-end settings."""
     return f"{dataset_name}-{settings_hash(audio, features)}"
-
-
-def _atomic_write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _atomic_write_json(path: Path, payload: dict) -> None:
-    write_json(path, payload, sort_keys=True)
 
 
 def _read_journal(path: Path, data_bytes: int, n_mels: int) -> list[StoreEntry]:
@@ -165,8 +150,8 @@ def build_feature_store(
     if previous.get("complete") and not todo and not any(changes.values()):
         log.info("%s is complete and up to date for these settings; nothing to do", store_dir)
         return store_dir
-    store_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_json(settings_path, {**settings, "complete": False})
+    store_files = StoreWriter(store_dir, features.n_mels)
+    store_files.begin(settings)
     save_config(config, store_dir)
     if any(changes.values()):
         log.info("%s: %s", store_dir, ", ".join(f"{n} {what}" for what, n in changes.items() if n))
@@ -177,13 +162,13 @@ def build_feature_store(
     with data_path.open("ab") as data:
         data.truncate(offset * 2)
     # Rewrite the journal clean, so that appending never continues a torn line.
-    _atomic_write_rows(journal_path, INDEX_COLUMNS, [e.row() for e in done])
-    errors: dict[str, str] = _read_errors(store_dir / ERRORS_FILE)
+    write_rows(journal_path, INDEX_COLUMNS, [e.row() for e in done])
+    errors: dict[str, str] = read_errors(store_dir / ERRORS_FILE)
     if done and todo:
         log.info("resuming %s: %d songs done, %d to go", store_dir, len(done), len(todo))
 
     with data_path.open("ab") as data, journal_path.open("a", newline="") as journal:
-        writer = csv.writer(journal)
+        journal_rows = csv.writer(journal)
         synced = time.monotonic()
         bar = tqdm(total=len(todo), desc="features", unit="song", disable=not progress)
         logmels = extract_logmels([str(r.path) for r in todo], audio, features, workers,
@@ -200,23 +185,19 @@ def build_feature_store(
                 entry = _entry(record, offset=offset, frames=logmel.shape[1], status="ok", fingerprint=fingerprint)
                 offset += logmel.size
             # The clip's bytes reach the OS before its journal line: a killed process loses neither.
-            writer.writerow(entry.row())
+            journal_rows.writerow(entry.row())
             journal.flush()
             if time.monotonic() - synced > SYNC_SECONDS:
                 _sync(data, journal)
                 synced = time.monotonic()
             done.append(entry)
             if logmel is None:
-                _write_errors(store_dir / ERRORS_FILE, done, errors)
+                store_files.write_errors(done, errors)
             bar.update(1)
         bar.close()
         _sync(data, journal)
 
-    _write_errors(store_dir / ERRORS_FILE, done, errors)
-    _atomic_write_rows(store_dir / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in done])
-    journal_path.unlink()
-    _atomic_write_json(settings_path, {**settings, "complete": True, "revision": store_revision(done),
-                                       "labels_revision": labels_revision(done)})  # fmt: skip
+    store_files.finish(done, errors)
     ok = sum(e.status == "ok" for e in done)
     log.info("feature store %s: %d songs, %d errors (see %s)", store_dir, ok, len(done) - ok, ERRORS_FILE)
     return store_dir
@@ -263,26 +244,12 @@ def _same_bytes(entry: StoreEntry, current: tuple[str, int, int]) -> bool:
 def _compact(store_dir: Path, kept: list[StoreEntry], n_mels: int) -> list[StoreEntry]:
     """Copy the kept clips into a fresh ``features.f16``; returns the entries with their new offsets.
 
-    While the files are swapped no journal or index exists, so a build killed here starts again from
-    nothing: slower, never wrong.
+    The journal and index go first (their offsets would not match the new file), so a build killed here
+    starts again from nothing: slower, never wrong.
     """
-    data_path = store_dir / FEATURES_FILE
-    fresh = store_dir / (FEATURES_FILE + ".new")
-    moved: list[StoreEntry] = []
-    offset = 0
-    with data_path.open("rb") as source, fresh.open("wb") as target:
-        for entry in kept:
-            if entry.status == "ok":
-                source.seek(entry.offset * 2)
-                target.write(source.read(entry.frames * n_mels * 2))
-            moved.append(replace(entry, offset=offset))
-            offset += entry.frames * n_mels if entry.status == "ok" else 0
-        target.flush()
-        os.fsync(target.fileno())
     for name in (JOURNAL_FILE, INDEX_FILE):
         (store_dir / name).unlink(missing_ok=True)
-    os.replace(fresh, data_path)
-    return moved
+    return StoreWriter(store_dir, n_mels).copy_clips((store_dir / FEATURES_FILE, entry) for entry in kept)
 
 
 def _resume_state(store_dir: Path, n_mels: int) -> list[StoreEntry]:
@@ -318,15 +285,3 @@ def _sync(data, journal) -> None:
     """Flush to the disk itself (data first), so that a power cut also loses at most a few seconds."""
     os.fsync(data.fileno())
     os.fsync(journal.fileno())
-
-
-def _read_errors(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["song_id"]: row["error"] for row in csv.DictReader(handle)}
-
-
-def _write_errors(path: Path, entries: list[StoreEntry], errors: dict[str, str]) -> None:
-    rows = [[e.song_id, e.path, errors.get(e.song_id, "")] for e in entries if e.status != "ok"]
-    _atomic_write_rows(path, ERROR_COLUMNS, rows)

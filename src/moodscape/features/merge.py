@@ -7,29 +7,24 @@ another dataset, incomplete, missing or repeated are refused.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import shutil
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from ..config import load_config
 from ..data.dataset import load_dataset
 from ..data.shards import check_complete
 from ..errors import ConfigError
-from .build import _atomic_write_json, _atomic_write_rows, _write_errors, store_name
+from ..files import write_text
+from .build import store_name
 from .store import (
     ERRORS_FILE,
     FEATURES_FILE,
-    INDEX_COLUMNS,
-    INDEX_FILE,
     SETTINGS_FILE,
     FeatureStore,
-    labels_revision,
-    store_revision,
 )
+from .writer import StoreWriter, read_errors
 
 log = logging.getLogger("moodscape.features.store")
 
@@ -75,31 +70,14 @@ def merge_stores(inputs: Sequence[Path], out_dir: str | Path) -> Path:
     if absent or len(stores) != len(order):
         raise ConfigError(f"the shards hold {len(stores)} songs, the dataset {first['root']} {len(order)} "
                           f"(missing {absent[:5]}); rebuild the shards from the same dataset")  # fmt: skip
-    n_mels = config.features.n_mels
     target = Path(out_dir) / store_name(dataset.name, config.audio, config.features)
-    target.mkdir(parents=True, exist_ok=True)
-    merged, errors, offset = [], {}, 0
-    with (target / FEATURES_FILE).open("wb") as data:
-        for song in order:
-            store, entry = stores[song]
-            if entry.status == "ok":
-                data.write(store.get(song).tobytes())
-            merged.append(replace(entry, offset=offset))
-            offset += entry.frames * n_mels if entry.status == "ok" else 0
+    writer = StoreWriter(target, config.features.n_mels)
+    writer.begin({k: v for k, v in first.items() if k != "shard"})
+    merged = writer.copy_clips((stores[song][0].directory / FEATURES_FILE, stores[song][1]) for song in order)
+    errors: dict[str, str] = {}
     for folder in folders:
-        errors.update(_errors(folder / ERRORS_FILE))
-    _write_errors(target / ERRORS_FILE, merged, errors)
-    _atomic_write_rows(target / INDEX_FILE, INDEX_COLUMNS, [e.row() for e in merged])
-    shutil.copyfile(folders[0] / "config.yaml", target / "config.yaml")
-    base = {k: v for k, v in first.items() if k not in ("shard", "complete", "revision", "labels_revision")}
-    _atomic_write_json(target / SETTINGS_FILE, {**base, "complete": True, "revision": store_revision(merged),
-                                                "labels_revision": labels_revision(merged)})  # fmt: skip
+        errors.update(read_errors(folder / ERRORS_FILE))
+    write_text(target / "config.yaml", (folders[0] / "config.yaml").read_text(encoding="utf-8"))
+    writer.finish(merged, errors)
     log.info("merged %d shards into %s: %d songs", n, target, len(merged))
     return target
-
-
-def _errors(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["song_id"]: row["error"] for row in csv.DictReader(handle)}

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from ..models.fusion import FUSION_DIR, Fusion
+from ..models.floors.fusion import FUSION_DIR, Fusion
+from ..models.loading import open_onnx
 
 # What the Hub tier fetches for prediction: a moodscape checkpoint folder or exported ONNX files.
 PREDICT_HUB_PATTERNS = ("config.json", "*.safetensors", "moodscape.json", "*.onnx")
@@ -62,23 +63,11 @@ class _OnnxBackend:
     in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
-        import onnxruntime as ort
-
         from ..audio.frontend import LogMel
         from ..config import AudioConfig, FeaturesConfig
 
         self.threads = threads
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unrelated types for bad files
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(
-                f"{path}: not a loadable ONNX model ({first}); re-export it with `moodscape export RUN --format onnx`"
-            ) from exc
+        self.session = open_onnx(path, threads)
         props = self.session.get_modelmeta().custom_metadata_map
         try:
             spec = json.loads(props["moodscape.spec"])
@@ -130,7 +119,7 @@ def _locate(source: str | Path) -> Path:
             f"--model {text}: not found ({path.absolute()} does not exist); give a run folder, a checkpoint folder, "
             "an exported .onnx file or export folder, or a Hugging Face Hub name of the form owner/name"
         )
-    from ..models.hub import resolve_pretrained
+    from ..models.pretrained.hub import resolve_pretrained
 
     return resolve_pretrained(text, key="--model", patterns=PREDICT_HUB_PATTERNS, random_init=False)
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CheckpointError
-from ..models.fusion import FUSION_DIR, FUSION_FILE
+from ..models.floors.fusion import FUSION_DIR, FUSION_FILE
 
 DEFAULT_DIR = "default_model"
 MODEL_INFO = "model.json"

@@ -17,7 +17,8 @@ from ..audio.inverse import denormalize, logmel_to_audio, write_wav
 from ..config import FeaturesConfig
 from ..errors import CheckpointError, ConfigError
 from ..features.store import FeatureStore
-from ..models.gan_generator import Generator
+from ..models.gan.generator import Generator
+from ..models.loading import load_model
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def listen_to_generator(
     for valence, arousal in points:
         if not (-1.0 <= valence <= 1.0 and -1.0 <= arousal <= 1.0):
             raise ConfigError(f"point ({valence}, {arousal}) is off the [-1, 1] plane")
-    generator = Generator.from_pretrained(generator_dir)
+    generator = load_model(generator_dir, expect=(Generator,))
     features = FeaturesConfig.model_validate(meta["features"])
     mean = np.asarray(meta["normalization"]["mean"])
     std = np.asarray(meta["normalization"]["std"])

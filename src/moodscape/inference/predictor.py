@@ -23,7 +23,7 @@ import numpy as np
 from ..data.quadrants import QUADRANT_NAMES, quadrant
 from ..data.records import from_unit
 from ..errors import ConfigError, MoodscapeError
-from ..models.fusion import DESCRIPTOR_MAX_SECONDS
+from ..models.floors.fusion import DESCRIPTOR_MAX_SECONDS
 from .backends import load_backend
 from .stream import StreamInfo, stream_windows
 

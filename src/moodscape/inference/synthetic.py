@@ -8,7 +8,6 @@ uniformly over the whole square, which matches no real dataset.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Sequence
@@ -21,11 +20,12 @@ from tqdm.auto import tqdm
 
 from ..audio.inverse import denormalize
 from ..errors import CheckpointError, ConfigError
-from ..features.store import FEATURES_FILE, INDEX_COLUMNS, INDEX_FILE, SETTINGS_FILE, FeatureStore, StoreEntry
-from ..files import write_json
+from ..features.store import FeatureStore, StoreEntry
+from ..features.writer import StoreWriter
 from ..models.checkpoint import write_folder
-from ..models.gan import SONGS_FILE
-from ..models.gan_generator import Generator
+from ..models.gan.build import SONGS_FILE
+from ..models.gan.generator import Generator
+from ..models.loading import load_model
 from ..version import __version__
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,27 @@ def generate_synthetic_store(
     train_songs = _gan_training_songs(Path(gan_dir), store)
     rng = np.random.default_rng(seed)
     drawn = draw_labels(store.labels(train_songs), n, source=labels, rng=rng, grid=grid)
-    generator = Generator.from_pretrained(generator_dir)
+    generator = load_model(generator_dir, expect=(Generator,))
     torch_rng = torch.Generator().manual_seed(seed)
     mean, std = np.asarray(meta["normalization"]["mean"]), np.asarray(meta["normalization"]["std"])
 
+    settings = {
+        **{k: store.settings[k] for k in ("audio", "features", "hash", "dtype")},
+        "dataset": f"{store.settings['dataset']}-synthetic",
+        "synthetic": True,
+        "generator": str(generator_dir),
+        "labels": labels,
+        "seed": seed,
+        "train_songs": len(train_songs),
+        "moodscape_version": __version__,
+    }
+
     def write(tmp: Path) -> None:
+        writer = StoreWriter(tmp, store.features.n_mels)
+        writer.begin(settings)
         entries = []
         offset = 0
-        with (tmp / FEATURES_FILE).open("wb") as data:
+        with writer.data_path.open("wb") as data:
             for first in tqdm(range(0, n, chunk), desc="generate", unit="chunk", disable=not progress):
                 batch = torch.from_numpy(drawn[first : first + chunk])
                 windows = denormalize(generator.sample(batch, generator=torch_rng).numpy(), mean=mean, std=std)
@@ -104,22 +117,7 @@ def generate_synthetic_store(
                     entries.append(StoreEntry(f"synthetic-{first + i:06d}", "", valence, arousal, None, None,
                                               offset, window.shape[1], "ok"))  # fmt: skip
                     offset += window.size
-        with (tmp / INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(INDEX_COLUMNS)
-            writer.writerows(e.row() for e in entries)
-        settings = {
-            **{k: store.settings[k] for k in ("audio", "features", "hash", "dtype")},
-            "dataset": f"{store.settings['dataset']}-synthetic",
-            "synthetic": True,
-            "generator": str(generator_dir),
-            "labels": labels,
-            "seed": seed,
-            "train_songs": len(train_songs),
-            "complete": True,
-            "moodscape_version": __version__,
-        }
-        write_json(tmp / SETTINGS_FILE, settings, sort_keys=True)
+        writer.finish(entries)
 
     out_dir = write_folder(out_dir, write)  # staged beside it and swapped in whole
     log.info("wrote %d synthetic windows (labels: %s) to %s", n, labels, out_dir)

@@ -1,4 +1,4 @@
-"""musicnn's view of whole songs: tag probabilities and embeddings (:func:`moodscape.models.musicnn.song_summary`),
+"""musicnn's view of whole songs: tag probabilities and embeddings (:func:`moodscape.models.pretrained.musicnn.song_summary`),
 for the top tags of `moodscape predict --tags` and the frozen linear probe of the quality benchmark.
 
 The summaries of a feature store's songs are cached beside it (``musicnn.npz``), by song and audio content
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..files import atomic_path
-from ..models.musicnn import SHIPPED, check_musicnn_store, load_musicnn, song_summary
+from ..models.pretrained.musicnn import SHIPPED, check_musicnn_store, load_musicnn, song_summary
 
 log = logging.getLogger(__name__)
 

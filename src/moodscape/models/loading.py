@@ -1,29 +1,105 @@
-"""Load any trained moodscape regressor (teacher or student) from its checkpoint folder."""
+"""One entry point for every saved moodscape model: :func:`load_model` reads what a folder or file says it
+holds (``config.json``'s model_type, the way transformers' Auto classes do; the floor's and the fusion's own
+files; an export's suffix) and returns the right object, so no caller has to know which loader to pick.
+
+Prediction wraps these objects with their front end (:mod:`moodscape.inference.backends`), which also
+finds the model inside a run folder or on the Hub.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from torch import nn
+from typing import Any
 
 from ..errors import CheckpointError
+from .checkpoint import recover
+from .floors.descriptors import CONFIG_FILE as FLOOR_FILE
+from .floors.descriptors import DescriptorFloor
+from .floors.fusion import FUSION_FILE, Fusion
+from .gan.discriminator import Discriminator
+from .gan.generator import Generator
+from .pretrained.musicnn import Musicnn
 from .serialization import CONFIG_NAME, read_json
-from .student import StudentRegressor
-from .teacher import TeacherRegressor
-from .teacher_musicnn import MusicnnRegressor
+from .student.mobilevit import StudentRegressor
+from .teacher.musicnn_head import MusicnnRegressor
+from .teacher.transformer import TeacherRegressor
 
-_CLASSES = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, MusicnnRegressor, StudentRegressor)}
+__all__ = ["NETWORKS", "REGRESSORS", "load_model", "open_onnx"]
+
+NETWORKS = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, MusicnnRegressor, StudentRegressor, Generator,
+                                            Discriminator, Musicnn)}  # fmt: skip
+REGRESSORS = (TeacherRegressor, MusicnnRegressor, StudentRegressor)
+_WHAT = ("a checkpoint folder (config.json), a descriptor-floor or fusion folder, an exported .onnx or a "
+         "TorchScript .pt file")  # fmt: skip
 
 
-def load_regressor(folder: str | Path) -> nn.Module:
-    """The teacher or student saved in ``folder`` (``config.json`` says which), on CPU in eval mode."""
-    folder = Path(folder)
-    config = folder / CONFIG_NAME
-    if not config.is_file():
-        raise CheckpointError(f"{folder}: no {CONFIG_NAME}; expected a moodscape checkpoint folder such as RUN/best")
-    model_type = read_json(config).get("model_type")
-    if model_type not in _CLASSES:
+def _kind(path: Path) -> type | str:
+    """The class (or export format) that ``path`` holds, read from its files before anything is loaded."""
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in (".onnx", ".pt"):
+            return suffix
+        raise CheckpointError(f"{path}: not a model file moodscape reads; give {_WHAT}")
+    if (path / CONFIG_NAME).is_file():
+        model_type = read_json(path / CONFIG_NAME).get("model_type")
+        if model_type not in NETWORKS:
+            raise CheckpointError(f"{path / CONFIG_NAME}: model_type {model_type!r} is not a moodscape model "
+                                  f"(valid: {', '.join(NETWORKS)})")  # fmt: skip
+        return NETWORKS[model_type]
+    if (path / FUSION_FILE).is_file():
+        return Fusion
+    if (path / FLOOR_FILE).is_file():
+        return DescriptorFloor
+    raise CheckpointError(f"{path}: holds no moodscape model; give {_WHAT} (a run folder's model is in RUN/best)")
+
+
+def load_model(path: str | Path, *, expect: tuple[type, ...] | None = None) -> Any:
+    """The model saved at ``path``: a teacher, student, musicnn, GAN generator or discriminator (on CPU, in
+    eval mode), a :class:`DescriptorFloor`, a :class:`Fusion`, an ONNX Runtime session or a TorchScript
+    module. ``expect``: the classes the caller can use (e.g. :data:`REGRESSORS`); any other is an error
+    that names both, raised before the weights are read."""
+    path = Path(path)
+    if not path.exists():
+        path = recover(path)  # a kill between a checkpoint's two renames leaves only PATH.old
+    if not path.exists():
+        raise CheckpointError(f"{path}: not found; give {_WHAT}")
+    kind = _kind(path)
+    if expect is not None and not (isinstance(kind, type) and issubclass(kind, expect)):
+        found = kind.__name__ if isinstance(kind, type) else f"a {kind} export"
+        raise CheckpointError(f"{path} holds {found}; expected {' or '.join(c.__name__ for c in expect)}")
+    if kind == ".onnx":
+        return open_onnx(path)
+    if kind == ".pt":
+        return _torchscript(path)
+    if kind in (Fusion, DescriptorFloor):
+        return kind.load(path)
+    return kind.from_pretrained(path)
+
+
+def open_onnx(path: str | Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session for ``path`` (``threads`` intra-op threads, one inter-op), or a
+    CheckpointError that says how to make a good file."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unrelated types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{config}: model_type {model_type!r} is not a moodscape regressor (valid: {', '.join(_CLASSES)})"
-        )
-    return _CLASSES[model_type].from_pretrained(folder)
+            f"{path}: not a loadable ONNX model ({first}); re-export it with `moodscape export RUN --format onnx`"
+        ) from exc
+
+
+def _torchscript(path: Path) -> Any:
+    import torch
+
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # noqa: BLE001 - TorchScript raises RuntimeError and its own kinds for bad files
+        raise CheckpointError(
+            f"{path}: not a loadable TorchScript module ({type(exc).__name__}); re-export it with "
+            "`moodscape export RUN --format torchscript`"
+        ) from exc

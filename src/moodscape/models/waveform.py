@@ -16,7 +16,7 @@ from ..audio.frontend import LogMel
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import CheckpointError
 from .checkpoint import read_meta
-from .loading import load_regressor
+from .loading import REGRESSORS, load_model
 
 
 class Normalize(nn.Module):
@@ -68,7 +68,7 @@ class WaveformRegressor(nn.Module):
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{folder}/moodscape.json is incomplete ({exc}); re-train or re-save the run") from exc
         normalize = Normalize(features.normalization, norm.get("mean"), norm.get("std"), features.n_mels)
-        model = cls(load_regressor(folder), LogMel.from_config(features, audio), normalize, frames=frames, meta=meta)
+        model = cls(load_model(folder, expect=REGRESSORS), LogMel.from_config(features, audio), normalize, frames=frames, meta=meta)
         return model.eval()
 
     @property

@@ -26,9 +26,9 @@ from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
 from ..features.windows import Batch, MixedWindows, UnlabelledWindows, fit_frames
 from ..models.checkpoint import read_meta
-from ..models.loading import load_regressor
-from ..models.student import build_student
-from ..models.teacher_musicnn import MusicnnRegressor
+from ..models.loading import REGRESSORS, load_model
+from ..models.student.mobilevit import build_student
+from ..models.teacher.musicnn_head import MusicnnRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
 from .musicnn_cache import PooledWindows, cache_obstacles
@@ -66,7 +66,7 @@ class DistillTrainer(WindowRegressionTrainer):
             frames=int(meta["window_frames"]), hop=int(meta["eval_hop_frames"]), out_dir=out_dir, progress=progress,
             cluster=cluster,
         )  # fmt: skip
-        self.teacher = load_regressor(teacher_dir).to(self.device)
+        self.teacher = load_model(teacher_dir, expect=REGRESSORS).to(self.device)
         for param in self.teacher.parameters():
             param.requires_grad_(False)
         self.teacher_dir = teacher_dir

@@ -8,7 +8,6 @@ The epochs, per-epoch seeding, checkpoint folders and exact resume are the share
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..config import Config, config_to_dict
@@ -32,13 +30,13 @@ from ..metrics.gan_quality import (
     matched_distances,
     split_halves,
 )
-from ..models.checkpoint import optimizer_from_files, optimizer_to_files, write_folder, write_meta
+from ..models.checkpoint import EMA_DIR, read_training_state, write_checkpoint
 from ..models.ema import EMA
-from ..models.gan import SONGS_FILE, build_gan
-from ..models.gan_discriminator import Discriminator
-from ..models.gan_generator import Generator
-from ..models.gan_losses import gradient_penalty, hinge_d_loss, hinge_g_loss
-from ..models.ridge import RidgeBaseline
+from ..models.floors.ridge import RidgeBaseline
+from ..models.gan.build import SONGS_FILE, build_gan
+from ..models.gan.discriminator import Discriminator
+from ..models.gan.generator import Generator
+from ..models.gan.losses import gradient_penalty, hinge_d_loss, hinge_g_loss
 from ..version import __version__
 from .augment import diff_augment
 from .distributed import SINGLE, Cluster
@@ -46,8 +44,6 @@ from .loop import EpochLoop, begin_run
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "training_state.json"
-STATE_TENSORS = "training_state.safetensors"
 GAN_UNSHARDABLE = ("gan train with distributed.strategy=fsdp: the GAN keeps a weight average of the generator "
                    "every step; train it with distributed.strategy=ddp (its models are small)")  # fmt: skip
 
@@ -272,35 +268,16 @@ class GanTrainer(EpochLoop):
         return {**gan_meta(self.config, self.prepared, self.frames), "epoch": epoch}
 
     def save_model(self, record: dict[str, float], improved: bool) -> None:
-        def write_generator(directory: Path) -> None:
-            self.ema.model.save_pretrained(directory)
-            write_meta(directory, self._meta(record["epoch"]))
-
-        write_folder(self.out_dir / "generator", write_generator)
+        write_checkpoint(self.out_dir / "generator", self.ema.model, meta=self._meta(record["epoch"]))
 
     def save_last(self, directory: Path, state: dict[str, Any]) -> None:
-        def write_last(folder: Path) -> None:
-            write_meta(folder, self._meta(state["epoch"]))
-            self.generator.save_pretrained(folder / "generator")
-            self.discriminator.save_pretrained(folder / "discriminator")
-            self.ema.model.save_pretrained(folder / "ema")
-            tensors_g, meta_g = optimizer_to_files(self.opt_g)
-            tensors_d, meta_d = optimizer_to_files(self.opt_d)
-            tensors = {f"g.{k}": v for k, v in tensors_g.items()} | {f"d.{k}": v for k, v in tensors_d.items()}
-            save_file(tensors, str(folder / STATE_TENSORS))
-            saved = {"epoch": state["epoch"], "history": state["history"], "optimizer_g": meta_g,
-                     "optimizer_d": meta_d, "ema_updates": self.ema.updates}  # fmt: skip
-            if "world_size" in state:
-                saved["world_size"] = state["world_size"]
-            write_json(folder / STATE_FILE, saved)
-
-        write_folder(directory, write_last)
+        saved = {key: state[key] for key in ("epoch", "history", "world_size") if key in state}
+        write_checkpoint(directory, None, meta=self._meta(state["epoch"]), ema=self.ema.model,
+                         parts={"generator": self.generator, "discriminator": self.discriminator},
+                         optimizers={"optimizer_g": self.opt_g, "optimizer_d": self.opt_d},
+                         training_state={**saved, "ema_updates": self.ema.updates})  # fmt: skip
 
     def load_last(self, directory: Path) -> dict[str, Any]:
-        if not (directory / STATE_FILE).exists():
-            raise CheckpointError(f"nothing to resume in {self.out_dir}: no last/ checkpoint; run without --resume")
-        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        tensors = load_file(str(directory / STATE_TENSORS))
         saved = {"generator": Generator.from_pretrained(directory / "generator"),
                  "discriminator": Discriminator.from_pretrained(directory / "discriminator")}  # fmt: skip
         for name, model in saved.items():
@@ -312,12 +289,11 @@ class GanTrainer(EpochLoop):
                     f"{[model.init_args.get(k) for k in differ]}, now {[ours.get(k) for k in differ]}), e.g. by an "
                     "older moodscape with other defaults; set them back in the config or start a new run"
                 )
+        state = read_training_state(directory, {"optimizer_g": self.opt_g, "optimizer_d": self.opt_d})
         self.generator.load_state_dict(saved["generator"].state_dict())
         self.discriminator.load_state_dict(saved["discriminator"].state_dict())
-        self.ema.model.load_state_dict(Generator.from_pretrained(directory / "ema").state_dict())
+        self.ema.model.load_state_dict(Generator.from_pretrained(directory / EMA_DIR).state_dict())
         self.ema.updates = state["ema_updates"]
-        optimizer_from_files(self.opt_g, {k[2:]: v for k, v in tensors.items() if k.startswith("g.")}, state["optimizer_g"])
-        optimizer_from_files(self.opt_d, {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}, state["optimizer_d"])
         return state
 
 

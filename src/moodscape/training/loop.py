@@ -305,18 +305,18 @@ class Trainer(EpochLoop):
             state["ema_updates"] = self.ema.updates
         sharded = self.cluster.sharded
         write_checkpoint(directory, self.whole if sharded else self.model, meta=self._meta(state["history"][-1]),
-                         optimizer=self.optimizer_state if sharded else self.optimizer, training_state=state,
+                         optimizers={"optimizer": self.optimizer_state if sharded else self.optimizer}, training_state=state,
                          ema=None if self.ema is None else self.ema.model)  # fmt: skip
 
     def load_last(self, directory: Path) -> dict[str, Any]:
         if self.cluster.sharded:  # every process reads the whole state and keeps its shard
             weights = load_file(str(directory / "model.safetensors"))
             self.cluster.load_full_state(self.model, weights)
-            state = read_training_state(directory, self.optimizer, load=lambda saved: self.cluster.load_optimizer_state(
-                self.model, self.optimizer, saved))  # fmt: skip
+            state = read_training_state(directory, {"optimizer": lambda saved: self.cluster.load_optimizer_state(
+                self.model, self.optimizer, saved)})  # fmt: skip
         else:
             self.load_weights(directory)
-            state = read_training_state(directory, self.optimizer)
+            state = read_training_state(directory, {"optimizer": self.optimizer})
         if self.ema is not None:
             self._load_ema(directory, state)
         self.scheduler.load_state_dict(state["scheduler"])

@@ -26,7 +26,7 @@ import torch
 from ..features.store import FeatureStore
 from ..features.windows import fit_frames, window_starts
 from ..files import atomic_path
-from ..models.teacher_musicnn import MusicnnRegressor
+from ..models.teacher.musicnn_head import MusicnnRegressor
 
 log = logging.getLogger(__name__)
 

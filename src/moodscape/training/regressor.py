@@ -21,9 +21,9 @@ from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
 from ..features.windows import Batch, SongFeatures, SyntheticWindows
 from ..metrics.regression import ccc, ccc_loss, mse
-from ..models.descriptor_floor import DescriptorFloor
-from ..models.fusion import FUSION_DIR, Fusion, choose_weights
-from ..models.loading import load_regressor
+from ..models.floors.descriptors import DescriptorFloor
+from ..models.floors.fusion import FUSION_DIR, Fusion, choose_weights
+from ..models.loading import REGRESSORS, load_model
 from ..models.predict import predict_songs
 from ..version import __version__
 from .augment import Augmenter
@@ -191,7 +191,7 @@ class WindowRegressionTrainer(Trainer):
         predictions of them), then fit the floor on every training song; save both in ``best/fusion``."""
         store, splits = self.prepared.store, self.prepared.splits
         held = self.fusion_songs
-        model = load_regressor(self.out_dir / "best").to(self.device)
+        model = load_model(self.out_dir / "best", expect=REGRESSORS).to(self.device)
         data = SongFeatures(store, held, normalization=self.prepared.normalization, mode=store.features.normalization)
         network, _ = predict_songs(model, data, frames=self.frames, hop=self.hop, device=self.device)
 

@@ -12,9 +12,9 @@ import torch
 from ..config import Config, config_to_dict
 from ..features.prepare import PreparedData
 from ..features.windows import Batch, window_geometry
-from ..models.musicnn import check_musicnn_store
-from ..models.teacher_build import build_teacher
-from ..models.teacher_musicnn import MusicnnRegressor
+from ..models.pretrained.musicnn import check_musicnn_store
+from ..models.teacher.build import build_teacher
+from ..models.teacher.musicnn_head import MusicnnRegressor
 from .distributed import SINGLE, Cluster
 from .loop import EMA_UNSHARDABLE, begin_run
 from .musicnn_cache import PooledWindows, cache_obstacles, cached_song_values

@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError
-from .serialization import Pretrained
+from ...errors import CheckpointError, ConfigError
+from ..serialization import Pretrained
 
 __all__ = ["BN_EPS", "MUSICNN_INPUT", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "check_musicnn_store", "load_musicnn", "song_summary"]
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
 SHIPPED = ("MSD_musicnn", "MTT_musicnn")
 # The input the networks were trained on, as moodscape's settings (the store of a musicnn teacher must match).
 MUSICNN_INPUT = {"audio.sample_rate": 16000, "features.n_fft": 512, "features.hop_length": 256, "features.n_mels": 96,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError
-from ..files import atomic_path, write_json
+from ...errors import CheckpointError
+from ...files import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 

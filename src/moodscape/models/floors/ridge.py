@@ -16,8 +16,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..errors import ParameterError
-from ..metrics.regression import ccc
+from ...errors import ParameterError
+from ...metrics.regression import ccc
 
 __all__ = ["DEFAULT_ALPHAS", "pooled_stats", "RidgeBaseline"]
 

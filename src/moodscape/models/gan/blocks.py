@@ -1,7 +1,7 @@
 """The layers and checks the GAN's two networks are built from: attention, FiLM normalisation, the
 generator's upsampling block, the minibatch standard deviation, and the shape checks of both.
 
-Apart from :mod:`moodscape.models.gan_generator` and :mod:`moodscape.models.gan_discriminator` so that
+Apart from :mod:`moodscape.models.gan.generator` and :mod:`moodscape.models.gan.discriminator` so that
 each network reads as its architecture, and so that what both share lives in one place.
 """
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SettingError
+from ...errors import SettingError
 
 Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")

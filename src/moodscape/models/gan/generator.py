@@ -1,7 +1,7 @@
 """The GAN's generator: (z, labels) -> one normalised log-mel window.
 
 One module per network, so that each reads as its architecture; the layers it shares with the
-discriminator are in :mod:`moodscape.models.gan_blocks`.
+discriminator are in :mod:`moodscape.models.gan.blocks`.
 
 Windows are ``(n_mels, frames)`` float32 in moodscape's normalised log-mel space (per-band z-scores,
 so roughly N(0, 1) per band with a heavy low tail from quiet passages); labels are ``(batch, 2)`` =
@@ -42,9 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SettingError
-from .gan_blocks import ATTENTIONS, GAN_METADATA_KEY, LABEL_DIM, Attention, FiLMNorm, UpBlock, check_labels, check_size
-from .serialization import Pretrained
+from ...errors import SettingError
+from ..serialization import Pretrained
+from .blocks import ATTENTIONS, GAN_METADATA_KEY, LABEL_DIM, Attention, FiLMNorm, UpBlock, check_labels, check_size
 
 _MIN_CHANNELS = 8
 

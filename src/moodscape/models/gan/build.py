@@ -4,9 +4,9 @@ Windows are ``(n_mels, frames)`` float32 in moodscape's normalised log-mel space
 so roughly N(0, 1) per band with a heavy low tail from quiet passages); labels are ``(batch, 2)`` =
 (valence, arousal) on [-1, 1].
 
-The networks are in :mod:`moodscape.models.gan_generator` (:class:`Generator`) and
-:mod:`moodscape.models.gan_discriminator` (:class:`Discriminator`), the layers both are built from in
-:mod:`moodscape.models.gan_blocks`, and the losses in :mod:`moodscape.models.gan_losses`.
+The networks are in :mod:`moodscape.models.gan.generator` (:class:`Generator`) and
+:mod:`moodscape.models.gan.discriminator` (:class:`Discriminator`), the layers both are built from in
+:mod:`moodscape.models.gan.blocks`, and the losses in :mod:`moodscape.models.gan.losses`.
 
 Checkpoints
     :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` (and the same for the
@@ -20,10 +20,10 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from .gan_blocks import Attention
-from .gan_discriminator import Discriminator
-from .gan_generator import Generator
-from .registry import Registry
+from ..registry import Registry
+from .blocks import Attention
+from .discriminator import Discriminator
+from .generator import Generator
 
 __all__ = ["GAN_PRESETS", "SONGS_FILE", "GanSize", "build_gan"]
 

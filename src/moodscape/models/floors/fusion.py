@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError
-from ..files import write_json
-from .descriptor_floor import DescriptorFloor
+from ...errors import CheckpointError
+from ...files import write_json
+from .descriptors import DescriptorFloor
 
 FUSION_DIR = "fusion"
 FUSION_FILE = "fusion.json"

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError
-from .serialization import (
+from ...errors import CheckpointError
+from ..serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     metadata_payload,
     read_json,
     safetensors_metadata,
 )
-from .teacher_kinds import CHECKPOINT_TYPE, KIND_BY_HF_TYPE, METADATA_KEY
+from .kinds import CHECKPOINT_TYPE, KIND_BY_HF_TYPE, METADATA_KEY
 
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 

@@ -2,7 +2,7 @@
 window, distilled from the teacher and exported for phones.
 
 Input ``(batch, n_mels, frames)`` float32, output ``(batch, 2)`` = (valence, arousal) on [-1, 1],
-the same contract as :class:`~moodscape.models.teacher.TeacherRegressor`, so evaluation, export and
+the same contract as :class:`~moodscape.models.teacher.transformer.TeacherRegressor`, so evaluation, export and
 prediction treat both alike.
 
 Architecture
@@ -21,7 +21,7 @@ Presets (:data:`STUDENT_PRESETS`): ``tiny`` (tests), ``xxs``, ``xs`` and ``s``, 
 and 1.0 (``apple/mobilevitv2-1.0-imagenet1k-256`` ...) for v2.
 
 Weights (``student.pretrained``): ``none`` for random initialisation, or a local folder / Hub name
-found through the same tiers as the teacher (:func:`~moodscape.models.hub.resolve_pretrained`).
+found through the same tiers as the teacher (:func:`~moodscape.models.pretrained.hub.resolve_pretrained`).
 An ImageNet MobileViT's 3-channel stem is summed into one channel; a moodscape student folder
 continues from its backbone and head.
 """
@@ -36,12 +36,12 @@ import torch
 from torch import nn
 from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, MobileViTV2Model
 
-from ..config import StudentConfig
-from ..errors import CheckpointError, ConfigError, SettingError
-from .hub import resolve_pretrained
-from .optim import parameter_groups
-from .registry import Registry
-from .serialization import CONFIG_NAME, WEIGHTS_NAME, Pretrained, load_exact, read_json
+from ...config import StudentConfig
+from ...errors import CheckpointError, ConfigError, SettingError
+from ..optim import parameter_groups
+from ..pretrained.hub import resolve_pretrained
+from ..registry import Registry
+from ..serialization import CONFIG_NAME, WEIGHTS_NAME, Pretrained, load_exact, read_json
 
 __all__ = ["STUDENT_PRESETS", "StudentRegressor", "build_student"]
 

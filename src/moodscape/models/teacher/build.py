@@ -45,21 +45,21 @@ from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedConfig
 
-from ..config import TeacherConfig
-from ..errors import CheckpointError, ConfigError
-from .hub import resolve_pretrained, short_error
-from .musicnn import SHIPPED, load_musicnn
-from .serialization import (
+from ...config import TeacherConfig
+from ...errors import CheckpointError, ConfigError
+from ..pretrained.hub import resolve_pretrained, short_error
+from ..pretrained.musicnn import SHIPPED, load_musicnn
+from ..serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     load_exact,
     read_json,
     read_weights,
 )
-from .teacher import TeacherRegressor
-from .teacher_files import Source, pickle_hint, read_source
-from .teacher_kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair
-from .teacher_musicnn import MusicnnRegressor
+from .files import Source, pickle_hint, read_source
+from .kinds import KIND_BY_HF_TYPE, TEACHER_KINDS, TEACHER_PRESETS, BackboneSize, Kind, pair
+from .musicnn_head import MusicnnRegressor
+from .transformer import TeacherRegressor
 
 __all__ = ["build_teacher", "resize_position_embeddings"]
 

@@ -20,7 +20,7 @@ Architecture
       everywhere; annotations rarely reach the ends of the scale, so saturation is not a concern.
       The last layer starts near zero, so untrained predictions sit at the neutral centre.
 
-Weights and pretrained checkpoints: :mod:`moodscape.models.teacher_build`.
+Weights and pretrained checkpoints: :mod:`moodscape.models.teacher.build`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ASTConfig, ViTConfig
 
-from ..errors import CheckpointError, SettingError
-from .optim import parameter_groups
-from .serialization import Pretrained
-from .teacher_files import read_source
-from .teacher_kinds import CHECKPOINT_TYPE, METADATA_KEY, POOLINGS, TEACHER_KINDS, TEACHER_PRESETS, Pooling, pair
+from ...errors import CheckpointError, SettingError
+from ..optim import parameter_groups
+from ..serialization import Pretrained
+from .files import read_source
+from .kinds import CHECKPOINT_TYPE, METADATA_KEY, POOLINGS, TEACHER_KINDS, TEACHER_PRESETS, Pooling, pair
 
 __all__ = ["TeacherRegressor"]
 

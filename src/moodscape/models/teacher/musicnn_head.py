@@ -1,4 +1,4 @@
-"""The teacher on pretrained music features: musicnn (:mod:`moodscape.models.musicnn`) under a head that
+"""The teacher on pretrained music features: musicnn (:mod:`moodscape.models.pretrained.musicnn`) under a head that
 regresses valence and arousal from one window of musicnn's input (96 mel bands of 16 kHz audio, n_fft 512,
 hop 256, ``log10(1 + 10000 mel)``, no normalisation: musicnn's own input batch norm does that).
 
@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import SettingError
-from .musicnn import Musicnn
-from .optim import parameter_groups
-from .serialization import Pretrained
+from ...errors import SettingError
+from ..optim import parameter_groups
+from ..pretrained.musicnn import Musicnn
+from ..serialization import Pretrained
 
 __all__ = ["HEADS", "TRAINABLE", "MusicnnRegressor"]
 
@@ -39,7 +39,7 @@ class MusicnnRegressor(Pretrained):
 
     Args:
         frames: frames of the input window (positions of the transformer head).
-        backbone: the :class:`~moodscape.models.musicnn.Musicnn` constructor arguments.
+        backbone: the :class:`~moodscape.models.pretrained.musicnn.Musicnn` constructor arguments.
         head, trainable: see the module docstring.
         head_hidden, dropout: the MLP's hidden width and dropout.
         transformer_dim, transformer_layers, transformer_heads: the transformer head's size.

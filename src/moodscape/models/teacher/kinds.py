@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from transformers import ASTConfig, ASTModel, PreTrainedConfig, PreTrainedModel, ViTConfig, ViTModel
 
-from ..errors import SettingError
-from .registry import Registry
+from ...errors import SettingError
+from ..registry import Registry
 
 POOLINGS: tuple[str, ...] = ("mean", "cls", "cls+mean")
 Pooling = Literal["mean", "cls", "cls+mean"]

@@ -1,7 +1,7 @@
 """The GAN's discriminator: (window, labels) -> one raw score per window.
 
 One module per network, so that each reads as its architecture; the layers it shares with the
-generator are in :mod:`moodscape.models.gan_blocks`.
+generator are in :mod:`moodscape.models.gan.blocks`.
 
 ``k`` blocks of spectral-normalised convolutions (3x3 stride 1, then 4x4 stride 2, LeakyReLU 0.2;
 channels double per block up to 8x base), global sum or mean pooling (``pooling``) to ``phi(x)``,
@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import SettingError
-from .gan_blocks import GAN_METADATA_KEY, LABEL_DIM, check_labels, check_size, minibatch_std_channel
-from .serialization import Pretrained
+from ...errors import SettingError
+from ..serialization import Pretrained
+from .blocks import GAN_METADATA_KEY, LABEL_DIM, check_labels, check_size, minibatch_std_channel
 
 
 class Discriminator(Pretrained):
