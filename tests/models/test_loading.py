@@ -46,7 +46,7 @@ def test_wrong_kind_and_unknown_paths_name_what_they_found(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_model(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="holds no moodscape model.*RUN/best"):
+    with pytest.raises(CheckpointError, match="holds no moodscape model .found nothing.*RUN/best"):
         load_model(tmp_path / "empty")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError, match="not a model file"):

@@ -13,6 +13,7 @@ import numpy as np
 import soxr
 from scipy import signal
 
+from ..errors import ParameterError
 from .demo_score import Notes, Style, Voice, beat_times, compose_bar, draw_style
 
 FRAME_RATE = 2.0  # Hz: DEAM's dynamic annotation rate
@@ -36,9 +37,9 @@ def render_song(
     """
     valence, arousal = np.asarray(valence, dtype=np.float64), np.asarray(arousal, dtype=np.float64)
     if valence.ndim != 1 or valence.shape != arousal.shape or len(valence) == 0:
-        raise ValueError(f"valence {valence.shape} and arousal {arousal.shape}: need two equal, non-empty 1-D curves")
+        raise ParameterError(f"valence {valence.shape} and arousal {arousal.shape}: need two equal, non-empty 1-D curves")
     if sample_rate not in MP3_RATES or not seconds > 0:
-        raise ValueError(f"sample_rate={sample_rate}, seconds={seconds}: need a rate in {MP3_RATES} and seconds > 0")
+        raise ParameterError(f"sample_rate={sample_rate}, seconds={seconds}: need a rate in {MP3_RATES} and seconds > 0")
     rng = np.random.default_rng(seed)
     style = draw_style(rng)
     # Synthesis runs at half of 44.1/48 kHz and is upsampled: twice as fast, and the MP3 encoder's

@@ -19,7 +19,7 @@ from .floors.fusion import FUSION_FILE, Fusion
 from .gan.discriminator import Discriminator
 from .gan.generator import Generator
 from .pretrained.musicnn import Musicnn
-from .serialization import CONFIG_NAME, read_json
+from .serialization import CONFIG_NAME, listing, read_json
 from .student.mobilevit import StudentRegressor
 from .teacher.musicnn_head import MusicnnRegressor
 from .teacher.transformer import TeacherRegressor
@@ -50,7 +50,8 @@ def _kind(path: Path) -> type | str:
         return Fusion
     if (path / FLOOR_FILE).is_file():
         return DescriptorFloor
-    raise CheckpointError(f"{path}: holds no moodscape model; give {_WHAT} (a run folder's model is in RUN/best)")
+    raise CheckpointError(f"{path}: holds no moodscape model (found {listing(path)}); give {_WHAT} (a run folder's "
+                          "model is in RUN/best)")
 
 
 def load_model(path: str | Path, *, expect: tuple[type, ...] | None = None) -> Any:

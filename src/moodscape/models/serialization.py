@@ -56,6 +56,11 @@ def save_folder(model: nn.Module, directory: str | os.PathLike[str], *, model_ty
     return directory
 
 
+def listing(folder: Path, most: int = 10) -> str:
+    """The first names in ``folder``, for an error that says what was found instead."""
+    return ", ".join(sorted(p.name for p in folder.iterdir())[:most]) or "nothing"
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """A checkpoint's JSON config as a dict, or a CheckpointError naming the file."""
     try:
@@ -180,9 +185,8 @@ class Pretrained(nn.Module):
         if path.is_dir():
             weights = path / WEIGHTS_NAME
             if not weights.is_file():
-                found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
                 raise CheckpointError(
-                    f"{path}: no {WEIGHTS_NAME} (found {found}); expected a {cls.WHAT} folder written by save_pretrained"
+                    f"{path}: no {WEIGHTS_NAME} (found {listing(path)}); expected a {cls.WHAT} folder written by save_pretrained"
                 )
         elif path.is_file():
             weights = path

@@ -9,14 +9,14 @@ model that fuses it needs no pickle and no scikit-learn object at prediction tim
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, ParameterError
 from ...files import atomic_path, write_json
+from ..serialization import read_json
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class DescriptorFloor:
 
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or y.shape != (X.shape[0], 2) or X.shape[0] < 2 * self.folds:
-            raise ValueError(f"expected X (N, features), y (N, 2) with N >= {2 * self.folds}; got {X.shape}, {y.shape}")
+            raise ParameterError(f"expected X (N, features), y (N, 2) with N >= {2 * self.folds}; got {X.shape}, {y.shape}")
         grid = {"svr__C": list(C_GRID), "svr__gamma": [s / X.shape[1] for s in GAMMA_SCALES]}
         cv = KFold(self.folds, shuffle=True, random_state=self.seed)
         self.params_, self.arrays_ = [], {}
@@ -96,8 +96,8 @@ class DescriptorFloor:
         from safetensors.numpy import load_file
 
         folder = Path(folder)
+        payload = read_json(folder / CONFIG_FILE)
         try:
-            payload = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
             arrays = load_file(str(folder / WEIGHTS_FILE))
             floor = cls(folds=int(payload["folds"]), seed=int(payload["seed"]))
             floor.params_, floor.names_, floor.arrays_ = payload["params"], payload["names"], dict(arrays)

@@ -10,7 +10,6 @@ plus the floor's safetensors.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ...errors import CheckpointError
 from ...files import write_json
+from ..serialization import read_json
 from .descriptors import DescriptorFloor
 
 FUSION_DIR = "fusion"
@@ -66,10 +66,10 @@ class Fusion:
     @classmethod
     def load(cls, folder: str | Path) -> Fusion:
         folder = Path(folder)
+        payload = read_json(folder / FUSION_FILE)
         try:
-            payload = json.loads((folder / FUSION_FILE).read_text(encoding="utf-8"))
             weights = (float(payload["weights"]["valence"]), float(payload["weights"]["arousal"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{folder / FUSION_FILE}: not a readable fusion ({exc}); re-train the run") from exc
         meta = {k: v for k, v in payload.items() if k != "weights"}
         return cls(weights, DescriptorFloor.load(folder), meta)

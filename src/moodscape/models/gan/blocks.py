@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import SettingError
+from ...errors import ParameterError, SettingError
 
 Attention = Literal["se", "cbam"]
 ATTENTIONS: tuple[str, ...] = ("se", "cbam")
@@ -36,7 +36,7 @@ def check_size(n_mels: int, frames: int, num_blocks: int, what: str) -> None:
 
 def check_labels(labels: torch.Tensor, batch: int, what: str) -> None:
     if labels.ndim != 2 or labels.shape[1] != LABEL_DIM or labels.shape[0] != batch:
-        raise ValueError(
+        raise ParameterError(
             f"{what}: labels must be (batch={batch}, 2) = (valence, arousal) on [-1, 1], got {tuple(labels.shape)}"
         )
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ...errors import SettingError
+from ...errors import ParameterError, SettingError
 from ..serialization import Pretrained
 from .blocks import GAN_METADATA_KEY, LABEL_DIM, check_labels, check_size, minibatch_std_channel
 
@@ -111,7 +111,7 @@ class Discriminator(Pretrained):
         if x.ndim == 3:
             x = x.unsqueeze(1)
         if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[2:]) != (self.n_mels, self.frames):
-            raise ValueError(
+            raise ParameterError(
                 f"Discriminator: x must be (batch, {self.n_mels}, {self.frames}) or (batch, 1, {self.n_mels}, "
                 f"{self.frames}), got {tuple(x.shape)}"
             )

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import SettingError
+from ...errors import ParameterError, SettingError
 from ..serialization import Pretrained
 from .blocks import ATTENTIONS, GAN_METADATA_KEY, LABEL_DIM, Attention, FiLMNorm, UpBlock, check_labels, check_size
 
@@ -120,7 +120,7 @@ class Generator(Pretrained):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"Generator: z must be (batch, z_dim={self.z_dim}), got {tuple(z.shape)}")
+            raise ParameterError(f"Generator: z must be (batch, z_dim={self.z_dim}), got {tuple(z.shape)}")
         check_labels(labels, z.shape[0], "Generator")
         embedding = self.label_embed(labels.to(z.dtype))
         x = self.project(torch.cat([z, embedding], dim=1))

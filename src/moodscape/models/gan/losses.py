@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import ParameterError
+
 
 def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Discriminator hinge loss: ``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))``; a scalar."""
@@ -37,7 +39,7 @@ def gradient_penalty(
     autocast). Shapes: ``real``/``fake`` (batch, n_mels, frames) or with a channel axis, ``labels`` (batch, 2).
     """
     if real.shape != fake.shape:
-        raise ValueError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+        raise ParameterError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
     eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
     eps = torch.rand(eps_shape, generator=generator, device=real.device, dtype=real.dtype)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)

@@ -37,7 +37,7 @@ from torch import nn
 from transformers import MobileViTConfig, MobileViTModel, MobileViTV2Config, MobileViTV2Model
 
 from ...config import StudentConfig
-from ...errors import CheckpointError, ConfigError, SettingError
+from ...errors import CheckpointError, ConfigError, ParameterError, SettingError
 from ..optim import parameter_groups
 from ..pretrained.hub import resolve_pretrained
 from ..registry import Registry
@@ -135,7 +135,7 @@ class StudentRegressor(Pretrained):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, frames) -> (batch, hidden_size) pooled embedding."""
         if x.dim() != 3 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
+            raise ParameterError(
                 f"StudentRegressor expects log-mel windows of shape (batch, {self.n_mels}, {self.frames}), "
                 f"got {tuple(x.shape)}"
             )
@@ -147,7 +147,7 @@ class StudentRegressor(Pretrained):
     def project(self, embedding: torch.Tensor) -> torch.Tensor:
         """The pooled embedding mapped to the teacher's width (feature matching)."""
         if self.projection is None:
-            raise ValueError("this student was built without teacher_dim; it has no feature projection")
+            raise ParameterError("this student was built without teacher_dim; it has no feature projection")
         return self.projection(embedding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ from torch import nn
 from transformers import PreTrainedConfig
 
 from ...config import TeacherConfig
-from ...errors import CheckpointError, ConfigError
+from ...errors import CheckpointError, ConfigError, ParameterError
 from ..pretrained.hub import resolve_pretrained, short_error
 from ..pretrained.musicnn import SHIPPED, load_musicnn
 from ..serialization import (
@@ -198,7 +198,7 @@ def resize_position_embeddings(
     old_h, old_w = old_grid
     new_h, new_w = new_grid
     if pos.dim() != 3 or pos.shape[1] != special_tokens + old_h * old_w:
-        raise ValueError(
+        raise ParameterError(
             f"position embeddings of shape {tuple(pos.shape)} do not fit {special_tokens} special tokens + a "
             f"{old_h}x{old_w} grid"
         )
@@ -219,7 +219,7 @@ def resize_position_embeddings(
         if grid.shape[2:] != (new_h, new_w):
             grid = F.interpolate(grid, size=(new_h, new_w), mode="bilinear", align_corners=False)
     else:
-        raise ValueError(f"unknown mode {mode!r}; valid: bicubic, crop")
+        raise ParameterError(f"unknown mode {mode!r}; valid: bicubic, crop")
     grid = grid.permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim).to(pos.dtype)
     return torch.cat([special, grid], dim=1)
 

@@ -11,6 +11,7 @@ from ...errors import CheckpointError
 from ..serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
+    listing,
     metadata_payload,
     read_json,
     safetensors_metadata,
@@ -63,9 +64,8 @@ def read_source(path: Path) -> Source:
     if path.is_dir():
         config_file = path / CONFIG_NAME
         if not config_file.is_file():
-            listing = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
             raise CheckpointError(
-                f"{path}: no {CONFIG_NAME} (found {listing}); expected a checkpoint folder with "
+                f"{path}: no {CONFIG_NAME} (found {listing(path)}); expected a checkpoint folder with "
                 f"{CONFIG_NAME} + {WEIGHTS_NAME} (a moodscape teacher or a Hugging Face ViT/AST checkpoint)"
             )
         moodscape, hf_type = _classify_config(read_json(config_file), config_file)

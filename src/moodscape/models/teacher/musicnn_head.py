@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...errors import SettingError
+from ...errors import ParameterError, SettingError
 from ..optim import parameter_groups
 from ..pretrained.musicnn import Musicnn
 from ..serialization import Pretrained
@@ -125,11 +125,11 @@ class MusicnnRegressor(Pretrained):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, 96, frames) -> (batch, hidden_size), the embedding the head reads."""
         if x.dim() != 3 or x.shape[1] != self.n_mels:
-            raise ValueError(f"musicnn teacher expects (batch, {self.n_mels}, frames) windows, got {tuple(x.shape)}")
+            raise ParameterError(f"musicnn teacher expects (batch, {self.n_mels}, frames) windows, got {tuple(x.shape)}")
         if self.head_kind == "pooled":
             return self.embed_pooled(self.pooled(x))
         if x.shape[2] != self.frames:
-            raise ValueError(f"the transformer head was built for {self.frames} frames, got {x.shape[2]}")
+            raise ParameterError(f"the transformer head was built for {self.frames} frames, got {x.shape[2]}")
         sequence = self.project(self.backbone.frame_features(x).transpose(1, 2)) + self.positions
         return self.norm(self.encoder(sequence)).mean(dim=1)
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ASTConfig, ViTConfig
 
-from ...errors import CheckpointError, SettingError
+from ...errors import CheckpointError, ParameterError, SettingError
 from ..optim import parameter_groups
 from ..serialization import Pretrained
 from .files import read_source
@@ -243,13 +243,13 @@ class TeacherRegressor(Pretrained):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3 or x.shape[1] != self.n_mels or x.shape[2] != self.frames:
-            raise ValueError(
+            raise ParameterError(
                 f"TeacherRegressor expects log-mel windows of shape (batch, n_mels={self.n_mels}, "
                 f"frames={self.frames}), got {tuple(x.shape)}; windows must have the length the model "
                 f"was built for"
             )
         if not x.is_floating_point():
-            raise ValueError(f"TeacherRegressor expects a floating-point log-mel window, got {x.dtype}")
+            raise ParameterError(f"TeacherRegressor expects a floating-point log-mel window, got {x.dtype}")
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """All output tokens after the final LayerNorm: (batch, special + patches, hidden).
