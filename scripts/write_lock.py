@@ -7,8 +7,8 @@ labels dropped (``torch==2.13.0`` also matches the ``2.13.0+cpu`` build on this 
 
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from importlib.metadata import distributions
 from pathlib import Path
 
@@ -30,4 +30,6 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path, help="the lock file to write (make lock: constraints-cpu.txt)")
+    main(parser.parse_args().out)
