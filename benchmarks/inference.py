@@ -26,7 +26,7 @@ from moodscape.export.onnx import export_onnx, quantize_int8
 from moodscape.features.windows import window_frames
 from moodscape.inference.predictor import Predictor
 from moodscape.models.checkpoint import write_checkpoint
-from moodscape.models.loading import open_onnx
+from moodscape.models.exported import open_onnx
 from moodscape.models.student.mobilevit import build_student
 from moodscape.models.teacher.build import build_teacher
 from moodscape.models.waveform import WaveformRegressor

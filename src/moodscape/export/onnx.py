@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import ExportError
-from ..models.loading import open_onnx
+from ..models.exported import open_onnx
 from ..models.waveform import LogmelRegressor, WaveformRegressor
 
 log = logging.getLogger(__name__)

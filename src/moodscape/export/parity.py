@@ -21,7 +21,8 @@ from ..errors import AudioError, MoodscapeError
 from ..features.store import FeatureStore
 from ..features.windows import window_starts
 from ..metrics.regression import ccc
-from ..models.loading import load_model, open_onnx
+from ..models.exported import open_onnx
+from ..models.loading import load_model
 from ..models.waveform import WaveformRegressor
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..models.exported import open_onnx
 from ..models.floors.fusion import FUSION_DIR, Fusion
-from ..models.loading import open_onnx
 
 # What the Hub tier fetches for prediction: a moodscape checkpoint folder or exported ONNX files.
 PREDICT_HUB_PATTERNS = ("config.json", "*.safetensors", "moodscape.json", "*.onnx")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import CheckpointError
 from .checkpoint import recover
+from .exported import load_torchscript, open_onnx
 from .floors.descriptors import CONFIG_FILE as FLOOR_FILE
 from .floors.descriptors import DescriptorFloor
 from .floors.fusion import FUSION_FILE, Fusion
@@ -24,7 +25,7 @@ from .student.mobilevit import StudentRegressor
 from .teacher.musicnn_head import MusicnnRegressor
 from .teacher.transformer import TeacherRegressor
 
-__all__ = ["NETWORKS", "REGRESSORS", "load_model", "open_onnx"]
+__all__ = ["NETWORKS", "REGRESSORS", "load_model"]
 
 NETWORKS = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, MusicnnRegressor, StudentRegressor, Generator,
                                             Discriminator, Musicnn)}  # fmt: skip
@@ -71,36 +72,7 @@ def load_model(path: str | Path, *, expect: tuple[type, ...] | None = None) -> A
     if kind == ".onnx":
         return open_onnx(path)
     if kind == ".pt":
-        return _torchscript(path)
+        return load_torchscript(path)
     if kind in (Fusion, DescriptorFloor):
         return kind.load(path)
     return kind.from_pretrained(path)
-
-
-def open_onnx(path: str | Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session for ``path`` (``threads`` intra-op threads, one inter-op), or a
-    CheckpointError that says how to make a good file."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unrelated types for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path}: not a loadable ONNX model ({first}); re-export it with `moodscape export RUN --format onnx`"
-        ) from exc
-
-
-def _torchscript(path: Path) -> Any:
-    import torch
-
-    try:
-        return torch.jit.load(str(path), map_location="cpu").eval()
-    except Exception as exc:  # noqa: BLE001 - TorchScript raises RuntimeError and its own kinds for bad files
-        raise CheckpointError(
-            f"{path}: not a loadable TorchScript module ({type(exc).__name__}); re-export it with "
-            "`moodscape export RUN --format torchscript`"
-        ) from exc

@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import CheckpointError
 from ..files import atomic_path, write_text
 from ..version import __version__
+from .configfile import listing, read_json
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -54,24 +55,6 @@ def save_folder(model: nn.Module, directory: str | os.PathLike[str], *, model_ty
         save_file(tensors, str(tmp), metadata={"format": "pt", metadata_key: text})
     write_text(directory / CONFIG_NAME, text + "\n")
     return directory
-
-
-def listing(folder: Path, most: int = 10) -> str:
-    """The first names in ``folder``, for an error that says what was found instead."""
-    return ", ".join(sorted(p.name for p in folder.iterdir())[:most]) or "nothing"
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A checkpoint's JSON config as a dict, or a CheckpointError naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable JSON config ({str(exc).splitlines()[0]}); re-download or re-save the checkpoint"
-        ) from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
 
 
 def safetensors_metadata(path: Path) -> dict[str, str]:

@@ -1,11 +1,19 @@
 """The cheap models every network is compared with, and fused with.
 
-``ridge``: ridge regression on pooled log-mel statistics; ``descriptors``: an RBF SVR on handcrafted clip
-descriptors (the classical floor); ``fusion``: a network's outputs blended with the descriptor floor.
+``ridge``: ridge regression on pooled log-mel statistics (:class:`RidgeBaseline`, :func:`pooled_stats`);
+``descriptors``: an RBF SVR on handcrafted clip descriptors, the classical floor (:class:`DescriptorFloor`);
+``fusion``: a network's outputs blended with the descriptor floor (:class:`Fusion`).
+
+The names are imported on first use: prediction reads a fusion without paying for scikit-learn.
 """
 
-from .descriptors import DescriptorFloor
-from .fusion import Fusion
-from .ridge import RidgeBaseline, pooled_stats
+from importlib import import_module
 
-__all__ = ["DescriptorFloor", "Fusion", "RidgeBaseline", "pooled_stats"]
+_EXPORTS = {"DescriptorFloor": "descriptors", "Fusion": "fusion", "RidgeBaseline": "ridge", "pooled_stats": "ridge"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

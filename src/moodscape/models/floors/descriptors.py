@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import CheckpointError, ParameterError
 from ...files import atomic_path, write_json
-from ..serialization import read_json
+from ..configfile import read_json
 
 log = logging.getLogger(__name__)
 

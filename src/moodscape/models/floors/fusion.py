@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import CheckpointError
 from ...files import write_json
-from ..serialization import read_json
+from ..configfile import read_json
 from .descriptors import DescriptorFloor
 
 FUSION_DIR = "fusion"
