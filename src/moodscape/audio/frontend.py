@@ -10,7 +10,7 @@ from torch import nn
 
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import SettingError
-from .librosa_env import load_librosa
+from .melbank import mel_filters
 
 COMPRESSIONS = ("db", "logc")
 LOGC_SCALE = 10000.0  # musicnn's C in log10(1 + C mel)
@@ -53,8 +53,7 @@ class LogMel(nn.Module):
         if compression not in COMPRESSIONS:
             raise SettingError(f"compression={compression!r}; choose one of {', '.join(COMPRESSIONS)}")
         self.power, self.amin, self.top_db, self.compression = power, amin, top_db, compression
-        librosa = load_librosa(compiled=False)
-        filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        filters = mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         # Most FFT bins lie outside [fmin, fmax]: keep only the band the filters touch (a third
         # fewer bins at the defaults), which saves work without changing any value.
         used = np.flatnonzero(filters.any(axis=0))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..models.exported import open_onnx
@@ -35,6 +34,8 @@ def _fusion_files(folder: Path) -> list[Path]:
 
 class _TorchBackend:
     def __init__(self, folder: Path, threads: int | None, device: str = "cpu") -> None:
+        import torch
+
         from ..config import AudioConfig
         from ..models.waveform import WaveformRegressor
 
@@ -48,6 +49,8 @@ class _TorchBackend:
         self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch, {self.device})"
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
         before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -60,10 +63,11 @@ class _TorchBackend:
 
 class _OnnxBackend:
     """An exported model. A log-mel model gets its input from moodscape's own front end (the settings are
-    in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT."""
+    in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT; its numpy form,
+    so that running an export never imports torch."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
-        from ..audio.frontend import LogMel
+        from ..audio.logmel_numpy import LogMelNumpy
         from ..config import AudioConfig, FeaturesConfig
 
         self.threads = threads
@@ -80,7 +84,7 @@ class _OnnxBackend:
                 f"{path}: an ONNX model without moodscape's metadata ({type(exc).__name__}: {exc}); export it with "
                 "`moodscape export RUN --format onnx`"
             ) from exc
-        self.frontend = LogMel.from_config(features, self.audio).eval() if features is not None else None
+        self.frontend = LogMelNumpy(features, self.audio) if features is not None else None
         self.fusion = Fusion.find(path.parent)
         self.files = [path, *_fusion_files(path.parent)]
         self.input = self.session.get_inputs()[0].name
@@ -88,14 +92,7 @@ class _OnnxBackend:
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         if self.frontend is not None:
-            before = torch.get_num_threads()
-            if self.threads:
-                torch.set_num_threads(self.threads)
-            try:
-                with torch.inference_mode():
-                    windows = self.frontend(torch.from_numpy(windows)).numpy()
-            finally:
-                torch.set_num_threads(before)
+            windows = self.frontend(windows)
         return self.session.run(None, {self.input: windows})[0]
 
 
