@@ -11,7 +11,7 @@ BENCH_CACHE ?= $(HOME)/.cache/moodscape-bench
 TEST_WORKERS ?= 2
 FOURQ ?= ../shared/data/4q-dev
 
-.PHONY: venv lock convert-musicnn demo test bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
+.PHONY: venv lock convert-musicnn demo test bench-predict bench-features bench-train bench-gan bench-inference bench-serve bench-scale bench-intervals bench-quality default-model clean
 
 $(BIN)/moodscape: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ bench-quality: venv
 # The model shipped in src/moodscape/default_model: trained on all of 4q-dev; its card quotes bench-quality.
 default-model: venv
 	bash scripts/default_model.sh $(BIN) $(FOURQ) runs/default-model benchmarks/quality-results.json $(BENCH_CACHE)/quality/features
+
+bench-predict: venv .vibenet-venv/bin/vibenet
+	$(BIN)/python benchmarks/predict.py --clips $(FOURQ)
+
+# vibenet, the CPU tool `bench-predict` compares with, in an environment of its own.
+.vibenet-venv/bin/vibenet:
+	rm -rf .vibenet-venv
+	$(PYTHON) -m venv .vibenet-venv
+	.vibenet-venv/bin/pip install --quiet vibenet==0.1.0
 
 bench-serve: venv
 	$(BIN)/python benchmarks/serve.py --clips $(FOURQ)

@@ -94,3 +94,23 @@ def test_a_device_that_is_not_there_or_for_an_onnx_model_is_refused(tiny_run, ex
         Predictor.load(exported_tiny[0] / "export" / "model.onnx", device="meta")
     with pytest.raises(ConfigError, match="not a device"):
         Predictor.load(tiny_run, device="gpu0")
+
+
+def test_files_side_by_side_give_the_same_results_in_order(exported_tiny, songs, tmp_path):
+    run, _ = exported_tiny
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really")
+    paths = [songs / "a.wav", bad, songs / "sub" / "b.flac", songs / "c.wav"] * 3
+    alone = list(Predictor.load(run / "export" / "model-logmel.onnx").predict_many(paths, progress=False))
+    together = Predictor.load(run / "export" / "model-logmel.onnx", threads=2, files_at_once=2)
+    assert together.backend.files_at_once == 2 and together.backend.threads == 1
+    side_by_side = list(together.predict_many(paths, progress=False))
+    assert [p for p, _, _ in side_by_side] == paths
+    for (_, expected, error), (_, got, got_error) in zip(alone, side_by_side):
+        assert (expected is None) == (got is None) and (error is None) == (got_error is None)
+        if got is not None:
+            assert (got.valence, got.arousal) == pytest.approx((expected.valence, expected.arousal), abs=1e-6)
+    stopped = together.predict_many(paths, progress=False)
+    next(stopped)
+    stopped.close()  # a consumer that stops early: the pool ends without predicting the rest
+    assert Predictor.load(run / "best", files_at_once=4).backend.files_at_once == 1  # PyTorch: one at a time

@@ -146,7 +146,8 @@ def add_commands(commands) -> None:
                          help="seconds between windows (default: the model's evaluation hop)")  # fmt: skip
     predict.add_argument("--batch-size", type=positive_int, default=32,
                          help="windows per model call (default 32); memory grows with it")  # fmt: skip
-    predict.add_argument("--threads", type=positive_int, help="CPU threads for the model (default: the runtime's)")
+    predict.add_argument("--threads", type=positive_int, help="CPU threads for the model (default: every core); with "
+                         "several files and an exported model, the files are predicted side by side, one per thread")
     predict.add_argument("--device", default="cpu", help="where a PyTorch model runs: cpu (default), cuda, cuda:N or "
                          "auto; exported ONNX models, the shipped one among them, run on the CPU")  # fmt: skip
     predict.add_argument("--shard", metavar="K/N", help="predict only shard K of N (a fixed part of the files, by a hash "

@@ -46,6 +46,7 @@ class _TorchBackend:
         self.files = [folder / "model.safetensors", folder / "moodscape.json", *_fusion_files(folder)]
         self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
         self.threads = threads
+        self.files_at_once = 1  # torch's thread count is global: one file at a time, on its threads
         self.description = f"{self.model.meta.get('kind', 'model')} {folder} (PyTorch, {self.device})"
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
@@ -66,12 +67,16 @@ class _OnnxBackend:
     in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT; its numpy form,
     so that running an export never imports torch."""
 
-    def __init__(self, path: Path, threads: int | None) -> None:
+    def __init__(self, path: Path, threads: int | None, files_at_once: int = 1) -> None:
         from ..audio.logmel_numpy import LogMelNumpy
         from ..config import AudioConfig, FeaturesConfig
 
-        self.threads = threads
-        self.session = open_onnx(path, threads)
+        # Files predicted at once share the CPU threads: a session runs from each with its share (ONNX
+        # Runtime sessions can run from several threads at once).
+        self.files_at_once = files_at_once
+        total = threads or os.cpu_count() or 1
+        self.threads = threads if files_at_once == 1 else max(1, total // files_at_once)
+        self.session = open_onnx(path, self.threads)
         props = self.session.get_modelmeta().custom_metadata_map
         try:
             spec = json.loads(props["moodscape.spec"])
@@ -121,14 +126,16 @@ def _locate(source: str | Path) -> Path:
     return resolve_pretrained(text, key="--model", patterns=PREDICT_HUB_PATTERNS, random_init=False)
 
 
-def _backend(source: str | Path, path: Path, threads: int | None, device: str = "cpu") -> Any:
+def _backend(source: str | Path, path: Path, threads: int | None, device: str = "cpu",
+             files_at_once: int | None = 1) -> Any:  # fmt: skip
     """The model in ``path``: an .onnx file, a checkpoint folder, a run folder or a folder of exported files."""
 
     def onnx(file: Path) -> _OnnxBackend:
         if device != "cpu":
             raise ConfigError(f"--device {device}: exported ONNX models ({file}) run on the CPU here; give a run or "
                               "checkpoint folder to predict on another device")  # fmt: skip
-        return _OnnxBackend(file, threads)
+        at_once = files_at_once or min(threads or os.cpu_count() or 1, os.cpu_count() or 1)
+        return _OnnxBackend(file, threads, at_once)
 
     if path.is_file():
         if path.suffix.lower() == ".onnx":
@@ -147,7 +154,9 @@ def _backend(source: str | Path, path: Path, threads: int | None, device: str = 
     )
 
 
-def load_backend(source: str | Path, threads: int | None, device: str = "cpu") -> Any:
+def load_backend(source: str | Path, threads: int | None, device: str = "cpu", files_at_once: int | None = 1) -> Any:
     """The model ``source`` names, found locally or on the Hub, ready to run on ``device`` (a PyTorch model;
-    exported ONNX models run on the CPU) with ``threads`` CPU threads."""
-    return _backend(source, _locate(source), threads, device)
+    exported ONNX models run on the CPU) with ``threads`` CPU threads (default: every core). An exported
+    model can take ``files_at_once`` files side by side, sharing those threads (None: one file per thread);
+    a PyTorch model takes one at a time."""
+    return _backend(source, _locate(source), threads, device, files_at_once)

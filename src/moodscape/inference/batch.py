@@ -57,7 +57,9 @@ class PredictionBatch:
             log.info("shard %d/%d: %d of %d files", *part, len(files), len(found))
         if out:
             check_output(out)  # before any decoding: a bad name must not cost the work
-        options = {"threads": threads, "batch_size": batch_size, "hop_seconds": hop_seconds, "device": device}
+        # Several files: side by side, one per thread (an exported model; a PyTorch one takes them in turn).
+        options = {"threads": threads, "batch_size": batch_size, "hop_seconds": hop_seconds, "device": device,
+                   "files_at_once": None if len(files) > 1 else 1}  # fmt: skip
         predictor = Predictor.load(model, **options) if model else Predictor.default(**options)
         if shard:
             settings = {"timeline": timeline, "hop_samples": predictor.hop, "window_samples": predictor.window,
