@@ -51,7 +51,7 @@ test: venv
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench-features: venv
-	$(BIN)/python benchmarks/features.py --cache $(BENCH_CACHE) --deam-size
+	$(BIN)/python benchmarks/features.py --cache $(BENCH_CACHE) --deam-size --clips $(FOURQ)
 
 bench-train: venv
 	$(BIN)/python benchmarks/train.py

@@ -7,7 +7,9 @@
 Each variant runs in its own subprocess; wall time is measured inside it (interpreter start-up
 excluded, worker start-up included) and peak memory is the peak of the summed PSS (proportional set size: shared pages split
 between the processes sharing them, so forked workers are not counted twice) of its process tree.
-Usage: python benchmarks/features.py --cache DIR [--files 64] [--deam-size]
+(a), (b) and (c) run on generated clips and, with ``--clips``, on a folder of real ones (4q-dev: 30 s MP3s,
+mostly stereo at 32 or 22.05 kHz).
+Usage: python benchmarks/features.py --cache DIR [--files 64] [--deam-size] [--clips DIR]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import psutil
 
 SEED_PATH = """
 import glob, sys, time, librosa
-files = sorted(glob.glob(sys.argv[1] + "/DEAM_audio/MEMD_audio/*.mp3"))
+files = sorted(glob.glob(sys.argv[1], recursive=True))
 start = time.perf_counter()
 for f in files:
     y, sr = librosa.load(f, sr=22050)
@@ -54,7 +56,7 @@ from multiprocessing import get_context
 def read(f):
     return sf.read(f, dtype="float32")[0].size
 if __name__ == "__main__":
-    files = sorted(glob.glob(sys.argv[1] + "/DEAM_audio/MEMD_audio/*.mp3"))
+    files = sorted(glob.glob(sys.argv[1], recursive=True))
     start = time.perf_counter()
     with get_context("fork").Pool(os.cpu_count()) as pool:
         list(pool.imap(read, files, chunksize=2))
@@ -112,16 +114,27 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the fastest of each variant counts")
     parser.add_argument("--deam-size", action="store_true", help="also measure peak memory of (b) on 1,802 clips")
+    parser.add_argument("--clips", type=Path, help="also (a), (b), (c) on this dataset of real clips (e.g. 4q-dev)")
     args = parser.parse_args()
 
     small = ensure_dataset(args.cache / f"bench-{args.files}", args.files)
+    mp3s = f"{small}/DEAM_audio/MEMD_audio/*.mp3"
     variants = {
-        "a": (SEED_PATH, lambda tmp, r: (str(small),)),
+        "a": (SEED_PATH, lambda tmp, r: (mp3s,)),
         "b": (MOODSCAPE, lambda tmp, r: (str(small), f"{tmp}/fast{r}", "fast")),
         "b_exact": (MOODSCAPE, lambda tmp, r: (str(small), f"{tmp}/exact{r}", "exact")),
-        "c": (DECODE_ONLY, lambda tmp, r: (str(small),)),
+        "c": (DECODE_ONLY, lambda tmp, r: (mp3s,)),
         "b_noop": (MOODSCAPE, lambda tmp, r: (str(small), f"{tmp}/fast{r}", "fast")),
     }
+    if args.clips:
+        real = f"{args.clips}/**/*.mp3"
+        table = args.clips / "labels.csv"  # 4q-dev: the csv layout, its table beside the quadrant folders
+        root = str(table if table.is_file() else args.clips)
+        variants |= {
+            "real_a": (SEED_PATH, lambda tmp, r: (real,)),
+            "real_b": (MOODSCAPE, lambda tmp, r: (root, f"{tmp}/real{r}", "fast")),
+            "real_c": (DECODE_ONLY, lambda tmp, r: (real,)),
+        }
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Rounds interleave the variants, and the fastest round of each counts: on a shared machine,
@@ -147,6 +160,13 @@ def main() -> None:
         print(row("(b) on a DEAM-sized set, 1,802 clips", results["b_deam"]))
     a, b, be, c = (results[k]["files_per_s"] for k in ("a", "b", "b_exact", "c"))
     print(f"\n(b)/(a) = {b / a:.2f}x   (b')/(a) = {be / a:.2f}x   (b)/(c) = {100 * b / c:.0f}%   (b')/(c) = {100 * be / c:.0f}%")
+    if args.clips:
+        print(f"\nreal clips of {args.clips}\n\n| variant | files | seconds | files/s | peak PSS (MiB) |\n|---|---|---|---|---|")
+        print(row("(a) seed path: librosa, one process", results["real_a"]))
+        print(row("(b) moodscape features (fast mode)", results["real_b"]))
+        print(row("(c) decode only, every core", results["real_c"]))
+        a, b, c = (results[k]["files_per_s"] for k in ("real_a", "real_b", "real_c"))
+        print(f"\n(b)/(a) = {b / a:.2f}x   (b)/(c) = {100 * b / c:.0f}%")
     print(json.dumps(results))
 
 

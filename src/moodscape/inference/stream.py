@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, probe_audio, too_short
+from ..audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, probe_audio, to_mono, too_short
 from ..errors import AudioError
 
 BLOCK_SECONDS = 20.0
@@ -82,7 +82,7 @@ def stream_windows(
             # truncated MP3 would hand over uninitialised memory (and pass the length check below).
             while (block := handle.read(blocksize, dtype="float32", always_2d=True)).shape[0]:
                 decoded += block.shape[0]
-                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                mono = to_mono(block)
                 chunk = resampler.resample_chunk(mono) if resampler is not None else mono
                 yield from take(np.asarray(chunk, dtype=np.float32))
     except (sf.LibsndfileError, RuntimeError) as exc:

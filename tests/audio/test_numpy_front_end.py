@@ -1,5 +1,6 @@
-"""The numpy front end that runs exported models gives LogMel's values, and the mel filters it reads are
-librosa's, cached on disk by their settings."""
+"""The numpy pieces of the fast paths give the values of what they replace: the front end that runs exported
+models gives LogMel's, the mel filters it reads are librosa's (cached on disk by their settings), and the
+mono mix is the mean of the channels."""
 
 from __future__ import annotations
 
@@ -40,3 +41,11 @@ def test_filters_are_librosas_and_come_back_from_the_cache(tmp_path, monkeypatch
     np.testing.assert_array_equal(melbank.mel_filters(**settings), np.ones((96, 257)))  # read, not recomputed
     cached.write_bytes(b"not a numpy file")
     np.testing.assert_array_equal(melbank.mel_filters(**settings), reference)  # a broken cache is recomputed
+
+
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_mono_mix_is_the_mean_of_the_channels(channels, rng):
+    from moodscape.audio.io import to_mono
+
+    block = rng.standard_normal((1000, channels)).astype(np.float32)
+    np.testing.assert_array_equal(to_mono(block), block.mean(axis=1, dtype=np.float32))
