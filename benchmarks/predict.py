@@ -27,14 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS = REPO.parent / "shared" / "data" / "4q-dev"
 MOODSCAPE = Path(sys.executable).parent / "moodscape"
 
-
-def pick(folder: Path, count: int) -> list[Path]:
-    """``count`` clips spread over the folder (every k-th of the sorted list), so every quadrant is in."""
-    found = sorted(folder.rglob("*.mp3"))
-    if not found:
-        sys.exit(f"no MP3s under {folder}; give --clips (4q-dev is in ../shared/data)")
-    step = max(1, len(found) // count)
-    return found[::step][:count]
+sys.path.insert(0, str(Path(__file__).parent))
+from serve import clips  # noqa: E402  (every k-th clip of the folder: the same picks as bench-serve)
 
 
 def _decode(path: Path) -> int:
@@ -67,7 +61,7 @@ def main() -> None:
     parser.add_argument("--vibenet", type=Path, default=REPO / ".vibenet-venv" / "bin" / "vibenet",
                         help="vibenet's command (default: .vibenet-venv/bin/vibenet)")  # fmt: skip
     args = parser.parse_args()
-    files = pick(args.clips, args.files)
+    files = clips(args.clips, args.files)
     rates = {}
     for path in files[:40]:
         info = sf.info(str(path))
