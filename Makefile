@@ -85,7 +85,7 @@ bench-scale: venv
 	$(BIN)/python benchmarks/scale.py --clips $(FOURQ)
 
 bench-inference: venv
-	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE)
+	$(BIN)/python benchmarks/inference.py --cache $(BENCH_CACHE) --clips $(FOURQ)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

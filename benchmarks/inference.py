@@ -33,6 +33,7 @@ from moodscape.models.waveform import WaveformRegressor
 
 sys.path.insert(0, str(Path(__file__).parent))
 from features import ensure_dataset  # noqa: E402
+from serve import clips  # noqa: E402
 
 AUDIO, FEATURES = AudioConfig(), FeaturesConfig()
 FRAMES = 208  # 5 s at 22050 Hz / 512, a multiple of the 16-frame patch
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--student", default="xxs", help="student preset (default xxs)")
     parser.add_argument("--songs", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--clips", type=Path, help="also the `predict` table on this folder of real MP3s (4q-dev)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -143,21 +145,29 @@ def main() -> None:
     print_rows(real_music_rows(work, args.repeats), "musicnn teacher")
 
     root = ensure_dataset(args.cache / f"bench-{args.songs}", args.songs)
-    mp3s = sorted((root / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))
+    generated = sorted((root / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))
+    predict_table(work, wave, generated, f"{len(generated)} generated 45 s MP3s (44.1 kHz)")
+    if args.clips:
+        real = clips(args.clips, args.songs)
+        predict_table(work, wave, real, f"{len(real)} real 30 s clips of {args.clips} (mostly 32/22.05 kHz stereo)")
+
+
+def predict_table(work: Path, wave: WaveformRegressor, mp3s: list[Path], what: str) -> None:
+    """`predict` with the student's exports on ``mp3s``, against decoding them alone, in one run."""
     began = time.perf_counter()
     for path in mp3s:
         sf.read(str(path), dtype="float32")
     decode = time.perf_counter() - began
-    print(f"\n`predict` on {len(mp3s)} generated 45 s MP3s (44.1 kHz), int8 student, windows every "
-          f"{wave.eval_hop_samples / wave.sample_rate:.2f} s:")  # fmt: skip
+    print(f"\n`predict` on {what}, int8 student, windows every {wave.eval_hop_samples / wave.sample_rate:.2f} s:")
     print("| step | seconds | songs/s | share of the decode-only floor |\n|---|---|---|---|")
     print(f"| decode only (soundfile) | {decode:.2f} | {len(mp3s) / decode:.1f} | 100% |")
-    for label, model, threads in (
-        ("model.int8.onnx (front end in ONNX), 1 thread", work / "model.int8.onnx", 1),
-        ("model-logmel.int8.onnx + moodscape front end, 1 thread", work / "logmel.int8.onnx", 1),
-        ("model-logmel.int8.onnx + moodscape front end, 2 threads", work / "logmel.int8.onnx", 2),
+    for label, model, threads, at_once in (
+        ("model.int8.onnx (front end in ONNX), 1 thread", work / "model.int8.onnx", 1, 1),
+        ("model-logmel.int8.onnx + moodscape front end, 1 thread", work / "logmel.int8.onnx", 1, 1),
+        ("model-logmel.int8.onnx + moodscape front end, 2 threads", work / "logmel.int8.onnx", 2, 1),
+        ("model-logmel.int8.onnx + moodscape front end, 2 files side by side", work / "logmel.int8.onnx", 2, 2),
     ):
-        predictor = Predictor.load(model, threads=threads)
+        predictor = Predictor.load(model, threads=threads, files_at_once=at_once)
         began = time.perf_counter()
         for _ in predictor.predict_many(mp3s, progress=False):
             pass
