@@ -4,16 +4,14 @@ inference and export, so that preprocessing can never drift between them.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..config import AudioConfig, FeaturesConfig
 from ..errors import SettingError
-from .melbank import mel_filters
+from .melbank import LOGC_SCALE, mel_filters, used_bins
 
 COMPRESSIONS = ("db", "logc")
-LOGC_SCALE = 10000.0  # musicnn's C in log10(1 + C mel)
 # Frames per block on the CPU path: 256 frames of a 2048-point STFT stay within a core's L2 cache.
 CHUNK_FRAMES = 256
 
@@ -54,10 +52,7 @@ class LogMel(nn.Module):
             raise SettingError(f"compression={compression!r}; choose one of {', '.join(COMPRESSIONS)}")
         self.power, self.amin, self.top_db, self.compression = power, amin, top_db, compression
         filters = mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-        # Most FFT bins lie outside [fmin, fmax]: keep only the band the filters touch (a third
-        # fewer bins at the defaults), which saves work without changing any value.
-        used = np.flatnonzero(filters.any(axis=0))
-        self.first_bin, self.last_bin = int(used[0]), int(used[-1]) + 1
+        self.first_bin, self.last_bin = used_bins(filters)  # a third fewer bins at the defaults
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
         self.register_buffer(
             "mel_filters", torch.from_numpy(filters[:, self.first_bin : self.last_bin].copy()), persistent=False

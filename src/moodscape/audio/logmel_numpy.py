@@ -7,9 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import AudioConfig, FeaturesConfig
-from .melbank import mel_filters
-
-LOGC_SCALE = 10000.0  # musicnn's C in log10(1 + C mel); the same as frontend.LOGC_SCALE
+from .melbank import LOGC_SCALE, mel_filters, used_bins
 
 
 class LogMelNumpy:
@@ -21,8 +19,7 @@ class LogMelNumpy:
         self.n_fft, self.hop, self.features = features.n_fft, features.hop_length, features
         filters = mel_filters(sample_rate=audio.sample_rate, n_fft=features.n_fft, n_mels=features.n_mels,
                               fmin=features.fmin, fmax=features.fmax)  # fmt: skip
-        used = np.flatnonzero(filters.any(axis=0))
-        self.first, self.last = int(used[0]), int(used[-1]) + 1
+        self.first, self.last = used_bins(filters)
         self.filters_t = np.ascontiguousarray(filters[:, self.first : self.last].T)
         n = np.arange(self.n_fft)
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * n / self.n_fft)).astype(np.float32)

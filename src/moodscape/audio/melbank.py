@@ -14,6 +14,8 @@ from ..files import atomic_path
 
 log = logging.getLogger(__name__)
 
+LOGC_SCALE = 10000.0  # musicnn's C in log10(1 + C mel), the "logc" compression of both front ends
+
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/moodscape/mel-filters`` (``~/.cache/...`` by default)."""
@@ -37,9 +39,15 @@ def mel_filters(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
     filters = load_librosa(compiled=False).filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
                                                        fmax=fmax).astype(np.float32)  # fmt: skip
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, filters, allow_pickle=False)
+        with atomic_path(path) as tmp:
+            np.save(tmp, filters, allow_pickle=False)
     except OSError as exc:
         log.debug("mel filters not cached in %s: %s", path, exc)
     return filters
+
+
+def used_bins(filters: np.ndarray) -> tuple[int, int]:
+    """[first, last) FFT bins the filters touch: most bins lie outside [fmin, fmax], and skipping them saves
+    work without changing any value."""
+    used = np.flatnonzero(filters.any(axis=0))
+    return int(used[0]), int(used[-1]) + 1
