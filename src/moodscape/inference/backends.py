@@ -67,15 +67,15 @@ class _OnnxBackend:
     in the file's metadata), which on CPUs is several times faster than ONNX Runtime's STFT; its numpy form,
     so that running an export never imports torch."""
 
-    def __init__(self, path: Path, threads: int | None, files_at_once: int = 1) -> None:
+    def __init__(self, path: Path, threads: int | None, files_at_once: int | None = 1) -> None:
         from ..audio.logmel_numpy import LogMelNumpy
         from ..config import AudioConfig, FeaturesConfig
 
         # Files predicted at once share the CPU threads: a session runs from each with its share (ONNX
-        # Runtime sessions can run from several threads at once).
-        self.files_at_once = files_at_once
-        total = threads or os.cpu_count() or 1
-        self.threads = threads if files_at_once == 1 else max(1, total // files_at_once)
+        # Runtime sessions can run from several threads at once). None: one file per thread.
+        cores = os.cpu_count() or 1
+        self.files_at_once = files_at_once or min(threads or cores, cores)
+        self.threads = threads if self.files_at_once == 1 else max(1, (threads or cores) // self.files_at_once)
         self.session = open_onnx(path, self.threads)
         props = self.session.get_modelmeta().custom_metadata_map
         try:
@@ -134,8 +134,7 @@ def _backend(source: str | Path, path: Path, threads: int | None, device: str = 
         if device != "cpu":
             raise ConfigError(f"--device {device}: exported ONNX models ({file}) run on the CPU here; give a run or "
                               "checkpoint folder to predict on another device")  # fmt: skip
-        at_once = files_at_once or min(threads or os.cpu_count() or 1, os.cpu_count() or 1)
-        return _OnnxBackend(file, threads, at_once)
+        return _OnnxBackend(file, threads, files_at_once)
 
     if path.is_file():
         if path.suffix.lower() == ".onnx":
