@@ -36,6 +36,22 @@ def test_the_port_gives_tensorflows_tags_and_embeddings(reference, name):
     assert 0.0 < out.tags.min() and out.tags.max() < 1.0 and out.tags.std() > 0.05  # real, varied tags
 
 
+
+@pytest.mark.parametrize("part", ["timbral", "temporal"])
+def test_pooling_before_the_batch_norm_gives_the_same_features(part):
+    """The front end's cheaper order (maximum over frequency first) matches conv -> ReLU -> batch norm ->
+    maximum, for filters whose batch-norm scale is negative as well as positive, and training mode (batch
+    statistics) keeps the plain order."""
+    block = getattr(load_musicnn("MSD_musicnn"), part)[0].eval()
+    scale = block.bn.weight
+    assert (scale < 0).any() and (scale > 0).any()
+    x = torch.randn(3, 1, 200, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = block(x).amax(dim=3)
+        torch.testing.assert_close(block.max_over_frequency(x), plain, atol=1e-5, rtol=1e-5)
+        block.train()
+        assert torch.equal(block.max_over_frequency(x), block(x).amax(dim=3))
+
 def test_the_weights_file_alone_rebuilds_the_model(tmp_path):
     model = load_musicnn("MTT_musicnn")
     folder = model.save_pretrained(tmp_path / "copy")

@@ -80,6 +80,27 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(torch.relu(self.conv(x)))
 
+    def max_over_frequency(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x).amax(dim=3)`` of a front-end block, the same values at a fraction of the cost when the
+        batch norm uses its running statistics (it is then ``scale * relu + shift`` per channel).
+
+        The ReLU and the affine map are monotone per channel (decreasing where ``scale`` < 0, for most of
+        musicnn's filters), and so are their float roundings: the maximum over frequency moves before them
+        exactly. A decreasing channel needs the minimum of its convolution, which is minus the maximum of the
+        convolution with negated weights; so one convolution and one maximum serve every channel, and the
+        batch norm and ReLU run on the pooled (batch, channels, frames) features instead of every band.
+        """
+        bn = self.bn
+        if bn.training or bn.running_var is None:
+            return self.forward(x).amax(dim=3)
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        sign = torch.where(scale < 0, -1.0, 1.0).to(scale.dtype)
+        conv = self.conv
+        flipped = nn.functional.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign)
+        pooled = flipped.amax(dim=3) * sign[:, None]
+        return torch.relu(pooled) * scale[:, None] + shift[:, None]
+
 
 class Musicnn(Pretrained):
     """The musicnn tagger; see the module docstring for the layers and the input it expects."""
@@ -119,9 +140,9 @@ class Musicnn(Pretrained):
         features = []
         padded = nn.functional.pad(x, (0, 0, 3, 3))
         for block in self.timbral:
-            features.append(block(padded).amax(dim=3))
+            features.append(block.max_over_frequency(padded))
         for block, span in zip(self.temporal, TEMPORAL_SPANS):
-            features.append(block(nn.functional.pad(x, (0, 0, *_same_padding(span)))).amax(dim=3))
+            features.append(block.max_over_frequency(nn.functional.pad(x, (0, 0, *_same_padding(span)))))
         frontend = torch.cat(features, dim=1)  # (batch, 561, frames)
         layers = [frontend]
         hidden = self.midend[0](nn.functional.pad(frontend, (3, 3)))
