@@ -5,8 +5,10 @@
 (c) decode only: soundfile.read of every file over every core -- the floor
 
 Each variant runs in its own subprocess; wall time is measured inside it (interpreter start-up
-excluded, worker start-up included) and peak memory is the peak of the summed PSS (proportional set size: shared pages split
-between the processes sharing them, so forked workers are not counted twice) of its process tree.
+excluded, worker start-up included). Peak memory is the peak of the summed PSS (proportional set size: shared pages
+split between the processes sharing them, so forked workers are not counted twice) of its process tree, sampled in a
+round of its own: reading PSS walks every page table of the tree, and sampling it every 20 ms during the timed
+rounds took a share of the two cores from the multi-process variants (b) and (c) but hardly from (a).
 (a), (b) and (c) run on generated clips and, with ``--clips``, on a folder of real ones (4q-dev: 30 s MP3s,
 mostly stereo at 32 or 22.05 kHz).
 Usage: python benchmarks/features.py --cache DIR [--files 64] [--deam-size] [--clips DIR]
@@ -64,11 +66,14 @@ if __name__ == "__main__":
 """
 
 
-def run_measured(code: str, *args: str) -> dict:
-    """Run a snippet in a subprocess; return files, seconds, files/s and peak tree PSS in MiB."""
+def run_measured(code: str, *args: str, memory: bool = False) -> dict:
+    """Run a snippet in a subprocess; return files, seconds, files/s and, with ``memory``, peak tree PSS in MiB
+    (then the seconds are not comparable: the sampling takes CPU from the snippet)."""
     proc = psutil.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True)
     peak = 0
     done = threading.Event()
+    if not memory:
+        done.set()
 
     def poll() -> None:
         nonlocal peak
@@ -89,7 +94,7 @@ def run_measured(code: str, *args: str) -> dict:
         raise SystemExit(f"benchmark step failed with exit code {proc.returncode}")
     files, seconds = out.split()[-2:]
     files, seconds = int(files), float(seconds)
-    return {"files": files, "seconds": seconds, "files_per_s": files / seconds, "peak_pss_mib": peak / 2**20}
+    return {"files": files, "seconds": seconds, "files_per_s": files / seconds, "peak_pss_mib": peak / 2**20 if memory else None}
 
 
 def ensure_dataset(root: Path, songs: int) -> Path:
@@ -105,7 +110,8 @@ def ensure_dataset(root: Path, songs: int) -> Path:
 
 
 def row(name: str, result: dict) -> str:
-    return f"| {name} | {result['files']} | {result['seconds']:.2f} | {result['files_per_s']:.1f} | {result['peak_pss_mib']:.0f} |"
+    memory = "-" if result["peak_pss_mib"] is None else f"{result['peak_pss_mib']:.0f}"
+    return f"| {name} | {result['files']} | {result['seconds']:.2f} | {result['files_per_s']:.1f} | {memory} |"
 
 
 def main() -> None:
@@ -144,9 +150,12 @@ def main() -> None:
                 result = run_measured(code, *make_args(tmp, round_))
                 if name not in results or result["seconds"] < results[name]["seconds"]:
                     results[name] = result
+        for name, (code, make_args) in variants.items():
+            if name != "b_noop":  # its store is complete: nothing to hold in memory
+                results[name]["peak_pss_mib"] = run_measured(code, *make_args(tmp, "-memory"), memory=True)["peak_pss_mib"]
         if args.deam_size:
             big = ensure_dataset(args.cache / "bench-1802", 1802)
-            results["b_deam"] = run_measured(MOODSCAPE, str(big), f"{tmp}/deam", "fast")
+            results["b_deam"] = run_measured(MOODSCAPE, str(big), f"{tmp}/deam", "fast", memory=True)
 
     print(f"\ncores: {os.cpu_count()}; {args.files} generated 45 s MP3s at 44.1 kHz; best of {args.repeat} rounds\n")
     print("| variant | files | seconds | files/s | peak PSS (MiB) |")
@@ -157,7 +166,7 @@ def main() -> None:
     print(row("(c) decode only, every core", results["c"]))
     print(row("(b) again, store complete (no-op)", results["b_noop"]))
     if "b_deam" in results:
-        print(row("(b) on a DEAM-sized set, 1,802 clips", results["b_deam"]))
+        print(row("(b) on a DEAM-sized set, 1,802 clips (sampled for memory: slower)", results["b_deam"]))
     a, b, be, c = (results[k]["files_per_s"] for k in ("a", "b", "b_exact", "c"))
     print(f"\n(b)/(a) = {b / a:.2f}x   (b')/(a) = {be / a:.2f}x   (b)/(c) = {100 * b / c:.0f}%   (b')/(c) = {100 * be / c:.0f}%")
     if args.clips:

@@ -52,6 +52,22 @@ def test_stereo_at_another_rate_matches_the_training_decoder(tmp_path):
     np.testing.assert_allclose(windows[2], audio[22050 : 44100], atol=1e-3)
 
 
+
+def test_the_kept_head_is_what_decoding_the_file_again_gives(tmp_path, monkeypatch):
+    """``StreamInfo(keep=n)`` holds the stream's first n samples (a fused model's descriptors read them instead
+    of decoding the file a second time), across block boundaries, and the whole stream when it is shorter."""
+    path = write_tone(tmp_path / "s.wav", seconds=6.0, rate=44100, channels=2)
+    monkeypatch.setattr(stream, "BLOCK_SECONDS", 0.7)
+    audio, _ = load_audio(path, sample_rate=22050)
+    for keep, expected in ((3 * 22050 + 5, audio[: 3 * 22050 + 5]), (10 * 22050, audio)):
+        info = StreamInfo(keep=keep)
+        list(stream_windows(path, sample_rate=22050, window=22050, hop=22050, info=info))
+        assert info.head().dtype == np.float32
+        np.testing.assert_array_equal(info.head(), expected)
+    info = StreamInfo()
+    list(stream_windows(path, sample_rate=22050, window=22050, hop=22050, info=info))
+    assert info.head().size == 0 and not info.kept
+
 def test_memory_stays_flat_on_a_long_file(tmp_path, monkeypatch):
     """A 10-minute file is read in blocks: the buffer never holds much more than a block and a window."""
     rate = 8000

@@ -119,7 +119,9 @@ class Predictor:
         shorter than the model's ``audio.min_seconds`` when its short-clip policy is 'skip'. Under 'pad' or
         'loop' such a clip is predicted and ``warning`` says so. ``tags``: also the top five tags of each
         shipped musicnn tagger (:class:`~moodscape.inference.tags.Tagger`; decodes the file once more)."""
-        info = StreamInfo()
+        fusion = getattr(self.backend, "fusion", None)
+        # A fusion's descriptors read the clip from the same decode as the windows.
+        info = StreamInfo(keep=int(DESCRIPTOR_MAX_SECONDS * self.sample_rate) if fusion is not None else 0)
         outputs, batch = [], []
         windows = stream_windows(path, sample_rate=self.sample_rate, window=self.window, hop=self.hop, info=info,
                                  min_samples=self.min_samples, short_policy=self.short_policy)  # fmt: skip
@@ -135,7 +137,6 @@ class Predictor:
             raise MoodscapeError(f"{path}: the model returned NaN or Inf; the model file may be damaged")
         notes = [info.note] if info.note else []
         song = values.mean(axis=0)
-        fusion = getattr(self.backend, "fusion", None)
         if fusion is not None:  # the song value fuses the network with the descriptor floor; windows shift with it
             fused = fusion.combine(song, self._descriptors(path, info, notes)[None])[0]
             values, song = np.clip(values + (fused - song), -1.0, 1.0), fused
@@ -163,23 +164,25 @@ class Predictor:
         return result
 
     def _descriptors(self, path: str | Path, info: StreamInfo, notes: list[str]) -> np.ndarray:
-        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the file."""
+        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the audio the
+        windows were cut from: the same samples as decoding the file again with ``load_audio``, whose
+        short-clip policy they follow."""
         from ..audio.descriptors import clip_descriptors
-        from ..audio.io import load_audio
+        from ..audio.io import fit_length
 
         audio = self.backend.audio
-        samples, rate = load_audio(path, sample_rate=self.sample_rate, duration=DESCRIPTOR_MAX_SECONDS,
-                                   min_seconds=audio.min_seconds, short_policy=audio.short_policy, quality="HQ")  # fmt: skip
+        samples = fit_length(info.head(), path, sample_rate=self.sample_rate, min_seconds=audio.min_seconds,
+                             policy=audio.short_policy)  # fmt: skip
         if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
             notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
-        return clip_descriptors(samples, rate)
+        return clip_descriptors(samples, self.sample_rate)
 
     def predict_many(
         self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False, progress: bool = True
     ) -> Iterator[tuple[Path, SongPrediction | None, str | None]]:
         """(path, prediction, None) for each file that worked, (path, None, reason) for each that failed, in
         the order given. An exported model loaded with ``files_at_once`` > 1 predicts that many files side by
-        side (not with ``tags`` or a fusion, whose extra decoding runs one file at a time).
+        side (not with ``tags``, whose extra decoding, or a fusion, whose librosa descriptors, run one file at a time).
 
         A failure of one file, expected (bad audio) or not, never ends the batch.
         """

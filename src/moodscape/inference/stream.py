@@ -26,12 +26,19 @@ BLOCK_SECONDS = 20.0
 
 @dataclass
 class StreamInfo:
-    """Filled in while streaming: the length and peak of the decoded (resampled) audio."""
+    """Filled in while streaming: the length and peak of the decoded (resampled) audio; with ``keep``, also
+    its first ``keep`` samples (:meth:`head`), for what reads the whole clip beside the windows."""
 
     samples: int = 0
     peak: float = 0.0
     starts: list[int] = field(default_factory=list)
     note: str = ""
+    keep: int = 0
+    kept: list[np.ndarray] = field(default_factory=list)
+
+    def head(self) -> np.ndarray:
+        """The first ``keep`` samples of the stream (fewer when it was shorter), float32."""
+        return np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.float32)
 
 
 def stream_windows(
@@ -62,6 +69,8 @@ def stream_windows(
             if not np.isfinite(chunk).all():
                 raise AudioError(f"{path}: contains NaN or Inf samples; the file is corrupt, re-encode it")
             info.peak = max(info.peak, float(np.abs(chunk).max()))
+            if (room := info.keep - sum(kept.size for kept in info.kept)) > 0:
+                info.kept.append(chunk[:room].copy())
             buffer = np.concatenate([buffer, chunk])
             info.samples += chunk.size
         while next_start + window <= offset + buffer.size:
