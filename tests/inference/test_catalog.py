@@ -27,6 +27,20 @@ def test_the_shipped_model_is_a_small_int8_onnx_on_musicnn_with_a_card():
     assert 0 < info["cross_validation"]["macro_f1"][0] < 1
 
 
+def test_the_shipped_model_convolves_only_musicnns_live_filters():
+    """Exported from a model in eval mode, the network holds MSD_musicnn's live front-end filters only (see
+    musicnn.DEAD_FILTER): four times fewer operations, the same predictions."""
+    import onnx
+
+    folder = default_model_dir()
+    model = onnx.load(folder / json.loads((folder / "model.json").read_text())["onnx"])
+    graph = onnx.shape_inference.infer_shapes(model).graph
+    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+    shapes |= {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in graph.value_info}
+    filters = [shapes[node.input[1]][0] for node in graph.node if node.op_type == "Conv"]
+    assert filters[:5] == [23, 14, 3, 7, 17]
+
+
 def test_predict_without_a_model_uses_the_shipped_one(tmp_path, capsys):
     song = write_tone(tmp_path / "song.wav", seconds=12.0)
     result = Predictor.default().predict(song, timeline=True)

@@ -52,6 +52,21 @@ def test_pooling_before_the_batch_norm_gives_the_same_features(part):
         block.train()
         assert torch.equal(block.max_over_frequency(x), block(x).amax(dim=3))
 
+
+def test_dead_filters_are_skipped_and_found_again_when_the_weights_change():
+    """MSD_musicnn's front end has filters whose weights are all but zero: they are not convolved (their
+    output is their bias), the features stay the same, and a filter that gets weights counts again."""
+    model = load_musicnn("MSD_musicnn").eval()
+    assert [len(b.live_filters()) for b in (*model.timbral, *model.temporal)] == [23, 14, 3, 7, 17]
+    block = model.timbral[0]
+    dead = sorted(set(range(204)) - set(block.live_filters()))[0]
+    x = torch.randn(2, 1, 194, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        block.conv.weight[dead] = 0.1 * torch.randn_like(block.conv.weight[dead])
+        assert dead in block.live_filters() and len(block.live_filters()) == 24
+        torch.testing.assert_close(block.max_over_frequency(x), block(x).amax(dim=3), atol=1e-5, rtol=1e-5)
+    assert load_musicnn("MTT_musicnn").eval().timbral[0].live_filters() is not None  # MTT has dead filters too
+
 def test_the_weights_file_alone_rebuilds_the_model(tmp_path):
     model = load_musicnn("MTT_musicnn")
     folder = model.save_pretrained(tmp_path / "copy")
