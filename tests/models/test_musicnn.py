@@ -67,6 +67,21 @@ def test_dead_filters_are_skipped_and_found_again_when_the_weights_change():
         torch.testing.assert_close(block.max_over_frequency(x), block(x).amax(dim=3), atol=1e-5, rtol=1e-5)
     assert load_musicnn("MTT_musicnn").eval().timbral[0].live_filters() is not None  # MTT has dead filters too
 
+
+def test_the_mid_end_convolves_only_the_front_end_features_that_vary(monkeypatch):
+    """Dead filters' features are constants: the first mid-end layer adds their share (its edge frames
+    included, where the zero padding cuts it) without convolving them, and gives the same features."""
+    model = load_musicnn("MSD_musicnn").eval()
+    assert len(model._constant_features()) == 561 - (23 + 14 + 3 + 7 + 17)
+    mel = 3 * torch.rand(2, 96, 60, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        folded = model.frame_features(mel)
+        monkeypatch.setattr(model, "_constant_features", lambda: [])
+        torch.testing.assert_close(folded, model.frame_features(mel), atol=1e-4, rtol=1e-5)
+    monkeypatch.undo()
+    model.timbral[0].train()  # batch statistics: that block's features vary
+    assert len(model._constant_features()) == 561 - 204 - (14 + 3 + 7 + 17)
+
 def test_the_weights_file_alone_rebuilds_the_model(tmp_path):
     model = load_musicnn("MTT_musicnn")
     folder = model.save_pretrained(tmp_path / "copy")

@@ -80,6 +80,18 @@ def _exporting() -> bool:
             or torch.compiler.is_compiling())  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Live:
+    """A block's live filters (None: all of them) for weights identified by ``key``, with the constant tensors
+    that put their outputs back among every channel (made here, in eager mode, so an export only reads them)."""
+
+    key: tuple[int, int]
+    filters: list[int] | None
+    index: torch.Tensor | None = None  # (live,) the live filters
+    place: torch.Tensor | None = None  # (channels, live): 1 where a live filter's output goes
+    dead: torch.Tensor | None = None  # (channels,): 1 for a dead filter
+
+
 class _Block(nn.Module):
     """Conv -> ReLU -> batch norm, the order musicnn uses everywhere."""
 
@@ -87,7 +99,7 @@ class _Block(nn.Module):
         super().__init__()
         self.conv = conv
         self.bn = (nn.BatchNorm2d if isinstance(conv, nn.Conv2d) else nn.BatchNorm1d)(channels, eps=BN_EPS)
-        self._live: tuple[tuple[int, int], list[int] | None] | None = None  # (weights' identity, live_filters())
+        self._live: _Live | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(torch.relu(self.conv(x)))
@@ -95,21 +107,31 @@ class _Block(nn.Module):
     def train(self, mode: bool = True) -> _Block:
         super().train(mode)
         if not mode and not _exporting():
-            self.live_filters()  # found now, on real weights, for an export that follows
+            self._find_live()  # now, on real weights, for an export that follows
         return self
 
     def live_filters(self) -> list[int] | None:
         """The filters with weights, or None when every one has them (see :data:`DEAD_FILTER`); found again
         whenever the weights change (loaded, trained or moved)."""
+        live = self._find_live()
+        return live.filters if live is not None else None
+
+    def _find_live(self) -> _Live | None:
         weight = self.conv.weight
         if _exporting() or weight.is_meta:
-            return self._live[1] if self._live is not None else None
+            return self._live
         key = (weight.data_ptr(), weight._version)
-        if self._live is None or self._live[0] != key:
+        if self._live is None or self._live.key != key:
             norms = weight.detach().flatten(1).norm(dim=1)
-            live = torch.nonzero(norms >= DEAD_FILTER * norms.max()).flatten().tolist()
-            self._live = (key, None if len(live) == len(norms) else live)
-        return self._live[1]
+            live = torch.nonzero(norms >= DEAD_FILTER * norms.max()).flatten()
+            if len(live) == len(norms):
+                self._live = _Live(key, None)
+            else:
+                place = torch.zeros(len(norms), len(live), dtype=weight.dtype, device=weight.device)
+                place[live, torch.arange(len(live), device=weight.device)] = 1.0
+                dead = torch.ones_like(norms).index_fill(0, live, 0.0)
+                self._live = _Live(key, live.tolist(), live, place, dead)
+        return self._live
 
     def max_over_frequency(self, x: torch.Tensor) -> torch.Tensor:
         """``forward(x).amax(dim=3)`` of a front-end block, the same values at a fraction of the cost when the
@@ -128,19 +150,15 @@ class _Block(nn.Module):
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shift = bn.bias - bn.running_mean * scale
         sign = torch.where(scale < 0, -1.0, 1.0).to(scale.dtype)
-        conv, live = self.conv, self.live_filters()
+        conv, live = self.conv, self._find_live()
         weight, bias = conv.weight * sign[:, None, None, None], conv.bias * sign
-        if live is None:
+        if live is None or live.filters is None:
             pooled = nn.functional.conv2d(x, weight, bias).amax(dim=3) * sign[:, None]
         else:
-            index = torch.tensor(live, device=x.device)
+            index = live.index
             part = nn.functional.conv2d(x, weight[index], bias[index]).amax(dim=3) * sign[index, None]
-            # Back to every channel: a 0/1 matrix puts the live ones in place (exactly: x * 1 + 0), the dead
-            # ones get their bias.
-            place = torch.zeros(len(sign), len(live), dtype=x.dtype, device=x.device)
-            place[index, torch.arange(len(live), device=x.device)] = 1.0
-            dead = torch.ones_like(conv.bias).index_fill(0, index, 0.0)
-            pooled = torch.matmul(place, part) + (conv.bias * dead)[:, None]
+            # Back among every channel, exactly (x * 1 + 0); the dead ones get their bias.
+            pooled = torch.matmul(live.place, part) + (conv.bias * live.dead)[:, None]
         return torch.relu(pooled) * scale[:, None] + shift[:, None]
 
 
@@ -187,12 +205,42 @@ class Musicnn(Pretrained):
             features.append(block.max_over_frequency(nn.functional.pad(x, (0, 0, *_same_padding(span)))))
         frontend = torch.cat(features, dim=1)  # (batch, 561, frames)
         layers = [frontend]
-        hidden = self.midend[0](nn.functional.pad(frontend, (3, 3)))
+        hidden = self._first_midend(frontend)
         layers.append(hidden)
         for block in self.midend[1:]:
             hidden = block(nn.functional.pad(hidden, (3, 3))) + hidden
             layers.append(hidden)
         return torch.cat(layers, dim=1)
+
+    def _constant_features(self) -> list[int]:
+        """The front-end features that are the same for every input: those of dead filters, when the front
+        end's batch norms use their running statistics (see ``_Block.max_over_frequency``)."""
+        constant, offset = [], 0
+        for block in (*self.timbral, *self.temporal):
+            channels = block.bn.num_features
+            live = None if block.bn.training else block._find_live()
+            if live is not None and live.filters is not None:
+                kept = set(live.filters)
+                constant += [offset + k for k in range(channels) if k not in kept]
+            offset += channels
+        return constant
+
+    def _first_midend(self, frontend: torch.Tensor) -> torch.Tensor:
+        """``midend[0]`` on the zero-padded front end, convolving only the features that vary: a constant
+        feature adds its value times the filter taps that fall inside the frames, the same at every frame but
+        the three at each end (the padding), which one small convolution of a padded row of ones gives."""
+        block, constant = self.midend[0], self._constant_features()
+        if not constant:
+            return block(nn.functional.pad(frontend, (3, 3)))
+        varying = torch.tensor(sorted(set(range(frontend.shape[1])) - set(constant)), device=frontend.device)
+        constant = torch.tensor(constant, device=frontend.device)
+        weight = block.conv.weight  # (filters, 561, 7)
+        out = nn.functional.conv1d(nn.functional.pad(frontend.index_select(1, varying), (3, 3)),
+                                   weight.index_select(1, varying), block.conv.bias)  # fmt: skip
+        values = frontend[:1, :, :1].index_select(1, constant)  # (1, constant, 1): the same in every row and frame
+        taps = (weight.index_select(1, constant) * values).sum(dim=1, keepdim=True)  # (filters, 1, 7)
+        ones = nn.functional.pad(torch.ones_like(frontend[:1, :1]), (3, 3))
+        return block.bn(torch.relu(out + nn.functional.conv1d(ones, taps)))
 
     @staticmethod
     def pool(frames: torch.Tensor) -> torch.Tensor:
