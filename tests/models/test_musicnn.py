@@ -68,6 +68,16 @@ def test_dead_filters_are_skipped_and_found_again_when_the_weights_change():
     assert load_musicnn("MTT_musicnn").eval().timbral[0].live_filters() is not None  # MTT has dead filters too
 
 
+def test_a_model_made_in_inference_mode_predicts_the_same():
+    """Weights made under torch.inference_mode carry no version counter; their live filters are found anyway."""
+    mel = torch.rand(1, 96, 188, generator=torch.Generator().manual_seed(3))
+    reference = load_musicnn("MSD_musicnn").eval()
+    with torch.inference_mode():
+        made_there = load_musicnn("MSD_musicnn").eval()
+        assert made_there.timbral[0].conv.weight.is_inference() and len(made_there.timbral[0].live_filters()) == 23
+        torch.testing.assert_close(made_there(mel).logits, reference(mel).logits)
+
+
 def test_the_mid_end_convolves_only_the_front_end_features_that_vary(monkeypatch):
     """Dead filters' features are constants: the first mid-end layer adds their share (its edge frames
     included, where the zero padding cuts it) without convolving them, and gives the same features."""

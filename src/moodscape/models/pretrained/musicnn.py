@@ -120,8 +120,9 @@ class _Block(nn.Module):
         weight = self.conv.weight
         if _exporting() or weight.is_meta:
             return self._live
-        key = (weight.data_ptr(), weight._version)
-        if self._live is None or self._live.key != key:
+        # Tensors made in inference mode have no version counter: their filters are looked at every time.
+        key = (weight.data_ptr(), -1 if weight.is_inference() else weight._version)
+        if self._live is None or self._live.key != key or weight.is_inference():
             norms = weight.detach().flatten(1).norm(dim=1)
             live = torch.nonzero(norms >= DEAD_FILTER * norms.max()).flatten()
             if len(live) == len(norms):
