@@ -16,6 +16,11 @@ padding is independent of the length. The layers, as in ``musicnn/models.py``:
   a 200-unit ReLU layer and batch norm (the "penultimate" embedding), the tag layer.
 
 TensorFlow's batch norm epsilon (1e-3) is kept; dropout layers are identity at inference and absent.
+
+With the front end's batch norms on their running statistics (inference, and training that leaves the front
+end frozen), the same features cost about a sixth: the maximum over frequency is taken before the ReLU and
+batch norm, filters the training left at zero are not convolved, and the first mid-end layer reads only the
+features that vary (``_Block.max_over_frequency``, ``Musicnn._first_midend``).
 """
 
 from __future__ import annotations
