@@ -111,7 +111,7 @@ class _Block(nn.Module):
 
     def train(self, mode: bool = True) -> _Block:
         super().train(mode)
-        if not mode and not _exporting():
+        if not mode and isinstance(self.conv, nn.Conv2d) and not _exporting():  # the front end's blocks
             self._find_live()  # now, on real weights, for an export that follows
         return self
 
