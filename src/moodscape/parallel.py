@@ -4,8 +4,9 @@
 out-of-memory killer) and then waits forever for the tasks that worker held. ``ProcessPoolExecutor``
 notices at once and fails every unfinished task (``BrokenProcessPool``), but cannot say which task killed
 it. :func:`ordered_map` adds that: after a break, every task that was unfinished runs again alone, in a
-process of its own; one that dies there too is a :class:`~moodscape.errors.WorkerCrashed` naming the stage, the
-item and the signal, and the map stops (the caller keeps what it was given so far). When each of them
+process of its own, in input order; one that dies there too is a :class:`~moodscape.errors.WorkerCrashed` naming
+the stage, the item and the signal, and the map stops. Every item before it has been yielded by then, so the
+caller keeps all the work that precedes the bad item, however the pool's timing fell. When each of them
 works alone, their results are kept and the map goes on with a fresh pool.
 """
 
@@ -94,6 +95,9 @@ def ordered_map(
                         stage, ", ".join(labels[i] for i in unfinished))  # fmt: skip
             for index, result in _run_alone(task, jobs, names, unfinished, context, initializer, initargs, stage, hint):
                 futures[index] = _done(result)
+                while cursor in futures and _succeeded(futures[cursor]):  # handed over now, before a later crash
+                    yield futures.pop(cursor).result()
+                    cursor += 1
             if breaks >= MAX_BREAKS:
                 raise WorkerCrashed(
                     f"{stage}: worker processes died {breaks} times while items ran side by side, though each "
