@@ -5,7 +5,8 @@ Rows: the two cheap floors (an SVR on librosa descriptors; a ridge on pooled log
 linear probe (a reference: a ridge on song summaries of the pretrained taggers, no training of musicnn), the
 teacher and student of each profile (network alone and fused with the descriptor floor where the profile
 fuses), the int8 ONNX export of each student and of a musicnn teacher (the models as they would ship), and
-the teacher with and without GAN windows (a GAN trained on each fold's training songs only).
+the teacher with and without GAN windows (a GAN trained on each fold's training songs only); with
+--average, the equal-weight average of chosen rows' held-out values (an ensemble experiment).
 Per row: quadrant accuracy, macro-F1, valence-sign and arousal-sign accuracy, CCC per dimension (mean
 and spread over folds), the macro-F1 gain over the strongest floor on the same out-of-fold songs with
 a paired bootstrap interval, and wall time. Held-out predictions are cached per fold in --work, so an
@@ -88,6 +89,11 @@ def main() -> None:
     parser.add_argument("--gan-ratio", type=float, default=0.5, help="synthetic windows per real one (+gan rows)")
     parser.add_argument("--gan-epochs", type=int, default=3,
                         help="GAN epochs per fold (+gan rows; about a minute each on 2 cores)")  # fmt: skip
+    parser.add_argument("--average", nargs="+", action="append", default=[], metavar="ROW",
+                        help="also score the equal-weight average of these rows' held-out song values (row names as "
+                             "the table prints them before relabelling, e.g. floor musicnn-probe 'real-music teacher, "
+                             "int8 ONNX'); repeat for several averages. An experiment on cached predictions, not a "
+                             "model moodscape trains")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -130,6 +136,16 @@ def main() -> None:
                         predictions.setdefault(row, {})[fold.index] = saved[row]
                         seconds[row] = seconds.get(row, 0.0) + float(saved["seconds"])
             print(f"{name}: fold {fold.index + 1}/{len(folds)} done", flush=True)
+
+    for members in args.average:
+        missing = [m for m in members if m not in predictions]
+        if missing:
+            raise SystemExit(f"--average {' '.join(members)}: no row {', '.join(missing)} in this run; valid: "
+                             f"{', '.join(predictions)}")  # fmt: skip
+        name = "equal average of " + " + ".join(cv.ROW_LABELS.get(m, m) for m in members)
+        predictions[name] = {f.index: np.clip(np.mean([predictions[m][f.index] for m in members], axis=0), -1.0, 1.0)
+                             for f in folds}  # fmt: skip
+        seconds[name] = sum(seconds[m] for m in members)
 
     order = [s for f in folds for s in f.test]
     truth = store.labels(order)
