@@ -177,9 +177,9 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_held_requests_complet
         assert gate.entered.wait(10)
         second = threading.Thread(target=post, args=("second",))  # waits in the queue
         second.start()
-        for _ in range(100):
-            if c.get("/api/health").json()["pending"] == 2:
-                break
+        deadline = time.monotonic() + 60
+        while c.get("/api/health").json()["pending"] != 2:
+            assert time.monotonic() < deadline, "the second request never reached the queue"
             time.sleep(0.05)
         busy = c.post("/api/predict", files=upload(songs["a.wav"]))
         assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1

@@ -5,8 +5,10 @@ with a transfer set of unlabelled audio; a store with other settings is refused 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from moodscape.models.loading import REGRESSORS, load_model
@@ -31,6 +33,7 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
     meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
     assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000
     assert (tmp_path / "teacher" / "evaluation" / "test" / "metrics.json").exists()
+    _fuse_with_the_probe(tmp_path / "teacher", data)
 
     cached = subprocess.run(moodscape("distill", str(tmp_path / "teacher"), "--out", str(tmp_path / "cached-student"),
                                       "--set", "student.epochs=1", "--set", "student.preset=tiny"),
@@ -68,3 +71,39 @@ def test_a_store_without_musicnns_input_is_refused_with_the_settings(small_store
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 2 and "audio.sample_rate=22050 (needs 16000)" in done.stderr
     assert "features.compression='db' (needs 'logc')" in done.stderr and "configs/real-music.yaml" in done.stderr
+
+
+def _fuse_with_the_probe(run, data):
+    """`moodscape fuse`: the floor and the probe fitted on the run's songs; evaluate and predict use the equal
+    average, whose song value is the mean of the three members' on the same samples."""
+    from moodscape import Predictor
+    from moodscape.audio.descriptors import clip_descriptors
+    from moodscape.audio.io import load_audio
+    from moodscape.models.floors.fusion import Fusion
+    from moodscape.models.floors.probe import Summariser
+
+    fused = subprocess.run(moodscape("fuse", str(run)), capture_output=True, text=True, timeout=600)
+    assert fused.returncode == 0, fused.stderr[-3000:]
+    assert "equal-weight fusion of network, floor, probe" in fused.stdout
+    fusion = Fusion.load(run / "best" / "fusion")
+    assert fusion.probe is not None and fusion.meta["rule"] == "equal"
+    evaluated = subprocess.run(moodscape("-q", "evaluate", str(run)), capture_output=True, text=True, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    metrics = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
+    assert set(metrics["fusion"]["members"]) == {"network", "floor", "probe"}
+
+    song = sorted((data / "DEAM_audio" / "MEMD_audio").glob("*.mp3"))[0]
+    predicted = Predictor.load(run / "best").predict(song)
+    network = Predictor.load(run / "best")
+    network.backend.fusion = None
+    alone = network.predict(song)
+    samples, rate = load_audio(song, sample_rate=16000, quality="HQ")
+    members = [np.array([alone.valence, alone.arousal]), fusion.floor.predict(clip_descriptors(samples, rate))[0],
+               fusion.probe.predict(Summariser()(samples, rate))[0]]  # fmt: skip
+    expected = np.clip(np.mean(members, axis=0), -1, 1)
+    assert (predicted.valence, predicted.arousal) == pytest.approx(tuple(expected), abs=1e-6)
+
+    again = subprocess.run(moodscape("fuse", str(run), "--no-probe"), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "replacing the fusion" in again.stderr
+    assert Fusion.load(run / "best" / "fusion").probe is None
+    shutil.rmtree(run / "best" / "fusion")  # the rest of the test distils from the network alone

@@ -128,8 +128,9 @@ def add_commands(commands) -> None:
         "soundfile reads, any sample rate and channel count, any length: files are decoded and resampled in "
         "blocks, so memory stays flat). Each song gets values on [-1, 1] and 1-9, a quadrant of Russell's "
         "circumplex and a mood word; --timeline adds the per-window curve. Without --model, the model shipped with "
-        "moodscape is used (trained on the 4Q set; `moodscape models` shows its card). A model fused with the "
-        "descriptor floor also decodes the file once more for its descriptors. A file that cannot be read is reported "
+        "moodscape is used (trained on the 4Q set; `moodscape models` shows its card). A fused model (see "
+        "`moodscape fuse`) also computes each file's descriptors and, with the musicnn probe, runs both musicnn "
+        "taggers over it: slower. A file that cannot be read is reported "
         "and skipped. Exit status: 0 when at least one file was predicted, 1 when every file failed (or none was "
         "found), 2 for a bad model or option.",
     )

@@ -193,10 +193,12 @@ def fusion_summary(fusion, y_true: np.ndarray, network: np.ndarray, threshold: f
     quads = analyse_quadrants(y_true, network, threshold=threshold)
     alone = {"metrics": M.regression_metrics(y_true, network, names=DIMENSIONS),
              "quadrants": {"accuracy": quads.accuracy, "macro_f1": quads.macro_f1}}  # fmt: skip
-    weights = {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}
-    rows = [{"dimension": d, "network weight": weights[d], "network alone CCC": alone["metrics"][d]["ccc"]}
-            for d in DIMENSIONS]  # fmt: skip
-    text = (f"The model's song values are w * network + (1 - w) * descriptor floor, w chosen on training songs held back from the network. "
+    members = fusion.describe()
+    rows = [{"dimension": d, **{f"{name} weight": w[d] for name, w in members.items()},
+             "network alone CCC": alone["metrics"][d]["ccc"]} for d in DIMENSIONS]  # fmt: skip
+    blend = " + ".join(f"w_{name} * {name}" for name in members)
+    text = (f"The model's song values are {blend}, with the weights below (floor: the descriptor SVR; probe: the "
+            "ridge on musicnn song summaries). "
             f"The network alone scores quadrant accuracy {quads.accuracy:.3f}, macro-F1 {quads.macro_f1:.3f} here.")
-    return {"weights": weights, "network_alone": alone}, [Section("Fusion with the descriptor floor",
-                                                                  [Text(text), Table(rows)])]  # fmt: skip
+    summary = {"weights": members["network"], "members": members, "network_alone": alone}
+    return summary, [Section("Fusion", [Text(text), Table(rows)])]

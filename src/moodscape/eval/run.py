@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from ..audio.descriptors import store_descriptors
 from ..config import load_config
 from ..errors import CheckpointError
 from ..features.prepare import prepare_data
@@ -67,7 +66,7 @@ def evaluate_run(run_dir: str | Path, *, split: str | None = None, progress: boo
     extra, sections = {}, []
     if fusion is not None:
         network = predicted
-        predicted = fusion.combine(network, store_descriptors(store, song_ids, progress=progress))
+        predicted = fusion.combine(network, *fusion.store_inputs(store, song_ids, progress=progress))
         extra["fusion"], sections = fusion_summary(fusion, data.labels, network, config.evaluate.quadrant_threshold)
     songs = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     return evaluate_predictions(

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.descriptors import store_descriptors
 from ..config import Config
 from ..data.folds import grouped_folds, groups_for
 from ..data.quadrants import quadrant
@@ -31,9 +30,9 @@ from ..features.prepare import PreparedData
 from ..features.store import FeatureStore
 from ..features.windows import SongFeatures, song_windows
 from ..inference.synthetic import generate_synthetic_store
-from ..inference.tags import store_summaries
 from ..metrics.regression import ccc
 from ..models.floors.fusion import Fusion
+from ..models.floors.probe import MusicnnProbe, store_summaries
 from ..models.loading import REGRESSORS, load_model
 from ..models.predict import predict_songs
 from ..models.waveform import WaveformRegressor
@@ -104,26 +103,17 @@ def _held_out(run: Path, prepared: PreparedData, frames: int, hop: int) -> dict[
     out = {"network": network}
     fusion = Fusion.find(run / "best")
     if fusion is not None:
-        out["fused"] = fusion.combine(network, store_descriptors(store, splits.test, progress=False))
+        out["fused"] = fusion.combine(network, *fusion.store_inputs(store, splits.test, progress=False))
     return out
 
 
-PROBE_ALPHAS = tuple(np.logspace(1, 4, 7))
-
-
 def probe_fold(prepared: PreparedData) -> np.ndarray:
-    """The frozen linear probe: a ridge regression (alpha by cross-validation on the training songs) on the
-    standardised song summaries of both shipped musicnn models (mean tags, mean and spread of the embedding);
-    fitted on the fold's training and validation songs, (n_test, 2) held-out predictions."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    """The frozen linear probe (:class:`~moodscape.models.floors.probe.MusicnnProbe`), fitted on the fold's
+    training and validation songs; (n_test, 2) held-out predictions."""
     store, splits = prepared.store, prepared.splits
     train = [*splits.train, *splits.val]
-    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=PROBE_ALPHAS))
-    probe.fit(store_summaries(store, train, progress=False), store.labels(train))
-    return np.clip(probe.predict(store_summaries(store, splits.test, progress=False)), -1.0, 1.0)
+    probe = MusicnnProbe().fit(store_summaries(store, train, progress=False), store.labels(train))
+    return probe.predict(store_summaries(store, splits.test, progress=False))
 
 
 def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[str, np.ndarray]:

@@ -27,11 +27,19 @@ def _fusion_lines(fusion: dict[str, Any] | None) -> list[str]:
     if not fusion:
         return []
     w = fusion["weights"]
+    floor = ("an RBF SVR on librosa descriptors of the whole clip (`moodscape.audio.descriptors`; safetensors + JSON, "
+             "no pickle)")  # fmt: skip
+    if "probe" in fusion.get("members", {}):
+        return [
+            f"- Fusion (`{fusion['folder']}/`): the song value is the equal-weight average of the network, the descriptor "
+            f"floor ({floor}) and the musicnn probe (a ridge on the shipped musicnn taggers' song summaries, which "
+            "`moodscape predict` computes from the audio). `moodscape predict` applies it; the ONNX files alone give "
+            "the network's values.",
+        ]
     return [
-        f"- Fusion (`{fusion['folder']}/`): the song value is `w * network + (1 - w) * floor`, where the floor is an RBF "
-        "SVR on librosa descriptors of the whole clip (`moodscape.audio.descriptors`; safetensors + JSON, no "
-        f"pickle) and w = {w['valence']:.2f} for valence, {w['arousal']:.2f} for arousal (chosen on training "
-        "songs held back from the network). `moodscape predict` applies it; the ONNX files alone give the network's values.",
+        f"- Fusion (`{fusion['folder']}/`): the song value is `w * network + (1 - w) * floor`, where the floor is "
+        f"{floor} and w = {w['valence']:.2f} for valence, {w['arousal']:.2f} for arousal. `moodscape predict` applies "
+        "it; the ONNX files alone give the network's values.",
     ]
 
 

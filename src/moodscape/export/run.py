@@ -68,8 +68,8 @@ def export_run(
         "parameters": count_parameters(model.regressor),
         "files": {name: {"path": path.name, "mb": path.stat().st_size / 1e6} for name, path in files.items()},
         "parity": parity,
-        "fusion": None if fusion is None else {"weights": {"valence": float(fusion.weights[0]),
-                                                           "arousal": float(fusion.weights[1])}, "folder": FUSION_DIR},
+        "fusion": None if fusion is None else {"weights": fusion.describe()["network"], "members": fusion.describe(),
+                                               "folder": FUSION_DIR},  # fmt: skip
         "input": {"sample_rate": model.sample_rate, "window_samples": model.window_samples,
                   "window_seconds": model.window_samples / model.sample_rate, "hop_samples": model.eval_hop_samples,
                   "n_mels": model.frontend.n_mels, "frames": model.frames,

@@ -81,6 +81,7 @@ class Predictor:
         self.min_samples = int(math.ceil(audio.min_seconds * self.sample_rate))
         self.short_policy = audio.short_policy
         self._tagger = None
+        self._summariser = None  # the musicnn taggers of a fusion with the probe, loaded on first use
 
     @classmethod
     def load(cls, source: str | Path, *, threads: int | None = None, batch_size: int = 32, hop_seconds: float | None = None,
@@ -138,7 +139,8 @@ class Predictor:
         notes = [info.note] if info.note else []
         song = values.mean(axis=0)
         if fusion is not None:  # the song value fuses the network with the descriptor floor; windows shift with it
-            fused = fusion.combine(song, self._descriptors(path, info, notes)[None])[0]
+            descriptors, summary = self._fusion_inputs(path, info, notes, fusion)
+            fused = fusion.combine(song, descriptors[None], None if summary is None else summary[None])[0]
             values, song = np.clip(values + (fused - song), -1.0, 1.0), fused
         valence, arousal = (float(v) for v in song)
         q = quadrant(valence, arousal)
@@ -163,10 +165,10 @@ class Predictor:
             ]
         return result
 
-    def _descriptors(self, path: str | Path, info: StreamInfo, notes: list[str]) -> np.ndarray:
-        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the audio the
-        windows were cut from: the same samples as decoding the file again with ``load_audio``, whose
-        short-clip policy they follow."""
+    def _fusion_inputs(self, path: str | Path, info: StreamInfo, notes: list[str], fusion) -> tuple[np.ndarray, np.ndarray | None]:
+        """The clip descriptors the fused floor reads (and the musicnn summary the probe reads, when it is a
+        member), from (at most the first ten minutes of) the audio the windows were cut from: the same samples
+        as decoding the file again with ``load_audio``, whose short-clip policy they follow."""
         from ..audio.descriptors import clip_descriptors
         from ..audio.io import fit_length
 
@@ -175,7 +177,14 @@ class Predictor:
                              policy=audio.short_policy)  # fmt: skip
         if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
             notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
-        return clip_descriptors(samples, self.sample_rate)
+        summary = None
+        if fusion.probe is not None:
+            if self._summariser is None:
+                from ..models.floors.probe import Summariser
+
+                self._summariser = Summariser(fusion.probe.taggers)
+            summary = self._summariser(samples, self.sample_rate)
+        return clip_descriptors(samples, self.sample_rate), summary
 
     def predict_many(
         self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False, progress: bool = True

@@ -17,6 +17,8 @@ from .exported import load_torchscript, open_onnx
 from .floors.descriptors import CONFIG_FILE as FLOOR_FILE
 from .floors.descriptors import DescriptorFloor
 from .floors.fusion import FUSION_FILE, Fusion
+from .floors.probe import CONFIG_FILE as PROBE_FILE
+from .floors.probe import MusicnnProbe
 from .gan.discriminator import Discriminator
 from .gan.generator import Generator
 from .pretrained.musicnn import Musicnn
@@ -30,7 +32,7 @@ __all__ = ["NETWORKS", "REGRESSORS", "load_model"]
 NETWORKS = {cls.MODEL_TYPE: cls for cls in (TeacherRegressor, MusicnnRegressor, StudentRegressor, Generator,
                                             Discriminator, Musicnn)}  # fmt: skip
 REGRESSORS = (TeacherRegressor, MusicnnRegressor, StudentRegressor)
-_WHAT = ("a checkpoint folder (config.json), a descriptor-floor or fusion folder, an exported .onnx or a "
+_WHAT = ("a checkpoint folder (config.json), a descriptor-floor, probe or fusion folder, an exported .onnx or a "
          "TorchScript .pt file")  # fmt: skip
 
 
@@ -51,13 +53,15 @@ def _kind(path: Path) -> type | str:
         return Fusion
     if (path / FLOOR_FILE).is_file():
         return DescriptorFloor
+    if (path / PROBE_FILE).is_file():
+        return MusicnnProbe
     raise CheckpointError(f"{path}: holds no moodscape model (found {listing(path)}); give {_WHAT} (a run folder's "
                           "model is in RUN/best)")
 
 
 def load_model(path: str | Path, *, expect: tuple[type, ...] | None = None) -> Any:
     """The model saved at ``path``: a teacher, student, musicnn, GAN generator or discriminator (on CPU, in
-    eval mode), a :class:`DescriptorFloor`, a :class:`Fusion`, an ONNX Runtime session or a TorchScript
+    eval mode), a :class:`DescriptorFloor`, a :class:`MusicnnProbe`, a :class:`Fusion`, an ONNX Runtime session or a TorchScript
     module. ``expect``: the classes the caller can use (e.g. :data:`REGRESSORS`); any other is an error
     that names both, raised before the weights are read."""
     path = Path(path)
@@ -73,6 +77,6 @@ def load_model(path: str | Path, *, expect: tuple[type, ...] | None = None) -> A
         return open_onnx(path)
     if kind == ".pt":
         return load_torchscript(path)
-    if kind in (Fusion, DescriptorFloor):
+    if kind in (Fusion, DescriptorFloor, MusicnnProbe):
         return kind.load(path)
     return kind.from_pretrained(path)

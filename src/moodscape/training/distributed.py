@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -251,6 +252,39 @@ def resolve_distributed(config: Config) -> Config:
     return config.model_copy(update={"distributed": wanted.model_copy(update={"devices": devices, "num_nodes": nodes})})
 
 
+# Seconds process 0 is given, after another process it started died, to notice (at its next collective) and say
+# what to do, before Lightning's watcher kills it; the watcher's own 5 s often cut that message off.
+OBSERVER_GRACE_SECONDS = 20.0
+
+
+def _patient_observer() -> None:
+    """Make Fabric's watcher of the processes it starts wait :data:`OBSERVER_GRACE_SECONDS` after a death before it
+    kills process 0 (and the rest): a hang is still ended, but process 0 first reports the failure itself."""
+    try:
+        from lightning_fabric.strategies.launchers import subprocess_script as launcher
+
+        base = launcher._ChildProcessObserver
+    except (ImportError, AttributeError):  # another Lightning version: its own watcher, as it comes
+        return
+
+    class PatientObserver(base):
+        failed_at: float | None = None
+
+        def _run(self) -> bool:
+            for process in self._child_processes:
+                process.poll()
+            if any(process.returncode for process in self._child_processes):
+                self.failed_at = self.failed_at or time.monotonic()
+                if time.monotonic() - self.failed_at < OBSERVER_GRACE_SECONDS:
+                    return False
+            return super()._run()
+
+    def launch_observer(child_processes) -> None:
+        PatientObserver(child_processes=child_processes, main_pid=os.getpid()).start()
+
+    launcher._launch_process_observer = launch_observer
+
+
 def start_cluster(config: Config) -> Cluster:
     """Launch (or join) the processes ``config.distributed`` asks for; one process needs nothing."""
     global _rank
@@ -290,6 +324,7 @@ def start_cluster(config: Config) -> Cluster:
         strategy = DDPStrategy(process_group_backend=backend, timeout=timeout)
     fabric = Fabric(accelerator="cuda" if cuda else "cpu", devices=settings.devices, num_nodes=settings.num_nodes,
                     strategy=strategy)  # fmt: skip
+    _patient_observer()
     fabric.launch()
     _rank = fabric.global_rank
     package = logging.getLogger("moodscape")

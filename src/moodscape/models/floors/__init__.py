@@ -2,14 +2,16 @@
 
 ``ridge``: ridge regression on pooled log-mel statistics (:class:`RidgeBaseline`, :func:`pooled_stats`);
 ``descriptors``: an RBF SVR on handcrafted clip descriptors, the classical floor (:class:`DescriptorFloor`);
-``fusion``: a network's outputs blended with the descriptor floor (:class:`Fusion`).
+``probe``: a ridge on the shipped musicnn taggers' song summaries (:class:`MusicnnProbe`);
+``fusion``: a network's outputs blended with the descriptor floor, and optionally the probe (:class:`Fusion`).
 
 The names are imported on first use: prediction reads a fusion without paying for scikit-learn.
 """
 
 from importlib import import_module
 
-_EXPORTS = {"DescriptorFloor": "descriptors", "Fusion": "fusion", "RidgeBaseline": "ridge", "pooled_stats": "ridge"}
+_EXPORTS = {"DescriptorFloor": "descriptors", "Fusion": "fusion", "MusicnnProbe": "probe", "RidgeBaseline": "ridge",
+            "pooled_stats": "ridge"}
 __all__ = sorted(_EXPORTS)
 
 
