@@ -1,14 +1,19 @@
 """Copy a trained run's exported model (its student, or its teacher when the run distils none) into the
 package as the shipped default model, with model.json and a model card that describes the run's recipe and
-quotes the cross-validated scores of benchmarks/quality.py.
+quotes the cross-validated scores of benchmarks/quality.py. With --ensemble, package the run's export fused by
+`moodscape fuse RUN/teacher` (the network, the descriptor floor and the musicnn probe) as the opt-in ensemble
+model instead: its network file is a link to the default model's, which must be the same file.
 
 Usage: python scripts/package_default_model.py RUN DEST --quality QUALITY_JSON --data 4Q_DEV [--row ROW]
+       [--ensemble DEFAULT_DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +25,9 @@ from moodscape.export.card import pretrained_attribution
 from moodscape.models.floors.fusion import FUSION_DIR, Fusion
 
 NAME = "moodscape-4q-musicnn"
+ENSEMBLE_NAME = "moodscape-4q-ensemble"
+ENSEMBLE_ROW = ("equal average of real-music teacher, int8 ONNX + frozen musicnn linear probe (ridge on MSD+MTT song "
+                "summaries) + descriptor floor (SVR on librosa descriptors)")  # fmt: skip
 ONNX = "model-logmel.int8.onnx"
 ROWS = {"student": "real-music student, int8 ONNX", "teacher": "real-music teacher, int8 ONNX"}
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("valence_sign", "valence sign"),
@@ -67,7 +75,14 @@ def _what_it_is(info: dict, config: dict) -> list[str]:
         f"moodscape's front end){origin}.",
     ]
     w = info.get("fusion_weights")
-    if w:
+    if "probe" in info.get("fusion", {}):
+        lines.append(
+            "- Fused per song, every member weighing the same, with the descriptor floor (an RBF SVR on 158 librosa "
+            "descriptors of the clip) and the musicnn probe (a ridge on song summaries of the shipped MSD_musicnn and "
+            "MTT_musicnn taggers: mean tags, mean and spread of the 200-unit embedding over 3 s patches every 1.5 s), "
+            "both in `fusion/` (safetensors + JSON) and fitted on every clip by `moodscape fuse`."
+        )
+    elif w:
         lines.append(
             "- Fused per song with the descriptor floor: an RBF SVR on 158 librosa descriptors of the clip, `fusion/`. "
             f"Song value = w * network + (1 - w) * floor with w = {w['valence']:.2f} (valence) and {w['arousal']:.2f} "
@@ -83,10 +98,15 @@ def card(info: dict, quality: dict, config: dict, row: str) -> str:
     related = [row.replace(" + descriptor floor", " (network alone)"), row.replace(", int8 ONNX", ""),
                f"{profile} teacher", f"{profile} teacher (network alone)", f"{profile} student, int8 ONNX",
                f"{profile} student", "musicnn-probe", quality["floor"]]
+    if info["name"] == ENSEMBLE_NAME:
+        related = [ROWS["teacher"], "musicnn-probe", quality["floor"]]
     names = list(dict.fromkeys([row, *(name for name in related if name in quality["rows"])]))
     attribution = pretrained_attribution(config)
+    ensemble = info["name"] == ENSEMBLE_NAME
+    title = ("the opt-in ensemble: `moodscape predict --model moodscape-4q-ensemble`" if ensemble
+             else "the model `moodscape predict` uses by default")  # fmt: skip
     return "\n".join([
-        f"# {NAME} (moodscape {__version__}): the model `moodscape predict` uses by default",
+        f"# {info['name']} (moodscape {__version__}): {title}",
         "",
         "Predicts valence (negative to positive) and arousal (calm to energetic) of music on [-1, 1] (1-9: 4x + 5), "
         f"per {config['windows']['seconds']:g} s window and per song, from audio alone.",
@@ -97,7 +117,8 @@ def card(info: dict, quality: dict, config: dict, row: str) -> str:
         "## Training data, pretrained weights and licences",
         f"- {info['songs']} clips of 4q-dev: 400 ~30 s clips of the 4Q audio emotion dataset (Panda, Malheiro and "
         "Paiva, 2018, IEEE Transactions on Affective Computing), 100 per Russell quadrant, labelled from AllMusic "
-        "mood tags: 15% (a random share, stratified by quadrant) chose the epoch, the network learnt from the others.",
+        "mood tags: 15% (a random share, stratified by quadrant) chose the epoch, the network learnt from the others"
+        + ("; the floor and the probe learnt from all of them." if ensemble else "."),
         "- The 4Q data is distributed by its authors for research use, so this model is for research use too.",
         *([f"- Built on {attribution}; the licence text is in `moodscape/pretrained/LICENSE-musicnn.txt`."]
           if attribution else []),  # fmt: skip
@@ -124,6 +145,11 @@ def card(info: dict, quality: dict, config: dict, row: str) -> str:
         "policy (`audio.short_policy`).",
         f"- 400 training clips: expect errors on individual songs; the quadrant was right for "
         f"{quality['rows'][row]['accuracy'][0]:.0%} of held-out songs in cross-validation.",
+        *(["- Several times slower than the default model: besides the network it computes the clip's librosa "
+           "descriptors and runs both musicnn taggers (PyTorch) over the clip (BENCHMARKS.md, \"Averaging the "
+           "teacher, the probe and the floor\"). In the cross-validation each fold's floor learnt from its "
+           "training songs without the sixth that validated; here the floor learnt from every clip."]
+          if ensemble else []),  # fmt: skip
         "",
     ])
 
@@ -135,33 +161,44 @@ def main() -> None:
     parser.add_argument("--quality", type=Path, required=True, help="JSON written by benchmarks/quality.py --out")
     parser.add_argument("--data", type=Path, required=True, help="the 4q-dev folder the run trained on")
     parser.add_argument("--row", help="the benchmark row of the run's recipe (default: the real-music row of the "
-                        f"exported model's kind: {ROWS})")  # fmt: skip
+                        f"exported model's kind: {ROWS}; with --ensemble, the average of teacher, probe and floor)")  # fmt: skip
+    parser.add_argument("--ensemble", type=Path, metavar="DEFAULT_DIR",
+                        help="package the fused export as the ensemble model, its network linked to DEFAULT_DIR's")  # fmt: skip
     args = parser.parse_args()
     export = args.run / "export"
     config = yaml.safe_load((args.run / "config.yaml").read_text(encoding="utf-8"))
-    fusion = Fusion.find(export)
+    fused = args.run / "teacher" / "best" if args.ensemble else export  # `moodscape fuse RUN/teacher` writes there
+    fusion = Fusion.find(fused)
+    if args.ensemble and (fusion is None or fusion.probe is None):
+        raise SystemExit(f"{fused} has no fusion with the musicnn probe: run `moodscape fuse {args.run / 'teacher'}`")
     songs = json.loads((args.run / "stages" / "features.json").read_text())["outputs"]["songs"]
     shutil.rmtree(args.dest, ignore_errors=True)
     args.dest.mkdir(parents=True)
-    shutil.copy(export / ONNX, args.dest / ONNX)
+    if args.ensemble:
+        digest = [hashlib.sha256((folder / ONNX).read_bytes()).hexdigest() for folder in (export, args.ensemble)]
+        if digest[0] != digest[1]:
+            raise SystemExit(f"{export / ONNX} is not the network of {args.ensemble}: package that one first")
+        os.symlink(os.path.relpath(args.ensemble / ONNX, args.dest), args.dest / ONNX)
+    else:
+        shutil.copy(export / ONNX, args.dest / ONNX)
     if fusion is not None:
-        shutil.copytree(export / FUSION_DIR, args.dest / FUSION_DIR)
+        shutil.copytree(fused / FUSION_DIR, args.dest / FUSION_DIR)
     quality = json.loads(args.quality.read_text(encoding="utf-8"))
     kind = "student" if config["pipeline"]["distill"] else "teacher"
-    args.row = args.row or ROWS[kind]
+    args.row = args.row or (ENSEMBLE_ROW if args.ensemble else ROWS[kind])
     row = quality["rows"][args.row]
     info = {
-        "name": NAME, "moodscape_version": __version__, "kind": kind, "onnx": ONNX,
+        "name": ENSEMBLE_NAME if args.ensemble else NAME, "moodscape_version": __version__, "kind": kind, "onnx": ONNX,
         "onnx_mb": (args.dest / ONNX).stat().st_size / 1e6, "songs": songs, "data": str(args.data.name),
-        **({"fusion_weights": {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])}}
-           if fusion is not None else {}),
+        **({"fusion_weights": {"valence": float(fusion.weights[0]), "arousal": float(fusion.weights[1])},
+            "fusion": fusion.describe()} if fusion is not None else {}),
         "pretrained": pretrained_attribution(config),
         "cross_validation": {k: row[k] for k, _ in METRICS},
         "summary": f"4Q, 400 clips: macro-F1 {row['macro_f1'][0]:.3f} ± {row['macro_f1'][1]:.3f} (5-fold CV by artist)",
     }  # fmt: skip
     (args.dest / "model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (args.dest / "model_card.md").write_text(card(info, quality, config, args.row), encoding="utf-8")
-    print(f"packaged {NAME} into {args.dest}")
+    print(f"packaged {info['name']} into {args.dest}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def _bad_input(tmp_path):
         "merge": ["merge", str(tmp_path / "merged.csv"), missing],
         "models": ["models", missing],
         "evaluate": ["evaluate", missing],
+        "fuse": ["fuse", missing],
         "gan train": ["gan", "train", *demo, "--set", f"data.root={missing}"],
         "gan generate": ["gan", "generate", missing],
         "gan evaluate": ["gan", "evaluate", missing],

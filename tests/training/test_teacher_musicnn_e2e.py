@@ -79,8 +79,9 @@ def _fuse_with_the_probe(run, data):
     from moodscape import Predictor
     from moodscape.audio.descriptors import clip_descriptors
     from moodscape.audio.io import load_audio
+    from moodscape.features.store import FeatureStore
     from moodscape.models.floors.fusion import Fusion
-    from moodscape.models.floors.probe import Summariser
+    from moodscape.models.floors.probe import Summariser, store_summaries
 
     fused = subprocess.run(moodscape("fuse", str(run)), capture_output=True, text=True, timeout=600)
     assert fused.returncode == 0, fused.stderr[-3000:]
@@ -98,9 +99,13 @@ def _fuse_with_the_probe(run, data):
     network.backend.fusion = None
     alone = network.predict(song)
     samples, rate = load_audio(song, sample_rate=16000, quality="HQ")
+    heard, _ = load_audio(song, sample_rate=16000, quality=fusion.probe.resampler)  # as the store resampled it
+    assert fusion.probe.resampler == "LQ"  # the profile's store is built in `fast` mode
     members = [np.array([alone.valence, alone.arousal]), fusion.floor.predict(clip_descriptors(samples, rate))[0],
-               fusion.probe.predict(Summariser()(samples, rate))[0]]  # fmt: skip
+               fusion.probe.predict(Summariser()(heard))[0]]  # fmt: skip
     expected = np.clip(np.mean(members, axis=0), -1, 1)
+    stored = store_summaries(FeatureStore(fusion.meta["store"]), [song.stem], progress=False)[0]
+    np.testing.assert_allclose(Summariser()(heard), stored, atol=5e-3)  # what the probe learnt from (float16 mels)
     assert (predicted.valence, predicted.arousal) == pytest.approx(tuple(expected), abs=1e-6)
 
     again = subprocess.run(moodscape("fuse", str(run), "--no-probe"), capture_output=True, text=True, timeout=600)

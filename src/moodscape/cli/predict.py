@@ -83,11 +83,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from ..errors import CheckpointError
-    from ..inference.catalog import find_models, shipped_model
+    from ..inference.catalog import find_models, shipped_model, shipped_models
 
     rows = []
     try:
-        rows.append(shipped_model())
+        shipped_model()  # says what is wrong when the default is missing
+        rows += shipped_models()
     except CheckpointError as exc:
         log.warning("%s", exc)
     shipped = {m.path.resolve() for m in rows}  # in a source checkout the shipped model is also found on disk
@@ -98,7 +99,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(f"{m.name:{width}} {m.kind[:8]:8} {'yes' if m.fused else 'no':5} {m.mb:6.2f}  {m.form[:34]:34} {m.path}")
         if m.summary:
             print(f"{'':{width}} {m.summary}")
-    print(f"{len(rows)} model(s); predict with one: moodscape predict SONG --model PATH (no --model: the default)")
+    print(f"{len(rows)} model(s); predict with one: moodscape predict SONG --model PATH|NAME (no --model: the default)")
     return 0
 
 
@@ -136,7 +137,9 @@ def add_commands(commands) -> None:
     )
     predict.add_argument("paths", type=Path, nargs="+", help="audio files or folders")
     predict.add_argument("--model", help="run folder (teacher or student), checkpoint folder, exported .onnx or export "
-                         "folder, or Hub name (default: the model shipped with moodscape; see `moodscape models`)")
+                         "folder, the name of a model shipped with moodscape (moodscape-4q-ensemble: more accurate, "
+                         "several times slower), or Hub name (default: the model shipped with moodscape; see "
+                         "`moodscape models`)")  # fmt: skip
     predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
     predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
     predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")

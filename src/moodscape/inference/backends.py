@@ -111,15 +111,22 @@ def looks_like_path(text: str) -> bool:
 
 
 def _locate(source: str | Path) -> Path:
-    """A local path, or a Hugging Face Hub name fetched through the same tiers as pretrained weights."""
+    """A local path, the name of a model shipped with moodscape, or a Hugging Face Hub name fetched through the
+    same tiers as pretrained weights."""
+    from .catalog import shipped_model_dir
+
     text = str(source)
     path = Path(text).expanduser()
     if path.exists():
         return path
+    shipped = shipped_model_dir(text)
+    if shipped is not None:
+        return shipped
     if looks_like_path(text):
         raise CheckpointError(
             f"--model {text}: not found ({path.absolute()} does not exist); give a run folder, a checkpoint folder, "
-            "an exported .onnx file or export folder, or a Hugging Face Hub name of the form owner/name"
+            "an exported .onnx file or export folder, the name of a shipped model (`moodscape models`), or a Hugging "
+            "Face Hub name of the form owner/name"
         )
     from ..models.pretrained.hub import resolve_pretrained
 

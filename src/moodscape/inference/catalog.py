@@ -1,8 +1,10 @@
-"""The models moodscape can predict with: the one shipped inside the package, and trained ones on disk.
+"""The models moodscape can predict with: those shipped inside the package, and trained ones on disk.
 
-The shipped model lives in ``moodscape/default_model/``: an int8 ONNX network (with its fusion, the
+The default model lives in ``moodscape/default_model/``: an int8 ONNX network (with its fusion, the
 descriptor floor and weights, when it has one), ``model.json`` (name, training data, cross-validated
 scores) and ``model_card.md``. ``moodscape predict`` and ``Predictor.default()`` use it when no model is named.
+``moodscape/ensemble_model/`` holds the same network fused with the descriptor floor and the musicnn probe:
+better on real music, several times slower, so it is used only when named (``--model moodscape-4q-ensemble``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..errors import CheckpointError
 from ..models.floors.fusion import FUSION_DIR, FUSION_FILE
 
 DEFAULT_DIR = "default_model"
+SHIPPED_DIRS = (DEFAULT_DIR, "ensemble_model")  # the default first
 MODEL_INFO = "model.json"
 META_FILE = "moodscape.json"
 ONNX_NAMES = ("model-logmel.int8.onnx", "model-logmel.onnx", "model.int8.onnx", "model.onnx")
@@ -51,13 +54,36 @@ def _size_mb(paths) -> float:
     return sum(p.stat().st_size for p in paths if p.is_file()) / 1e6
 
 
-def shipped_model() -> ModelInfo:
-    folder = default_model_dir()
+def _describe_shipped(folder: Path, *, default: bool) -> ModelInfo:
     info = json.loads((folder / MODEL_INFO).read_text(encoding="utf-8"))
     onnx = next(folder / n for n in ONNX_NAMES if (folder / n).is_file())
-    return ModelInfo(name=f"{info['name']} (default)", path=folder, kind=info.get("kind", "student"), form=onnx.name,
-                     fused=(folder / FUSION_DIR / FUSION_FILE).is_file(), mb=_size_mb(folder.rglob("*")),
-                     summary=info.get("summary", ""))  # fmt: skip
+    return ModelInfo(name=f"{info['name']} (default)" if default else info["name"], path=folder,
+                     kind=info.get("kind", "student"), form=onnx.name, fused=(folder / FUSION_DIR / FUSION_FILE).is_file(),
+                     mb=_size_mb(folder.rglob("*")), summary=info.get("summary", ""))  # fmt: skip
+
+
+def shipped_model() -> ModelInfo:
+    """The default model, as `moodscape models` lists it."""
+    return _describe_shipped(default_model_dir(), default=True)
+
+
+def _shipped_folders() -> list[Path]:
+    root = Path(str(resources.files("moodscape")))
+    return [root / d for d in SHIPPED_DIRS if (root / d / MODEL_INFO).is_file() and any((root / d / n).is_file()
+                                                                                          for n in ONNX_NAMES)]  # fmt: skip
+
+
+def shipped_models() -> list[ModelInfo]:
+    """Every model inside this installation of the package, the default first."""
+    return [_describe_shipped(folder, default=folder.name == DEFAULT_DIR) for folder in _shipped_folders()]
+
+
+def shipped_model_dir(name: str) -> Path | None:
+    """The folder of the shipped model called ``name`` (as `moodscape models` lists it), or None."""
+    for folder in _shipped_folders():
+        if json.loads((folder / MODEL_INFO).read_text(encoding="utf-8")).get("name") == name:
+            return folder
+    return None
 
 
 def describe_folder(folder: Path) -> ModelInfo | None:

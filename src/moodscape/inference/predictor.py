@@ -166,9 +166,9 @@ class Predictor:
         return result
 
     def _fusion_inputs(self, path: str | Path, info: StreamInfo, notes: list[str], fusion) -> tuple[np.ndarray, np.ndarray | None]:
-        """The clip descriptors the fused floor reads (and the musicnn summary the probe reads, when it is a
-        member), from (at most the first ten minutes of) the audio the windows were cut from: the same samples
-        as decoding the file again with ``load_audio``, whose short-clip policy they follow."""
+        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the audio the windows
+        were cut from: the same samples as decoding the file again with ``load_audio``, whose short-clip policy they
+        follow; and the musicnn summary the probe reads, when it is a member."""
         from ..audio.descriptors import clip_descriptors
         from ..audio.io import fit_length
 
@@ -178,12 +178,16 @@ class Predictor:
         if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
             notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
         summary = None
-        if fusion.probe is not None:
-            if self._summariser is None:
-                from ..models.floors.probe import Summariser
+        if fusion.probe is not None:  # decoded again: at musicnn's rate, resampled as the probe's training audio was
+            from ..audio.io import load_audio
+            from ..models.floors.probe import Summariser
 
+            if self._summariser is None:
                 self._summariser = Summariser(fusion.probe.taggers)
-            summary = self._summariser(samples, self.sample_rate)
+            heard, _ = load_audio(path, sample_rate=Summariser.SAMPLE_RATE, duration=DESCRIPTOR_MAX_SECONDS,
+                                  min_seconds=audio.min_seconds, short_policy=audio.short_policy,
+                                  quality=fusion.probe.resampler)  # fmt: skip
+            summary = self._summariser(heard)
         return clip_descriptors(samples, self.sample_rate), summary
 
     def predict_many(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..audio.descriptors import descriptor_names, store_descriptors
 from ..config import load_config
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
+from ..features.extract import RESAMPLER_QUALITY
 from ..features.prepare import prepare_data
 from ..models.floors.descriptors import DescriptorFloor
 from ..models.floors.fusion import FUSION_DIR, Fusion
@@ -38,7 +39,13 @@ def fuse_run(run_dir: str | Path, *, probe: bool = True, progress: bool = True) 
     labels = store.labels(songs)
     floor = DescriptorFloor(seed=config.seed).fit(store_descriptors(store, songs, progress=progress), labels,
                                                   names=descriptor_names())  # fmt: skip
-    fitted_probe = MusicnnProbe().fit(store_summaries(store, songs, progress=progress), labels) if probe else None
+    fitted_probe = None
+    if probe:
+        try:
+            summaries = store_summaries(store, songs, progress=progress)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; or fuse without the probe: moodscape fuse {run_dir} --no-probe") from exc
+        fitted_probe = MusicnnProbe(resampler=RESAMPLER_QUALITY[store.features.mode]).fit(summaries, labels)
     fusion = Fusion.equal(floor, fitted_probe, meta={"rule": "equal", "songs": len(songs), "store": str(store.directory)})
     target = best / FUSION_DIR
     if target.exists():

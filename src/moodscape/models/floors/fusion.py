@@ -14,7 +14,7 @@ folder: ``fusion.json`` plus the floor's (and the probe's) safetensors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,9 @@ from ...errors import CheckpointError
 from ...files import write_json
 from ..configfile import read_json
 from .descriptors import DescriptorFloor
-from .probe import MusicnnProbe
+
+if TYPE_CHECKING:
+    from .probe import MusicnnProbe
 
 FUSION_DIR = "fusion"
 FUSION_FILE = "fusion.json"
@@ -124,7 +126,11 @@ class Fusion:
                 raise KeyError("weights")
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{folder / FUSION_FILE}: not a readable fusion ({exc}); re-train the run") from exc
-        probe = MusicnnProbe.load(folder) if probe_weights is not None else None
+        probe = None
+        if probe_weights is not None:
+            from .probe import MusicnnProbe
+
+            probe = MusicnnProbe.load(folder)
         meta = {k: v for k, v in payload.items() if k not in ("weights", "floor_weights", "probe_weights")}
         return cls(weights, DescriptorFloor.load(folder), meta, probe=probe, floor_weights=floor_weights,
                    probe_weights=probe_weights)  # fmt: skip

@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import CheckpointError, ParameterError
 from ...files import atomic_path, write_json
 from ..configfile import read_json
-from ..pretrained.musicnn import MUSICNN_INPUT, SHIPPED, check_musicnn_store, load_musicnn, song_summary
+from ..pretrained.musicnn_spec import MUSICNN_INPUT, SHIPPED
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ PARTS = ("tags", "embedding_mean", "embedding_std")
 
 def summary_vector(models, mel: np.ndarray) -> np.ndarray:
     """One song's summary: for each model, mean tags, then mean and spread of the embedding (50 + 200 + 200)."""
+    from ..pretrained.musicnn import song_summary
+
     parts = [song_summary(model, mel) for model in models]
     return np.concatenate([p[k] for p in parts for k in PARTS])
 
@@ -41,6 +43,8 @@ def store_summaries(store, song_ids: Sequence[str], *, names: Sequence[str] = SH
     """(N, features) per song: :func:`summary_vector` of each of ``names``, cached in ``STORE/musicnn.npz`` by song
     and audio content hash, like the descriptors; the store must hold musicnn's input (``configs/real-music.yaml``)."""
     from tqdm.auto import tqdm
+
+    from ..pretrained.musicnn import check_musicnn_store, load_musicnn
 
     check_musicnn_store(store)
     path = store.directory / SUMMARY_FILE
@@ -63,13 +67,14 @@ def store_summaries(store, song_ids: Sequence[str], *, names: Sequence[str] = SH
 
 
 class Summariser:
-    """:func:`summary_vector` of audio samples: musicnn's log-mel (moodscape's front end with musicnn's input
+    """:func:`summary_vector` of audio at musicnn's rate: its log-mel (moodscape's front end with musicnn's input
     settings, as a feature store of ``configs/real-music.yaml`` computes it), then the taggers."""
 
     SAMPLE_RATE = int(MUSICNN_INPUT["audio.sample_rate"])
 
     def __init__(self, names: Sequence[str] = SHIPPED) -> None:
         from ...audio.frontend import LogMel
+        from ..pretrained.musicnn import load_musicnn
 
         self.models = [load_musicnn(name) for name in names]
         settings = {key.split(".")[1]: value for key, value in MUSICNN_INPUT.items() if key.startswith("features.")}
@@ -82,20 +87,19 @@ class Summariser:
         with torch.inference_mode():
             return self.frontend(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))).numpy()
 
-    def __call__(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        """The summary of mono ``samples`` at ``sample_rate`` (resampled to musicnn's 16 kHz when needed)."""
-        if sample_rate != self.SAMPLE_RATE:
-            import soxr
-
-            samples = soxr.resample(samples, sample_rate, self.SAMPLE_RATE, quality="HQ")
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        """The summary of mono ``samples`` at :data:`SAMPLE_RATE`."""
         return summary_vector(self.models, self.mel(samples))
 
 
 class MusicnnProbe:
     """``fit(X, y)`` with X (N, summary values) and y (N, 2) on [-1, 1]; ``predict(X)`` -> (N, 2) on [-1, 1]."""
 
-    def __init__(self, *, taggers: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn")) -> None:
+    def __init__(self, *, taggers: tuple[str, ...] = SHIPPED, resampler: str = "HQ") -> None:
         self.taggers = tuple(taggers)
+        # soxr's quality for audio decoded at another rate, as the store the probe learnt from resampled it (a
+        # feature store's `fast` mode resamples with LQ, whose gentler filter keeps more of the top mel bands).
+        self.resampler = resampler
         self.alpha_: float | None = None
         self.arrays_: dict[str, np.ndarray] = {}
 
@@ -131,7 +135,8 @@ class MusicnnProbe:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / WEIGHTS_FILE) as tmp:
             save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(tmp))
-        write_json(folder / CONFIG_FILE, {"kind": "musicnn-probe", "taggers": list(self.taggers), "alpha": self.alpha_})
+        write_json(folder / CONFIG_FILE, {"kind": "musicnn-probe", "taggers": list(self.taggers), "alpha": self.alpha_,
+                                          "resampler": self.resampler})  # fmt: skip
         return folder
 
     @classmethod
@@ -142,7 +147,7 @@ class MusicnnProbe:
         folder = Path(folder)
         payload = read_json(folder / CONFIG_FILE)
         try:
-            probe = cls(taggers=tuple(payload["taggers"]))
+            probe = cls(taggers=tuple(payload["taggers"]), resampler=str(payload["resampler"]))
             probe.alpha_, probe.arrays_ = float(payload["alpha"]), dict(load_file(str(folder / WEIGHTS_FILE)))
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
             raise CheckpointError(f"{folder}: not a readable musicnn probe ({exc}); fit it again with `moodscape fuse`") from exc

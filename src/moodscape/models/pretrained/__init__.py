@@ -1,7 +1,17 @@
 """Pretrained weights: where a named checkpoint is found (``hub``: local path, Hugging Face cache, the Hub)
-and the music network whose converted weights ship in the package (``musicnn``)."""
+and the music network whose converted weights ship in the package (``musicnn``; its names and input in
+``musicnn_spec``).
 
-from .hub import resolve_pretrained
-from .musicnn import SHIPPED, Musicnn, load_musicnn
+The names are imported on first use: what only names the taggers (a fusion's probe) loads without torch.
+"""
 
-__all__ = ["SHIPPED", "Musicnn", "load_musicnn", "resolve_pretrained"]
+from importlib import import_module
+
+_EXPORTS = {"SHIPPED": "musicnn_spec", "Musicnn": "musicnn", "load_musicnn": "musicnn", "resolve_pretrained": "hub"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,15 +35,11 @@ from torch import nn
 
 from ...errors import CheckpointError, ConfigError
 from ..serialization import Pretrained
+from .musicnn_spec import MUSICNN_INPUT, SHIPPED
 
 __all__ = ["BN_EPS", "MUSICNN_INPUT", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "check_musicnn_store", "load_musicnn", "song_summary"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
-SHIPPED = ("MSD_musicnn", "MTT_musicnn")
-# The input the networks were trained on, as moodscape's settings (the store of a musicnn teacher must match).
-MUSICNN_INPUT = {"audio.sample_rate": 16000, "features.n_fft": 512, "features.hop_length": 256, "features.n_mels": 96,
-                 "features.fmin": 0.0, "features.fmax": 8000.0, "features.compression": "logc",
-                 "features.normalization": "none"}  # fmt: skip
 ATTRIBUTION = ("musicnn weights (MSD_musicnn, MTT_musicnn) by Jordi Pons and Xavier Serra, Music Technology "
                "Group, Universitat Pompeu Fabra (ISMIR 2019 LBD), ISC licence; converted to PyTorch, see "
                "moodscape/pretrained/NOTICE.md")  # fmt: skip
