@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +75,20 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, rng):
     dataset = make_dataset(tmp_path / "audio", 30, 30.0, rng, bad={"bad.mp3": b"junk"})
     reference = build_feature_store(dataset, tmp_path / "reference", config=Config(), workers=1, progress=False)
 
+    # The build kills itself as it starts its eighth clip: after seven were written, whatever the machine's load.
     script = textwrap.dedent(
         f"""
+        import os, signal
         from pathlib import Path
+        import moodscape.features.extract as extract
         from moodscape.features.build import build_feature_store
+        started, extract_one = [], extract._extract
+        def dying(path):
+            started.append(path)
+            if len(started) == 8:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return extract_one(path)
+        extract._extract = dying
         from moodscape.config import Config
         from moodscape.data.dataset import Dataset
         from moodscape.data.records import SongRecord
@@ -90,16 +98,9 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, rng):
         build_feature_store(dataset, {str(tmp_path / "killed")!r}, config=Config(), workers=1, progress=False)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = subprocess.run([sys.executable, "-c", script], timeout=120)
     journal = tmp_path / "killed" / reference.name / "journal.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 6:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    assert proc.returncode == -signal.SIGKILL, "the build was not killed in mid-run"
     killed = tmp_path / "killed" / reference.name
     # A kill in mid-write leaves a torn journal line and bytes of an unfinished clip.
     with journal.open("a") as handle:
