@@ -100,3 +100,30 @@ def test_bad_audio_is_an_audio_error(tmp_path):
         list(stream_windows(garbage, sample_rate=16000, window=8000, hop=4000))
     with pytest.raises(AudioError, match="not found"):
         list(stream_windows(tmp_path / "missing.wav", sample_rate=16000, window=8000, hop=4000))
+
+
+def test_windows_resampled_as_the_store_was_give_the_stores_log_mel(tmp_path, rng):
+    """A model learnt from a store's log-mel; its windows at prediction must be resampled with the store's
+    quality (`fast` mode: soxr LQ), or the top bands differ. Broadband audio at 44.1 kHz shows it."""
+    import torch
+
+    from moodscape.audio.frontend import LogMel
+    from moodscape.audio.logmel_numpy import LogMelNumpy
+    from moodscape.config import AudioConfig, FeaturesConfig
+
+    path = tmp_path / "noise.wav"
+    sf.write(path, 0.2 * rng.standard_normal(44100 * 4).astype(np.float32), 44100)
+    audio = AudioConfig(sample_rate=16000)
+    features = FeaturesConfig(n_fft=512, hop_length=256, n_mels=96, fmin=0.0, fmax=8000.0, compression="logc",
+                              mode="fast")  # fmt: skip
+    assert features.resampler == "LQ" and FeaturesConfig(mode="exact").resampler == "HQ"
+    samples, _ = load_audio(path, sample_rate=16000, quality=features.resampler)  # what a feature build decodes
+    with torch.inference_mode():
+        stored = LogMel.from_config(features, audio)(torch.from_numpy(samples)).numpy()
+    frontend = LogMelNumpy(features, audio)
+    inner = slice(2, 60)  # frames away from the window's right edge, where the song goes on but the window stops
+    gaps = {}
+    for quality in ("LQ", "HQ"):
+        first = next(stream_windows(path, sample_rate=16000, window=48000, hop=16000, quality=quality))
+        gaps[quality] = np.abs(frontend(first[None])[0][:, inner] - stored[:, inner]).max()
+    assert gaps["LQ"] < 0.02 and gaps["HQ"] > 10 * gaps["LQ"], gaps

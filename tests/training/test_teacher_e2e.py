@@ -16,6 +16,8 @@ from safetensors.torch import load_file
 from moodscape.cli import main
 from moodscape.faults import CRASH_ENV, CRASH_EXIT_CODE
 
+from ..conftest import write_tone
+
 pytestmark = pytest.mark.slow
 
 
@@ -129,15 +131,17 @@ def test_a_fused_teacher_is_evaluated_exported_and_predicted_fused(demo_root, tm
     assert (run / "export" / "fusion" / "fusion.json").exists()
     assert "Fusion" in (run / "export" / "model_card.md").read_text()
     song = demo_root / "DEAM_audio" / "MEMD_audio" / "2.mp3"
-    with pytest.MonkeyPatch.context() as patch:  # the descriptors come from the windows' decode
+    fused = Predictor.load(run / "best").predict(song, timeline=True)
+    at_rate = write_tone(tmp_path / "tone.wav", seconds=8.0, rate=22050)
+    with pytest.MonkeyPatch.context() as patch:  # at the model's rate the descriptors come from the windows' decode
         patch.setattr("moodscape.audio.io.load_audio", lambda *a, **k: pytest.fail("the file was decoded twice"))
-        fused = Predictor.load(run / "best").predict(song, timeline=True)
+        Predictor.load(run / "best").predict(at_rate)
     exported = Predictor.load(run / "export" / "model.onnx").predict(song)
     assert (exported.valence, exported.arousal) == pytest.approx((fused.valence, fused.arousal), abs=1e-3)
     network = Predictor.load(run / "best")
     network.backend.fusion = None
     alone = network.predict(song, timeline=True)
-    samples, rate = load_audio(song, sample_rate=22050, quality="HQ")
+    samples, rate = load_audio(song, sample_rate=22050, quality="HQ")  # the floor's audio, whatever the windows'
     expected = fusion.combine(np.array([alone.valence, alone.arousal]), clip_descriptors(samples, rate)[None])[0]
     assert (fused.valence, fused.arousal) == pytest.approx(tuple(expected), abs=1e-6)
     shift = fused.timeline[0]["valence"] - alone.timeline[0]["valence"]

@@ -39,6 +39,11 @@ class AudioConfig(_Section):
     short_policy: Literal["skip", "pad", "loop"] = "skip"
 
 
+# soxr's quality for audio at another rate than sample_rate, by features.mode: what a feature store resamples
+# with, so what prediction must resample with too (the top mel bands differ between the two).
+RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
+
+
 class FeaturesConfig(_Section):
     """Log-mel front end. Saved with every store and checkpoint so that all stages agree."""
 
@@ -63,6 +68,11 @@ class FeaturesConfig(_Section):
     normalization: Literal["global", "per_clip", "none"] = Field(
         "global", description="global: mean/std per mel band from training songs only."
     )
+
+    @property
+    def resampler(self) -> str:
+        """soxr's quality for audio at another rate: what a store of these settings resampled with."""
+        return RESAMPLER_QUALITY[self.mode]
 
     @model_validator(mode="after")
     def _check_bands(self) -> FeaturesConfig:

@@ -18,7 +18,6 @@ from ..config import AudioConfig, FeaturesConfig
 from ..errors import AudioError
 from ..parallel import ordered_map
 
-RESAMPLER_QUALITY = {"exact": "HQ", "fast": "LQ"}
 _WORKER: dict[str, object] = {}
 
 
@@ -51,7 +50,7 @@ def _extract(path: str) -> tuple[np.ndarray | None, str]:
             duration=audio.duration,
             min_seconds=audio.min_seconds,
             short_policy=audio.short_policy,
-            quality=RESAMPLER_QUALITY[features.mode],
+            quality=features.resampler,
         )
         with torch.inference_mode():
             logmel = _WORKER["frontend"](torch.from_numpy(samples))  # type: ignore[operator]

@@ -36,12 +36,13 @@ class _TorchBackend:
     def __init__(self, folder: Path, threads: int | None, device: str = "cpu") -> None:
         import torch
 
-        from ..config import AudioConfig
+        from ..config import AudioConfig, FeaturesConfig
         from ..models.waveform import WaveformRegressor
 
         self.device = torch.device(device)
         self.model = WaveformRegressor.from_checkpoint(folder).to(self.device)
         self.audio = AudioConfig(**self.model.meta["audio"])
+        self.resampler = FeaturesConfig(**self.model.meta["features"]).resampler
         self.fusion = Fusion.find(folder)
         self.files = [folder / "model.safetensors", folder / "moodscape.json", *_fusion_files(folder)]
         self.sample_rate, self.window, self.hop = self.model.sample_rate, self.model.window_samples, self.model.eval_hop_samples
@@ -83,7 +84,10 @@ class _OnnxBackend:
             self.audio = AudioConfig(**json.loads(props.get("moodscape.audio") or "{}"))
             self.sample_rate, self.window = int(spec["sample_rate"]), int(spec["window_samples"])
             self.hop = int(spec["hop_samples"])
-            features = FeaturesConfig(**json.loads(props["moodscape.features"])) if spec.get("input") == "logmel" else None
+            stored = json.loads(props.get("moodscape.features") or "{}")
+            # An export without its features (older files) predates `fast` mode: it was trained on HQ resampling.
+            self.resampler = FeaturesConfig(**stored).resampler if stored else "HQ"
+            features = FeaturesConfig(**stored) if spec.get("input") == "logmel" else None
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"{path}: an ONNX model without moodscape's metadata ({type(exc).__name__}: {exc}); export it with "

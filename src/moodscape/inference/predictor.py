@@ -75,6 +75,8 @@ class Predictor:
         self.batch_size = int(batch_size)
         self.sample_rate, self.window = backend.sample_rate, backend.window
         self.hop = int(round(hop_seconds * self.sample_rate)) if hop_seconds else backend.hop
+        # Audio at another rate is resampled as the model's training store resampled it.
+        self.resampler = getattr(backend, "resampler", "HQ")
         if self.hop < 1:
             raise ConfigError(f"hop_seconds={hop_seconds}: under one sample at {self.sample_rate} Hz; give a larger hop")
         audio = backend.audio
@@ -125,7 +127,8 @@ class Predictor:
         info = StreamInfo(keep=int(DESCRIPTOR_MAX_SECONDS * self.sample_rate) if fusion is not None else 0)
         outputs, batch = [], []
         windows = stream_windows(path, sample_rate=self.sample_rate, window=self.window, hop=self.hop, info=info,
-                                 min_samples=self.min_samples, short_policy=self.short_policy)  # fmt: skip
+                                 min_samples=self.min_samples, short_policy=self.short_policy,
+                                 quality=self.resampler)  # fmt: skip
         for window in windows:
             batch.append(window)
             if len(batch) == self.batch_size:
@@ -168,18 +171,22 @@ class Predictor:
     def _fusion_inputs(self, path: str | Path, info: StreamInfo, notes: list[str], fusion) -> tuple[np.ndarray, np.ndarray | None]:
         """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the audio the windows
         were cut from: the same samples as decoding the file again with ``load_audio``, whose short-clip policy they
-        follow; and the musicnn summary the probe reads, when it is a member."""
+        follow (decoded again when the windows were resampled otherwise than the floor's HQ); and the musicnn
+        summary the probe reads, when it is a member."""
         from ..audio.descriptors import clip_descriptors
-        from ..audio.io import fit_length
+        from ..audio.io import fit_length, load_audio
 
         audio = self.backend.audio
-        samples = fit_length(info.head(), path, sample_rate=self.sample_rate, min_seconds=audio.min_seconds,
-                             policy=audio.short_policy)  # fmt: skip
+        if self.resampler != "HQ" and info.native_rate != self.sample_rate:  # the floor learnt from HQ resampling
+            samples, _ = load_audio(path, sample_rate=self.sample_rate, duration=DESCRIPTOR_MAX_SECONDS,
+                                    min_seconds=audio.min_seconds, short_policy=audio.short_policy, quality="HQ")  # fmt: skip
+        else:
+            samples = fit_length(info.head(), path, sample_rate=self.sample_rate, min_seconds=audio.min_seconds,
+                                 policy=audio.short_policy)  # fmt: skip
         if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
             notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
         summary = None
         if fusion.probe is not None:  # decoded again: at musicnn's rate, resampled as the probe's training audio was
-            from ..audio.io import load_audio
             from ..models.floors.probe import Summariser
 
             if self._summariser is None:

@@ -35,6 +35,7 @@ class StreamInfo:
     note: str = ""
     keep: int = 0
     kept: list[np.ndarray] = field(default_factory=list)
+    native_rate: int = 0  # the file's own sample rate
 
     def head(self) -> np.ndarray:
         """The first ``keep`` samples of the stream (fewer when it was shorter), float32."""
@@ -43,9 +44,10 @@ class StreamInfo:
 
 def stream_windows(
     path: str | Path, *, sample_rate: int, window: int, hop: int, info: StreamInfo | None = None,
-    min_samples: int = 0, short_policy: str = "skip",
+    min_samples: int = 0, short_policy: str = "skip", quality: str = "HQ",
 ) -> Iterator[np.ndarray]:  # fmt: skip
-    """Yield float32 windows of ``window`` samples at ``sample_rate`` from ``path``.
+    """Yield float32 windows of ``window`` samples at ``sample_rate`` from ``path``, resampled (when the file has
+    another rate) with soxr's ``quality``: the one the model's feature store used (``FeaturesConfig.resampler``).
 
     Raises AudioError for unreadable, truncated, non-finite or silent audio, and for audio shorter
     than ``min_samples`` under ``short_policy='skip'``; windows already yielded before the error
@@ -53,8 +55,9 @@ def stream_windows(
     """
     header = probe_audio(path)
     info = info if info is not None else StreamInfo()
+    info.native_rate = header.sample_rate
     resampler = (
-        soxr.ResampleStream(header.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+        soxr.ResampleStream(header.sample_rate, sample_rate, 1, dtype="float32", quality=quality)
         if header.sample_rate != sample_rate else None
     )  # fmt: skip
     buffer = np.zeros(0, dtype=np.float32)

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..audio.descriptors import descriptor_names, store_descriptors
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
-from ..features.extract import RESAMPLER_QUALITY
 from ..features.prepare import prepare_data
 from ..models.floors.descriptors import DescriptorFloor
 from ..models.floors.fusion import FUSION_DIR, Fusion
@@ -45,7 +44,7 @@ def fuse_run(run_dir: str | Path, *, probe: bool = True, progress: bool = True) 
             summaries = store_summaries(store, songs, progress=progress)
         except ConfigError as exc:
             raise ConfigError(f"{exc}; or fuse without the probe: moodscape fuse {run_dir} --no-probe") from exc
-        fitted_probe = MusicnnProbe(resampler=RESAMPLER_QUALITY[store.features.mode]).fit(summaries, labels)
+        fitted_probe = MusicnnProbe(resampler=store.features.resampler).fit(summaries, labels)
     fusion = Fusion.equal(floor, fitted_probe, meta={"rule": "equal", "songs": len(songs), "store": str(store.directory)})
     target = best / FUSION_DIR
     if target.exists():
