@@ -272,3 +272,9 @@ def test_the_command_warns_beyond_loopback_and_takes_the_token_from_the_environm
     caplog.clear()
     assert main(["serve", "--model", str(tmp_path / "model")]) == 0
     assert started["host"] == "127.0.0.1" and "anyone who can reach" not in caplog.text
+
+
+def test_a_shipped_model_served_by_name_is_described_as_moodscape_models_lists_it(predictor):
+    info = model_info("moodscape-4q-ensemble", predictor)
+    assert info.name == "moodscape-4q-ensemble" and info.fused and info.path.name == "ensemble_model"
+    assert model_info(None, predictor).name.endswith("(default)")
