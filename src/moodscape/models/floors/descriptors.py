@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CheckpointError, ParameterError
-from ...files import atomic_path, write_json
-from ..configfile import read_json
+from ...errors import ParameterError
+from .storage import load_arrays, save_arrays
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +78,16 @@ class DescriptorFloor:
 
     def save(self, folder: str | Path) -> Path:
         """``descriptor_floor.safetensors`` + ``descriptor_floor.json`` in ``folder``."""
-        from safetensors.numpy import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(tmp))
         payload = {"kind": "descriptor-svr", "params": self.params_, "names": self.names_, "folds": self.folds,
                    "seed": self.seed}  # fmt: skip
-        write_json(folder / CONFIG_FILE, payload)
-        return folder
+        return save_arrays(folder, WEIGHTS_FILE, CONFIG_FILE, self.arrays_, payload)
 
     @classmethod
     def load(cls, folder: str | Path) -> DescriptorFloor:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        folder = Path(folder)
-        payload = read_json(folder / CONFIG_FILE)
-        try:
-            arrays = load_file(str(folder / WEIGHTS_FILE))
+        def build(payload: dict, arrays: dict) -> DescriptorFloor:
             floor = cls(folds=int(payload["folds"]), seed=int(payload["seed"]))
-            floor.params_, floor.names_, floor.arrays_ = payload["params"], payload["names"], dict(arrays)
-        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
-            raise CheckpointError(f"{folder}: not a readable descriptor model ({exc}); re-train or re-export it") from exc
-        return floor
+            floor.params_, floor.names_, floor.arrays_ = payload["params"], payload["names"], arrays
+            return floor
+
+        return load_arrays(folder, WEIGHTS_FILE, CONFIG_FILE, build, what="descriptor model",
+                           fix="re-train or re-export it")  # fmt: skip

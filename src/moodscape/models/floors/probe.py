@@ -10,18 +10,15 @@ A fitted probe saves as safetensors (scaler, coefficients) plus JSON and predict
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import CheckpointError, ParameterError
-from ...files import atomic_path, write_json
-from ..configfile import read_json
+from ...errors import ParameterError
+from ...files import atomic_path
 from ..pretrained.musicnn_spec import MUSICNN_INPUT, SHIPPED
-
-log = logging.getLogger(__name__)
+from .storage import load_arrays, save_arrays
 
 ALPHAS = tuple(np.logspace(1, 4, 7))
 WEIGHTS_FILE = "musicnn_probe.safetensors"
@@ -129,30 +126,15 @@ class MusicnnProbe:
 
     def save(self, folder: str | Path) -> Path:
         """``musicnn_probe.safetensors`` + ``musicnn_probe.json`` in ``folder``."""
-        from safetensors.numpy import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(tmp))
-        write_json(folder / CONFIG_FILE, {"kind": "musicnn-probe", "taggers": list(self.taggers), "alpha": self.alpha_,
-                                          "resampler": self.resampler})  # fmt: skip
-        return folder
+        payload = {"kind": "musicnn-probe", "taggers": list(self.taggers), "alpha": self.alpha_, "resampler": self.resampler}
+        return save_arrays(folder, WEIGHTS_FILE, CONFIG_FILE, self.arrays_, payload)
 
     @classmethod
     def load(cls, folder: str | Path) -> MusicnnProbe:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        folder = Path(folder)
-        payload = read_json(folder / CONFIG_FILE)
-        try:
+        def build(payload: dict, arrays: dict) -> MusicnnProbe:
             probe = cls(taggers=tuple(payload["taggers"]), resampler=str(payload["resampler"]))
-            probe.alpha_, probe.arrays_ = float(payload["alpha"]), dict(load_file(str(folder / WEIGHTS_FILE)))
-        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
-            raise CheckpointError(f"{folder}: not a readable musicnn probe ({exc}); fit it again with `moodscape fuse`") from exc
-        return probe
+            probe.alpha_, probe.arrays_ = float(payload["alpha"]), arrays
+            return probe
 
-    @staticmethod
-    def present(folder: str | Path) -> bool:
-        return (Path(folder) / CONFIG_FILE).is_file()
+        return load_arrays(folder, WEIGHTS_FILE, CONFIG_FILE, build, what="musicnn probe",
+                           fix="fit it again with `moodscape fuse`")  # fmt: skip
