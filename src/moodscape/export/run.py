@@ -62,14 +62,14 @@ def export_run(
     if fusion is not None:
         shutil.copytree(folder / FUSION_DIR, out / FUSION_DIR)
     parity = check_parity(model, files, real_song_windows(run, model))
+    members = fusion.describe() if fusion is not None else {}
     summary = {
         "checkpoint": str(folder),
         "kind": model.meta.get("kind"),
         "parameters": count_parameters(model.regressor),
         "files": {name: {"path": path.name, "mb": path.stat().st_size / 1e6} for name, path in files.items()},
         "parity": parity,
-        "fusion": None if fusion is None else {"weights": fusion.describe()["network"], "members": fusion.describe(),
-                                               "folder": FUSION_DIR},  # fmt: skip
+        "fusion": None if fusion is None else {"weights": members["network"], "members": members, "folder": FUSION_DIR},
         "input": {"sample_rate": model.sample_rate, "window_samples": model.window_samples,
                   "window_seconds": model.window_samples / model.sample_rate, "hop_samples": model.eval_hop_samples,
                   "n_mels": model.frontend.n_mels, "frames": model.frames,

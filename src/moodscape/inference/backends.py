@@ -85,15 +85,17 @@ class _OnnxBackend:
             self.sample_rate, self.window = int(spec["sample_rate"]), int(spec["window_samples"])
             self.hop = int(spec["hop_samples"])
             stored = json.loads(props.get("moodscape.features") or "{}")
+            features = FeaturesConfig(**stored) if stored else None
+            if features is None and spec.get("input") == "logmel":
+                raise KeyError("moodscape.features")
             # An export without its features (older files) predates `fast` mode: it was trained on HQ resampling.
-            self.resampler = FeaturesConfig(**stored).resampler if stored else "HQ"
-            features = FeaturesConfig(**stored) if spec.get("input") == "logmel" else None
+            self.resampler = features.resampler if features is not None else "HQ"
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"{path}: an ONNX model without moodscape's metadata ({type(exc).__name__}: {exc}); export it with "
                 "`moodscape export RUN --format onnx`"
             ) from exc
-        self.frontend = LogMelNumpy(features, self.audio) if features is not None else None
+        self.frontend = LogMelNumpy(features, self.audio) if spec.get("input") == "logmel" else None
         self.fusion = Fusion.find(path.parent)
         self.files = [path, *_fusion_files(path.parent)]
         self.input = self.session.get_inputs()[0].name

@@ -78,6 +78,12 @@ def shipped_models() -> list[ModelInfo]:
     return [_describe_shipped(folder, default=folder.name == DEFAULT_DIR) for folder in _shipped_folders()]
 
 
+def shipped_info(name: str) -> ModelInfo | None:
+    """The shipped model called ``name`` as `moodscape models` lists it, or None."""
+    folder = shipped_model_dir(name)
+    return None if folder is None else _describe_shipped(folder, default=folder.name == DEFAULT_DIR)
+
+
 def shipped_model_dir(name: str) -> Path | None:
     """The folder of the shipped model called ``name`` (as `moodscape models` lists it), or None."""
     for folder in _shipped_folders():

@@ -169,33 +169,33 @@ class Predictor:
         return result
 
     def _fusion_inputs(self, path: str | Path, info: StreamInfo, notes: list[str], fusion) -> tuple[np.ndarray, np.ndarray | None]:
-        """The clip descriptors the fused floor reads, from (at most the first ten minutes of) the audio the windows
-        were cut from: the same samples as decoding the file again with ``load_audio``, whose short-clip policy they
-        follow (decoded again when the windows were resampled otherwise than the floor's HQ); and the musicnn
-        summary the probe reads, when it is a member."""
+        """The clip descriptors the fused floor reads and, when the probe is a member, the musicnn summary it reads,
+        each from (at most the first ten minutes of) the audio as its member learnt from it: the floor from HQ
+        resampling at the model's rate, the probe at musicnn's rate resampled as its store was. Where that is the
+        audio the windows were cut from, it is reused (the same samples as decoding the file again)."""
         from ..audio.descriptors import clip_descriptors
         from ..audio.io import fit_length, load_audio
 
         audio = self.backend.audio
-        if self.resampler != "HQ" and info.native_rate != self.sample_rate:  # the floor learnt from HQ resampling
-            samples, _ = load_audio(path, sample_rate=self.sample_rate, duration=DESCRIPTOR_MAX_SECONDS,
-                                    min_seconds=audio.min_seconds, short_policy=audio.short_policy, quality="HQ")  # fmt: skip
-        else:
-            samples = fit_length(info.head(), path, sample_rate=self.sample_rate, min_seconds=audio.min_seconds,
-                                 policy=audio.short_policy)  # fmt: skip
+
+        def heard(rate: int, quality: str) -> np.ndarray:
+            resampled = info.native_rate != self.sample_rate
+            if rate == self.sample_rate and (quality == self.resampler or not resampled):
+                return fit_length(info.head(), path, sample_rate=rate, min_seconds=audio.min_seconds,
+                                  policy=audio.short_policy)  # fmt: skip
+            return load_audio(path, sample_rate=rate, duration=DESCRIPTOR_MAX_SECONDS, min_seconds=audio.min_seconds,
+                              short_policy=audio.short_policy, quality=quality)[0]  # fmt: skip
+
         if info.samples / self.sample_rate > DESCRIPTOR_MAX_SECONDS + 1:
             notes.append(f"descriptors from the first {DESCRIPTOR_MAX_SECONDS:g} s")
         summary = None
-        if fusion.probe is not None:  # decoded again: at musicnn's rate, resampled as the probe's training audio was
+        if fusion.probe is not None:
             from ..models.floors.probe import Summariser
 
             if self._summariser is None:
                 self._summariser = Summariser(fusion.probe.taggers)
-            heard, _ = load_audio(path, sample_rate=Summariser.SAMPLE_RATE, duration=DESCRIPTOR_MAX_SECONDS,
-                                  min_seconds=audio.min_seconds, short_policy=audio.short_policy,
-                                  quality=fusion.probe.resampler)  # fmt: skip
-            summary = self._summariser(heard)
-        return clip_descriptors(samples, self.sample_rate), summary
+            summary = self._summariser(heard(Summariser.SAMPLE_RATE, fusion.probe.resampler))
+        return clip_descriptors(heard(self.sample_rate, "HQ"), self.sample_rate), summary
 
     def predict_many(
         self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False, progress: bool = True

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..inference.catalog import ModelInfo, describe_folder, shipped_model, shipped_models
+from ..inference.catalog import ModelInfo, describe_folder, shipped_info, shipped_model
 from ..inference.predictor import Predictor
 from .limits import Limits
 
@@ -33,10 +33,9 @@ def model_info(source: str | Path | None, predictor: Predictor) -> ModelInfo:
     if source is None:
         return shipped_model()
     path = Path(source)
-    if not path.exists():
-        shipped = next((m for m in shipped_models() if m.name == str(source)), None)
-        if shipped is not None:
-            return shipped
+    shipped = None if path.exists() else shipped_info(str(source))
+    if shipped is not None:
+        return shipped
     described = describe_folder(path) if path.is_dir() else None
     if described is not None:
         return described
