@@ -94,15 +94,14 @@ def _what_it_is(info: dict, config: dict) -> list[str]:
 
 
 def card(info: dict, quality: dict, config: dict, row: str) -> str:
+    ensemble = info["name"] == ENSEMBLE_NAME
     profile = row.split(" ")[0]
-    related = [row.replace(" + descriptor floor", " (network alone)"), row.replace(", int8 ONNX", ""),
-               f"{profile} teacher", f"{profile} teacher (network alone)", f"{profile} student, int8 ONNX",
-               f"{profile} student", "musicnn-probe", quality["floor"]]
-    if info["name"] == ENSEMBLE_NAME:
-        related = [ROWS["teacher"], "musicnn-probe", quality["floor"]]
+    related = [ROWS["teacher"], "musicnn-probe", quality["floor"]] if ensemble else [
+        row.replace(" + descriptor floor", " (network alone)"), row.replace(", int8 ONNX", ""), f"{profile} teacher",
+        f"{profile} teacher (network alone)", f"{profile} student, int8 ONNX", f"{profile} student", "musicnn-probe",
+        quality["floor"]]  # fmt: skip
     names = list(dict.fromkeys([row, *(name for name in related if name in quality["rows"])]))
     attribution = pretrained_attribution(config)
-    ensemble = info["name"] == ENSEMBLE_NAME
     title = ("the opt-in ensemble: `moodscape predict --model moodscape-4q-ensemble`" if ensemble
              else "the model `moodscape predict` uses by default")  # fmt: skip
     return "\n".join([
