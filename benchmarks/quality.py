@@ -6,13 +6,19 @@ linear probe (a reference: a ridge on song summaries of the pretrained taggers, 
 teacher and student of each profile (network alone and fused with the descriptor floor where the profile
 fuses), the int8 ONNX export of each student and of a musicnn teacher (the models as they would ship), and
 the teacher with and without GAN windows (a GAN trained on each fold's training songs only); with
---average, the equal-weight average of chosen rows' held-out values (an ensemble experiment).
+--average, the equal-weight average of chosen rows' held-out values (an ensemble experiment, labelled as chosen on
+out-of-fold predictions). A profile that keeps its last epoch (select=last) trains each fold on all of the fold's
+training songs, as it ships. With --holdout, each shippable profile is also trained on all of --data exactly as it
+ships (scripts/train_recipe.sh) and its export scored once on the holdout folder through `moodscape evaluate`,
+overall, on artists the model heard and on new artists; the JSON keeps each fold model's checks (the epoch it kept,
+its fit on its own training songs, its quadrant shares there) for the packaging step to hold the shipped model to.
 Per row: quadrant accuracy, macro-F1, valence-sign and arousal-sign accuracy, CCC per dimension (mean
 and spread over folds), the macro-F1 gain over the strongest floor on the same out-of-fold songs with
 a paired bootstrap interval, and wall time. Held-out predictions are cached per fold in --work, so an
 interrupted run continues where it stopped.
 
 Usage: python benchmarks/quality.py [--data ../shared/data/4q-dev] [--rows floor ridge demo:teacher small-data ...]
+       [--holdout ../shared/data/4q-holdout]
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,17 +41,22 @@ from moodscape.features.build import build_feature_store
 from moodscape.features.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the environment's moodscape command
 FLOORS = {"floor": "descriptors", "ridge": "ridge"}
 PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml", "real-music": "configs/real-music.yaml"}
 PROBE = "musicnn-probe"  # the frozen linear probe on musicnn song summaries, on the real-music profile's store
 # Variants measured beside their profile: name -> (profile, --set overrides).
 VARIANTS = {
     "real-music-transformer": ("real-music", ("teacher.head=transformer", "teacher.trainable=midend")),
-    "real-music-fused": ("real-music", ("teacher.fuse_descriptors=true", "student.fuse_descriptors=true")),
+    "real-music-msd": ("real-music", ("teacher.pretrained=MSD_musicnn",)),
     "real-music-long-student": ("real-music", ("student.epochs=20", "student.windows_per_song=8")),
 }
+SHIPPABLE = ("real-music",)  # the profiles whose model ships: --holdout trains them as shipped and scores them
 THREADS = ("runtime.threads=2",)
 METRICS = ("accuracy", "macro_f1", "valence_sign", "arousal_sign", "ccc_valence", "ccc_arousal")
+# Rows made from out-of-fold predictions after looking at them (averages of rows) say so: their scores are
+# optimistic, having been picked on the folds they are reported on.
+OOF_NOTE = " (chosen on out-of-fold predictions)"
 
 
 def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio: float) -> dict[str, np.ndarray]:
@@ -70,7 +83,40 @@ def fold_rows(name: str, config, fold: cv.Fold, prepared, work: Path, gan_ratio:
             out[f"{profile} {model} + descriptor floor"] = held["fused"]
         if "int8" in held:
             out[f"{profile} {model}, int8 ONNX" + (" (network alone)" if "fused" in held else "")] = held["int8"]
+        if "int8_fused" in held:
+            out[f"{profile} {model}, int8 ONNX + descriptor floor"] = held["int8_fused"]
+        if "checks" in held:
+            out[f"checks:{profile} {model}"] = held["checks"]
     return out
+
+
+def shipped_row(name: str) -> str:
+    """The row of a profile that is its model as it ships: the int8 export, fused when the profile fuses."""
+    profile, variant = VARIANTS.get(name, (name, ()))
+    config = load_config(REPO / PROFILES[profile], [*THREADS, *variant])
+    fused = config.teacher.fuse_descriptors
+    return f"{name} teacher, int8 ONNX" + (" + descriptor floor" if fused else "")
+
+
+def holdout_scores(name: str, data: Path, holdout: Path, work: Path, stores: list[Path]) -> dict:
+    """Train profile ``name`` on every clip of ``data`` exactly as it ships (scripts/train_recipe.sh), then score its
+    export once on ``holdout`` through `moodscape evaluate --model`, overall and on artists new to ``data``."""
+    profile, variant = VARIANTS.get(name, (name, ()))
+    if variant:
+        raise SystemExit(f"--holdout trains profiles as they ship; {name} is a variant of {profile}")
+    run = work / "ship" / name
+    if not (run / "export" / "model-logmel.int8.onnx").exists():
+        subprocess.run(["bash", str(REPO / "scripts" / "train_recipe.sh"), str(BIN), str(data / "labels.csv"), str(run),
+                        str(REPO / PROFILES[profile]), *map(str, stores)], check=True)  # fmt: skip
+    out = run / "holdout"
+    subprocess.run([str(BIN / "moodscape"), "-q", "evaluate", "--model", str(run / "export"), str(holdout / "labels.csv"),
+                    "--metadata", str(holdout / "metadata.csv"), "--train-metadata", str(data / "metadata.csv"),
+                    "--out", str(out)], check=True)  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    return {"songs": metrics["songs"], "scores": metrics["quadrant_scores"], "report": str(out / "report.html"),
+            "command": f"bash scripts/train_recipe.sh .venv/bin {data / 'labels.csv'} RUN {PROFILES[profile]}; "
+                       f"moodscape evaluate --model RUN/export {holdout / 'labels.csv'} --metadata "
+                       f"{holdout / 'metadata.csv'} --train-metadata {data / 'metadata.csv'}"}  # fmt: skip
 
 
 def main() -> None:
@@ -80,7 +126,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=["floor", "ridge", "musicnn-probe", "demo:teacher", "small-data",
                                                       "small-data+gan", "real-music"],
                         help="floor, ridge, musicnn-probe (frozen musicnn embeddings + ridge), a profile name (demo, "
-                             "small-data, real-music, or a variant: real-music-transformer, real-music-fused, "
+                             "small-data, real-music, or a variant: real-music-transformer, real-music-msd, "
                              "real-music-long-student: teacher "
                              "and student), PROFILE:teacher (the teacher only) or PROFILE+gan (the teacher with GAN "
                              "windows)")  # fmt: skip
@@ -94,7 +140,11 @@ def main() -> None:
                              "the table prints them before relabelling, e.g. floor musicnn-probe 'real-music teacher, "
                              "int8 ONNX'); repeat for several averages. An experiment on cached predictions, not a "
                              "model moodscape trains")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--holdout", type=Path, help="also train each profile row on all of --data exactly as it "
+                        "ships and score it once on this labelled folder (4q-holdout) with `moodscape evaluate`, "
+                        "overall and on artists new to --data; nothing is chosen on it")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here (rows already in the file and "
+                        "not run now are kept)")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not (args.data / "labels.csv").exists():
@@ -118,31 +168,43 @@ def main() -> None:
 
     predictions: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
+    checks: dict[str, list[dict]] = {}  # per model, each fold model's model_checks (crossval.model_checks)
+    holdout: dict[str, dict] = {}
     for name in args.rows:
         profile = "real-music" if name == PROBE else name.removesuffix("+gan").removesuffix(":teacher")
         extra = [f"gan.epochs={args.gan_epochs}", "gan.monitor_windows=0"] if name.endswith("+gan") else []
         profile, variant = VARIANTS.get(profile, (profile, ()))
         config = base if name in FLOORS else load_config(REPO / PROFILES[profile], [*THREADS, *extra, *variant])
         row_store = store if name in FLOORS else store_for(config)
+        merge = name not in FLOORS and config.teacher.select == "last"  # nothing is chosen on validation songs
         for fold in folds:
             path = cache / f"{name}-fold{fold.index}.npz"
             if not path.exists():
                 began = time.perf_counter()
-                rows = fold_rows(name, config, fold, cv.prepared_fold(row_store, fold), args.work, args.gan_ratio)
-                np.savez(path, seconds=time.perf_counter() - began, **{k: v for k, v in rows.items()})
+                rows = fold_rows(name, config, fold, cv.prepared_fold(row_store, fold, merge_validation=merge),
+                                 args.work, args.gan_ratio)  # fmt: skip
+                np.savez(path, seconds=time.perf_counter() - began,
+                         **{k: np.array(json.dumps(v)) if k.startswith("checks:") else v for k, v in rows.items()})  # fmt: skip
             with np.load(path) as saved:
                 for row in saved.files:
-                    if row != "seconds":
+                    if row.startswith("checks:"):
+                        checks.setdefault(row.removeprefix("checks:"), []).append(json.loads(str(saved[row])))
+                    elif row != "seconds":
                         predictions.setdefault(row, {})[fold.index] = saved[row]
                         seconds[row] = seconds.get(row, 0.0) + float(saved["seconds"])
             print(f"{name}: fold {fold.index + 1}/{len(folds)} done", flush=True)
+        if args.holdout and name.removesuffix(":teacher") in SHIPPABLE:
+            row = shipped_row(name.removesuffix(":teacher"))
+            holdout[row] = holdout_scores(name.removesuffix(":teacher"), args.data, args.holdout, args.work,
+                                          [row_store.directory])  # fmt: skip
+            print(f"{name}: trained on all of {args.data.name} and scored on {args.holdout.name}", flush=True)
 
     for members in args.average:
         missing = [m for m in members if m not in predictions]
         if missing:
             raise SystemExit(f"--average {' '.join(members)}: no row {', '.join(missing)} in this run; valid: "
                              f"{', '.join(predictions)}")  # fmt: skip
-        name = "equal average of " + " + ".join(cv.ROW_LABELS.get(m, m) for m in members)
+        name = "equal average of " + " + ".join(cv.ROW_LABELS.get(m, m) for m in members) + OOF_NOTE
         predictions[name] = {f.index: np.clip(np.mean([predictions[m][f.index] for m in members], axis=0), -1.0, 1.0)
                              for f in folds}  # fmt: skip
         seconds[name] = sum(seconds[m] for m in members)
@@ -160,6 +222,11 @@ def main() -> None:
         if strongest is not None and row != strongest:
             entry["gain_over_floor"] = cv.paired_gain(truth, pooled[row], pooled[strongest], seed=args.seed)
         entry["seconds"] = seconds[row]
+        model = row.split(",")[0].removesuffix(" (network alone)").removesuffix(" + descriptor floor")
+        if model in checks:
+            entry["fold_checks"] = {key: [c[key] for c in checks[model]] for key in checks[model][0]}
+        if row in holdout:
+            entry["holdout"] = holdout[row]
         results[row] = entry
 
     print(f"\n{len(store.song_ids)} songs, {args.folds} folds grouped by artist (seed {args.seed}); floor: {strongest}")
@@ -170,9 +237,20 @@ def main() -> None:
         gain = entry.get("gain_over_floor")
         versus = f"{gain[0]:+.3f} [{gain[1]:+.3f}, {gain[2]:+.3f}]" if gain else "-"
         print(f"| {cv.ROW_LABELS.get(row, row)} | {cells} | {versus} | {entry['seconds'] / 60:.1f} min |")
+    if holdout:
+        print(f"\nTrained on all {len(store.song_ids)} songs of {args.data.name} as shipped, scored once on "
+              f"{args.holdout.name} (`moodscape evaluate --model`), 95% bootstrap intervals:")
+        print("| model | songs | macro-F1 | accuracy | valence sign | arousal sign |\n|---|---|---|---|---|---|")
+        for row, found in holdout.items():
+            for subset, scores in found["scores"].items():
+                cells = " | ".join(f"{scores[k]['value']:.3f} [{scores[k]['ci95_low']:.3f}, {scores[k]['ci95_high']:.3f}]"
+                                   for k in ("macro_f1", "accuracy", "valence_sign", "arousal_sign"))  # fmt: skip
+                print(f"| {cv.ROW_LABELS.get(row, row)}: {subset} | {scores['songs']} | {cells} |")
     if args.out:
+        kept = json.loads(args.out.read_text(encoding="utf-8"))["rows"] if args.out.exists() else {}
         summary = {"data": str(args.data), "songs": len(store.song_ids), "folds": args.folds, "seed": args.seed,
-                   "floor": strongest, "rows": results}  # fmt: skip
+                   "floor": strongest, "holdout": str(args.holdout) if args.holdout else None,
+                   "rows": {**kept, **results}}  # fmt: skip
         args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

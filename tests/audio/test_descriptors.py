@@ -77,6 +77,18 @@ def test_store_descriptors_are_cached_by_audio_content(tmp_path, rng):
     assert not np.array_equal(again[0], first[0]) and np.array_equal(again[1:], first[1:])
 
 
+def test_descriptors_at_another_rate_have_a_cache_of_their_own(tmp_path, rng):
+    _, store = _store(tmp_path, rng, n=2)
+    own = store_descriptors(store, ["0", "1"], workers=1, progress=False)
+    low = store_descriptors(store, ["0", "1"], sample_rate=16000, workers=1, progress=False)
+    assert (store.directory / "descriptors-16000.npz").exists() and (store.directory / DESCRIPTOR_FILE).exists()
+    assert not np.allclose(own, low), "the spectral descriptors see the lower band limit"
+    assert np.array_equal(store_descriptors(store, ["0", "1"], sample_rate=store.audio.sample_rate, workers=1,
+                                            progress=False), own)  # fmt: skip
+    (tmp_path / "audio" / "0.wav").unlink()  # both rates are cached: no audio is read again
+    assert np.array_equal(store_descriptors(store, ["0", "1"], sample_rate=16000, workers=1, progress=False), low)
+
+
 @pytest.mark.shared_data
 def test_real_clips_give_finite_descriptors(shared_data):
     from moodscape.audio.io import load_audio

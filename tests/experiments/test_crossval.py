@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,13 +52,16 @@ def test_every_arm_predicts_held_out_songs_only(setup):
     floor = cv.floor_fold("descriptors", prepared, config)
     assert floor.shape == (len(fold.test), 2)
     teacher = cv.teacher_fold(config, prepared, root / "teacher")
-    assert set(teacher) == {"network", "fused"} and teacher["fused"].shape == (len(fold.test), 2)
+    assert set(teacher) == {"network", "fused", "checks"} and teacher["fused"].shape == (len(fold.test), 2)
+    checks = teacher["checks"]
+    assert checks["epoch"] == json.loads((root / "teacher" / "best" / "moodscape.json").read_text())["epoch"]
+    assert 0 <= checks["train_macro_f1"] <= 1 and sum(checks["train_quadrant_shares"]) == pytest.approx(1.0)
     student = cv.student_fold(config, prepared, root / "teacher", root / "student")
     assert student["network"].shape == student["int8"].shape == (len(fold.test), 2)
     assert np.abs(student["int8"] - student["network"]).max() < 0.05, "the int8 export scores the songs alike"
     gan = cv.gan_teacher_fold(config, prepared, root / "gan", ratio=0.5)
     assert gan["network"].shape == (len(fold.test), 2)
-    songs = set(__import__("json").loads((root / "gan" / "gan" / "songs.json").read_text())["train_songs"])
+    songs = set(json.loads((root / "gan" / "gan" / "songs.json").read_text())["train_songs"])
     assert songs == set(fold.train), "the fold's GAN saw its training songs only"
     truth = store.labels(fold.test)
     scores = cv.scores(truth, teacher["fused"])
@@ -65,10 +70,20 @@ def test_every_arm_predicts_held_out_songs_only(setup):
     assert low <= gain <= high
 
 
+def test_a_recipe_that_keeps_its_last_epoch_trains_on_the_validation_songs_too(setup):
+    store, groups, _, _ = setup
+    fold = cv.make_folds(store, groups, k=3, seed=0)[0]
+    prepared = cv.prepared_fold(store, fold, merge_validation=True)
+    assert set(prepared.splits.train) == set(fold.train) | set(fold.val) and not prepared.splits.val
+    assert prepared.normalization.songs == len(fold.train) + len(fold.val)
+    assert prepared.splits.test == fold.test
+
+
 def test_macro_f1_matches_the_quadrant_analysis(rng):
     from moodscape.data.quadrants import quadrant
     from moodscape.eval.quadrant_analysis import analyse_quadrants
+    from moodscape.eval.scoring import macro_f1
 
     truth, predicted = rng.uniform(-1, 1, (60, 2)), rng.uniform(-1, 1, (60, 2))
     expected = analyse_quadrants(truth, predicted).macro_f1
-    assert cv.macro_f1(quadrant(truth[:, 0], truth[:, 1]), quadrant(predicted[:, 0], predicted[:, 1])) == pytest.approx(expected)
+    assert macro_f1(quadrant(truth[:, 0], truth[:, 1]), quadrant(predicted[:, 0], predicted[:, 1])) == pytest.approx(expected)

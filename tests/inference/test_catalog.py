@@ -63,8 +63,7 @@ def test_models_lists_the_shipped_model_and_local_ones(tmp_path, capsys):
     assert [m.path.relative_to(tmp_path).as_posix() for m in found] == ["runs/a/best", "runs/b/export"]
     assert main(["models", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "(default)" in out and "runs/a/best" in out and "runs/b/export" in out and "4 model(s)" in out
-    assert "moodscape-4q-ensemble" in out
+    assert "(default)" in out and "runs/a/best" in out and "runs/b/export" in out and "3 model(s)" in out
 
 
 def test_the_shipped_model_is_listed_once_even_when_found_on_disk(capsys):
@@ -72,21 +71,14 @@ def test_the_shipped_model_is_listed_once_even_when_found_on_disk(capsys):
     assert main(["models", str(folder.parent)]) == 0
     out = capsys.readouterr().out
     assert out.count(str(folder)) == 1 and "(default)" in out
-    assert out.count(str(shipped_model_dir("moodscape-4q-ensemble"))) == 1
 
 
-def test_the_ensemble_ships_beside_the_default_on_the_same_network_and_predicts_by_name(tmp_path):
-    default, folder = default_model_dir(), shipped_model_dir("moodscape-4q-ensemble")
-    info, default_info = (json.loads((f / "model.json").read_text()) for f in (folder, default))
-    assert (folder / info["onnx"]).read_bytes() == (default / default_info["onnx"]).read_bytes()
-    fusion = Fusion.find(folder)
-    assert fusion.probe is not None and fusion.probe.resampler == "LQ"
-    assert [w["valence"] for w in fusion.describe().values()] == pytest.approx([1 / 3] * 3)
-    assert info["cross_validation"]["macro_f1"][0] > default_info["cross_validation"]["macro_f1"][0]
-    assert "--model moodscape-4q-ensemble" in (folder / "model_card.md").read_text()
+def test_the_shipped_model_predicts_by_its_name(tmp_path):
+    info = json.loads((default_model_dir() / "model.json").read_text())
+    assert shipped_model_dir(info["name"]) == default_model_dir()
     song = write_tone(tmp_path / "song.wav", seconds=12.0)
     out = tmp_path / "moods.csv"
-    assert main(["-q", "predict", str(song), "--model", "moodscape-4q-ensemble", "--out", str(out)]) == 0
+    assert main(["-q", "predict", str(song), "--model", info["name"], "--out", str(out)]) == 0
     (row,) = csv.DictReader(out.open())
     assert -1 <= float(row["valence"]) <= 1 and -1 <= float(row["arousal"]) <= 1
     assert shipped_model_dir("moodscape-4q-nothing") is None

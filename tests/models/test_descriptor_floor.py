@@ -32,7 +32,9 @@ def test_saved_floor_predicts_what_sklearn_predicts(rng, tmp_path):
     y = np.stack([np.tanh(X[:, 0]), np.tanh(X[:, 1] - X[:, 2])], axis=1)
     floor = DescriptorFloor(seed=1).fit(X, y, names=[f"d{i}" for i in range(6)])
     loaded = DescriptorFloor.load(floor.save(tmp_path / "floor"))
-    assert loaded.names_ == [f"d{i}" for i in range(6)]
+    assert loaded.names_ == [f"d{i}" for i in range(6)] and loaded.sample_rate is None  # the model's own rate
+    at_22k = DescriptorFloor(seed=1, sample_rate=22050).fit(X, y)
+    assert DescriptorFloor.load(at_22k.save(tmp_path / "floor22k")).sample_rate == 22050
     np.testing.assert_allclose(loaded.predict(X[:10]), floor.predict(X[:10]), atol=1e-12)
 
     from sklearn.pipeline import make_pipeline

@@ -15,7 +15,7 @@ from moodscape.models.teacher.musicnn_head import MusicnnRegressor
 
 
 def musicnn_teacher(**options) -> MusicnnRegressor:
-    config = TeacherConfig(kind="musicnn", pretrained="MSD_musicnn", **options)
+    config = TeacherConfig(kind="musicnn", **{"pretrained": "MSD_musicnn", **options})
     return build_teacher(config, n_mels=96, frames=64)
 
 
@@ -68,3 +68,41 @@ def test_bad_settings_are_named():
         build_teacher(TeacherConfig(kind="musicnn", pretrained="MSD_musicnn"), n_mels=128, frames=64)
     with pytest.raises(SettingError, match="pooled, transformer"):
         MusicnnRegressor(frames=64, backbone=load_musicnn().init_args, head="lstm")
+
+
+@pytest.mark.parametrize("head", ["pooled", "transformer"])
+def test_two_taggers_read_the_window_side_by_side_each_with_its_own_weights(head, tmp_path):
+    model = musicnn_teacher(head=head, pretrained="MSD_musicnn+MTT_musicnn", trainable="backend").eval()
+    assert [t.name for t in model.taggers] == ["MSD_musicnn", "MTT_musicnn"]
+    for tagger, name in zip(model.taggers, ("MSD_musicnn", "MTT_musicnn")):
+        reference = load_musicnn(name).state_dict()
+        assert all(torch.equal(t, reference[k]) for k, t in tagger.state_dict().items())
+    x = torch.rand(3, 96, 64) * 3
+    with torch.inference_mode():
+        out = model(x)
+        if head == "pooled":
+            pooled = model.pooled(x)
+            assert pooled.shape == (3, 2 * 1506) and model.embed(x).shape == (3, 2 * 250)
+            assert torch.equal(model.regress(model.embed_pooled(pooled)), out)
+    trained = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trained == ({"backbone", "extra", "head"} if head == "pooled" else {"project", "positions", "encoder", "norm", "head"})
+    groups = model.parameter_groups(lr_backbone=1e-4, lr_head=1e-3)
+    in_backbone = {id(p) for g in groups if g["lr"] == 1e-4 for p in g["params"]}
+    assert all(id(p) in in_backbone for n, p in model.named_parameters() if p.requires_grad and n.startswith("extra."))
+    again = load_model(model.save_pretrained(tmp_path / "best"), expect=REGRESSORS)
+    with torch.inference_mode():
+        assert torch.equal(again(x), out)
+
+
+def test_a_single_tagger_teacher_keeps_its_saved_form(tmp_path):
+    import json
+
+    model = musicnn_teacher()
+    model.save_pretrained(tmp_path / "best")
+    assert "extra" not in json.loads((tmp_path / "best" / "config.json").read_text())
+    assert not any(k.startswith("extra.") for k in model.state_dict())
+
+
+def test_an_unknown_tagger_in_a_pair_is_named():
+    with pytest.raises(Exception, match="MSD_musicnn, MTT_musicnn"):
+        musicnn_teacher(pretrained="MSD_musicnn+NOPE_musicnn")

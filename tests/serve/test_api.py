@@ -275,6 +275,6 @@ def test_the_command_warns_beyond_loopback_and_takes_the_token_from_the_environm
 
 
 def test_a_shipped_model_served_by_name_is_described_as_moodscape_models_lists_it(predictor):
-    info = model_info("moodscape-4q-ensemble", predictor)
-    assert info.name == "moodscape-4q-ensemble" and info.fused and info.path.name == "ensemble_model"
+    info = model_info("moodscape-4q-musicnn", predictor)
+    assert info.name == "moodscape-4q-musicnn (default)" and info.path.name == "default_model"
     assert model_info(None, predictor).name.endswith("(default)")

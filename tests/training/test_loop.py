@@ -113,3 +113,31 @@ def test_resume_without_the_saved_average_is_refused(tmp_path):
     shutil.rmtree(tmp_path / "run" / "last" / "ema")
     with pytest.raises(CheckpointError, match="weight average"):
         LinearTrainer(config(ema_decay=0.9), tmp_path / "run").fit(resume=True)
+
+
+def test_select_last_keeps_every_epoch_in_best_and_needs_no_validation(tmp_path):
+    class Unvalidated(LinearTrainer):
+        def has_validation(self):
+            return False
+
+    trainer = Unvalidated(config(select="last"), tmp_path / "run")
+    history = trainer.fit()
+    assert len(history) == 6 and not trainer.validated and "val_ccc_mean" not in history[-1]
+    assert all(torch.equal(weights(tmp_path / "run" / "best")[k], weights(tmp_path / "run" / "last")[k])
+               for k in weights(tmp_path / "run" / "best"))  # fmt: skip
+
+
+def test_choosing_the_best_epoch_without_validation_songs_is_refused(tmp_path):
+    from moodscape.errors import ConfigError
+
+    class Unvalidated(LinearTrainer):
+        def has_validation(self):
+            return False
+
+    with pytest.raises(ConfigError, match="select=last"):
+        Unvalidated(config(), tmp_path / "run").fit()
+
+
+def test_select_last_with_early_stopping_is_a_named_error():
+    with pytest.raises(ValueError, match="patience to null"):
+        TrainingConfig(select="last", patience=4)

@@ -11,6 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from moodscape.models.floors.fusion import Fusion
 from moodscape.models.loading import REGRESSORS, load_model
 from moodscape.models.teacher.musicnn_head import MusicnnRegressor
 
@@ -30,7 +31,11 @@ def test_the_musicnn_teacher_trains_from_the_real_music_profile(small_store, tmp
     assert "musicnn's pooled features of 10 songs' windows (every 47 frames)" in done.stderr  # the cached path
     model = load_model(tmp_path / "teacher" / "best", expect=REGRESSORS)
     assert isinstance(model, MusicnnRegressor) and model.frames == 188 and model.head_kind == "pooled"
+    assert [t.name for t in model.taggers] == ["MSD_musicnn", "MTT_musicnn"]
     meta = json.loads((tmp_path / "teacher" / "best" / "moodscape.json").read_text())
+    assert meta["epoch"] == 2, "the profile keeps its last epoch"
+    trained = Fusion.load(tmp_path / "teacher" / "best" / "fusion")  # the profile fuses the floor, equal weights
+    assert trained.probe is None and trained.meta["rule"] == "equal" and trained.floor.sample_rate == 22050
     assert meta["features"]["compression"] == "logc" and meta["audio"]["sample_rate"] == 16000
     assert (tmp_path / "teacher" / "evaluation" / "test" / "metrics.json").exists()
     _fuse_with_the_probe(tmp_path / "teacher", data)
@@ -80,7 +85,6 @@ def _fuse_with_the_probe(run, data):
     from moodscape.audio.descriptors import clip_descriptors
     from moodscape.audio.io import load_audio
     from moodscape.features.store import FeatureStore
-    from moodscape.models.floors.fusion import Fusion
     from moodscape.models.floors.probe import Summariser, store_summaries
 
     fused = subprocess.run(moodscape("fuse", str(run)), capture_output=True, text=True, timeout=600)
@@ -98,7 +102,10 @@ def _fuse_with_the_probe(run, data):
     network = Predictor.load(run / "best")
     network.backend.fusion = None
     alone = network.predict(song)
-    samples, rate = load_audio(song, sample_rate=16000, quality="HQ")
+    # Each member reads the audio as it learnt from it: the floor at the profile's descriptor rate, as it was
+    # cross-validated (bench-quality's floor), the probe at musicnn's rate resampled as the store was.
+    assert fusion.floor.sample_rate == 22050
+    samples, rate = load_audio(song, sample_rate=22050, quality="HQ")
     heard, _ = load_audio(song, sample_rate=16000, quality=fusion.probe.resampler)  # as the store resampled it
     assert fusion.probe.resampler == "LQ"  # the profile's store is built in `fast` mode
     members = [np.array([alone.valence, alone.arousal]), fusion.floor.predict(clip_descriptors(samples, rate))[0],

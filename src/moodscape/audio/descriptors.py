@@ -123,11 +123,10 @@ DESCRIPTOR_VERSION = 1
 _SAVE_EVERY = 50
 
 
-def _cache_key(store) -> str:
+def _cache_key(audio: dict) -> str:
     """What a cached vector depends on besides the audio bytes: this code's version and the decoding settings."""
-    audio = store.audio
-    return json.dumps([DESCRIPTOR_VERSION, descriptor_names(), audio.sample_rate, audio.offset, audio.duration,
-                       audio.min_seconds, audio.short_policy])  # fmt: skip
+    return json.dumps([DESCRIPTOR_VERSION, descriptor_names(), audio["sample_rate"], audio["offset"], audio["duration"],
+                       audio["min_seconds"], audio["short_policy"]])  # fmt: skip
 
 
 def _read_cache(path: Path, key: str) -> dict[str, tuple[str, np.ndarray]]:
@@ -164,25 +163,28 @@ def _describe(job: tuple[str, dict]) -> np.ndarray | str:
     return clip_descriptors(samples, rate)
 
 
-def store_descriptors(store, song_ids: Sequence[str], *, workers: int | None = None, progress: bool = True) -> np.ndarray:
-    """(N, len(descriptor_names())) descriptors of ``song_ids`` of a feature store, from their audio files.
+def store_descriptors(store, song_ids: Sequence[str], *, sample_rate: int | None = None, workers: int | None = None,
+                      progress: bool = True) -> np.ndarray:  # fmt: skip
+    """(N, len(descriptor_names())) descriptors of ``song_ids`` of a feature store, from their audio files
+    decoded at ``sample_rate`` (default: the store's own; HQ resampling).
 
-    Cached in ``STORE/descriptors.npz`` by song and audio content hash (the store's index), so each
-    clip is decoded and described once; the cache is saved as it grows, so an interrupted run keeps
-    its work. A clip whose audio cannot be read now is a DataError naming the file.
+    Cached in ``STORE/descriptors.npz`` (``descriptors-<rate>.npz`` at another rate) by song and audio content
+    hash (the store's index), so each clip is decoded and described once; the cache is saved as it grows, so
+    an interrupted run keeps its work. A clip whose audio cannot be read now is a DataError naming the file.
     """
     from tqdm.auto import tqdm
 
     if store.settings.get("synthetic"):
         raise DataError(f"{store.directory} holds generated windows, which have no audio to describe")
-    path = store.directory / DESCRIPTOR_FILE
-    key = _cache_key(store)
+    own = sample_rate is None or sample_rate == store.audio.sample_rate
+    path = store.directory / (DESCRIPTOR_FILE if own else f"descriptors-{sample_rate}.npz")
+    audio = {**store.audio.model_dump(mode="json"), **({} if own else {"sample_rate": int(sample_rate)})}
+    key = _cache_key(audio)
     cache = _read_cache(path, key)
     entries = {s: store.entry(s) for s in song_ids}
     todo = [s for s in song_ids if s not in cache or not entries[s].audio_sha256 or cache[s][0] != entries[s].audio_sha256]
     todo = list(dict.fromkeys(todo))
     if todo:
-        audio = store.audio.model_dump(mode="json")
         jobs = [(entries[s].path, audio) for s in todo]
         workers = min(workers or os.cpu_count() or 1, len(todo))
         load_librosa()  # compiled once here, before the workers fork, so that they share it
@@ -202,6 +204,7 @@ def store_descriptors(store, song_ids: Sequence[str], *, workers: int | None = N
                 if done % _SAVE_EVERY == 0:
                     _write_cache(path, key, cache)
         finally:
+            results.close()  # its worker pool shuts down now, not whenever the generator is collected
             bar.close()
             _write_cache(path, key, cache)
     return np.stack([cache[s][1] for s in song_ids]) if song_ids else np.zeros((0, len(descriptor_names())))

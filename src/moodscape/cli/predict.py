@@ -137,9 +137,8 @@ def add_commands(commands) -> None:
     )
     predict.add_argument("paths", type=Path, nargs="+", help="audio files or folders")
     predict.add_argument("--model", help="run folder (teacher or student), checkpoint folder, exported .onnx or export "
-                         "folder, the name of a model shipped with moodscape (moodscape-4q-ensemble: more accurate, "
-                         "several times slower), or Hub name (default: the model shipped with moodscape; see "
-                         "`moodscape models`)")  # fmt: skip
+                         "folder, the name of a model shipped with moodscape, or Hub name (default: the model shipped "
+                         "with moodscape; see `moodscape models`)")  # fmt: skip
     predict.add_argument("--out", type=Path, help="write results to F.csv (plus F_timeline.csv) or F.json")
     predict.add_argument("--timeline", action="store_true", help="per-window values (time, valence, arousal)")
     predict.add_argument("--plot", type=Path, metavar="DIR", help="draw each song's trajectory on the VA plane")

@@ -85,11 +85,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..eval.run import evaluate_run
+def _format_model_evaluation(metrics: dict, directory: Path) -> str:
+    lines = [f"{metrics['songs']} songs of {metrics['data']} (song level, 95% bootstrap intervals)",
+             f"  model: {metrics['model']}"]  # fmt: skip
+    for name, entry in metrics["quadrant_scores"].items():
+        cells = "  ".join(f"{label} {entry[key]['value']:.3f} [{entry[key]['ci95_low']:.3f}, {entry[key]['ci95_high']:.3f}]"
+                          if entry[key]["ci95_low"] is not None else f"{label} {entry[key]['value']:.3f}"
+                          for key, label in (("macro_f1", "macro-F1"), ("valence_sign", "valence sign"),
+                                             ("arousal_sign", "arousal sign")))  # fmt: skip
+        lines.append(f"  {name} ({entry['songs']}): {cells}")
+    for d in ("valence", "arousal"):
+        m = metrics["metrics"][d]
+        lines.append(f"  {d:8} CCC {m['ccc']:.3f}  RMSE {m['rmse']:.3f}")
+    timelines = metrics.get("timelines")
+    if timelines:
+        lines.append("  timelines vs curves (per song, mean): " + ", ".join(
+            f"{d} r {timelines[d]['pearson_mean']:.3f} RMSE {timelines[d]['rmse_mean']:.3f}" for d in ("valence", "arousal")))
+    if metrics.get("failed"):
+        lines.append(f"  {len(metrics['failed'])} file(s) left out: {directory / 'errors.csv'}")
+    lines.append(f"  report: {directory / metrics['files']['report_html']}")
+    return "\n".join(lines)
 
-    metrics = evaluate_run(args.run_dir, split=args.split, progress=not args.quiet)
-    print(_format_evaluation(metrics, args.run_dir / "evaluation" / metrics["split"]))
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.model is None:
+        from ..eval.run import evaluate_run
+
+        metrics = evaluate_run(args.path, split=args.split, progress=not args.quiet)
+        print(_format_evaluation(metrics, args.path / "evaluation" / metrics["split"]))
+        return 0
+    from ..errors import ConfigError
+    from ..experiments.model_evaluation import Groups, evaluate_model
+
+    if args.split:
+        raise ConfigError("--split scores a run folder's own split; with --model, PATH is the labelled data to score")
+    if (args.metadata is None) != (args.train_metadata is None):
+        raise ConfigError("--metadata and --train-metadata go together: the groups (artists) of the evaluated songs "
+                          "and of the songs the model was trained on")  # fmt: skip
+    groups = None if args.metadata is None else Groups(args.metadata, args.train_metadata, column=args.group_column,
+                                                       id_column=args.id_column)  # fmt: skip
+    out = args.out or Path("evaluations") / f"{Path(str(args.model)).name}-on-{args.path.stem}"
+    metrics = evaluate_model(args.model, args.path, out_dir=out, layout=args.layout, csv_scale=args.csv_scale,
+                             groups=groups, hop_seconds=args.hop, threads=args.threads, bootstrap=args.bootstrap,
+                             progress=not args.quiet)  # fmt: skip
+    print(_format_model_evaluation(metrics, out))
     return 0
 
 
@@ -168,11 +207,38 @@ def add_commands(commands) -> None:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="metrics, quadrant analysis, plots and report of a trained run",
-        description="Score RUN_DIR/best per song on a split: CCC with a bootstrap 95% interval, Pearson, R2, MSE, "
-        "MAE, RMSE (on [-1, 1] and 1-9), quadrant confusion matrix, the cheap floors (evaluate.floors) on the same songs, plots, "
-        "report.html and report.md, in RUN_DIR/evaluation/SPLIT/.",
+        help="score a trained run on its held-out split, or any model on any labelled data",
+        description="Two forms. `moodscape evaluate RUN_DIR [--split val|test]` scores RUN_DIR/best per song on a "
+        "split of its own data: CCC with a bootstrap 95% interval, Pearson, R2, MSE, MAE, RMSE (on [-1, 1] and 1-9), "
+        "quadrant confusion matrix, the cheap floors (evaluate.floors) on the same songs, plots, report.html and "
+        "report.md, in RUN_DIR/evaluation/SPLIT/. `moodscape evaluate --model MODEL DATA` predicts every labelled file "
+        "of DATA (a CSV of path,quadrant or path,valence,arousal, a DEAM or emoMusic folder) with MODEL (a shipped "
+        "model's name from `moodscape models`, a run or checkpoint folder, an .onnx file or export folder) exactly as "
+        "`moodscape predict` does, and writes the same metrics with the quadrant scores (macro-F1, accuracy, valence "
+        "and arousal sign, with intervals), the confusion matrix, the songs furthest off and report.html into --out; "
+        "with --metadata and --train-metadata also the scores on songs by artists the model heard and on new artists; "
+        "where DATA has time-continuous curves (emoMusic), the timelines' per-song Pearson r and RMSE against them.",
     )
-    evaluate.add_argument("run_dir", type=Path, help="run folder written by `moodscape train`")
-    evaluate.add_argument("--split", choices=["val", "test"], help="split to score (default: evaluate.split)")
+    evaluate.add_argument("path", type=Path, metavar="RUN_DIR|DATA",
+                          help="a run folder written by `moodscape train`, or with --model the labelled data to score")  # fmt: skip
+    evaluate.add_argument("--split", choices=["val", "test"], help="RUN_DIR only: split to score (default: evaluate.split)")
+    evaluate.add_argument("--model", help="score this model on DATA: a shipped model's name, a run or checkpoint "
+                          "folder, an .onnx file or export folder")  # fmt: skip
+    evaluate.add_argument("--out", type=Path, help="--model: output folder (default evaluations/MODEL-on-DATA)")
+    evaluate.add_argument("--layout", choices=["auto", "deam", "emomusic", "csv"], default="auto",
+                          help="--model: DATA's layout (default: detected)")  # fmt: skip
+    evaluate.add_argument("--csv-scale", choices=["1-9", "0-1", "-1-1"], default="1-9",
+                          help="--model: scale of a CSV's valence/arousal columns (default 1-9)")  # fmt: skip
+    evaluate.add_argument("--metadata", type=Path, help="--model: a CSV naming each evaluated song's group (e.g. 4Q's "
+                          "metadata.csv), to score songs by groups the model heard apart from new ones")  # fmt: skip
+    evaluate.add_argument("--train-metadata", type=Path,
+                          help="--model: the same kind of CSV for the songs the model was trained on")  # fmt: skip
+    evaluate.add_argument("--group-column", default="Artist", help="--model: the group column (default Artist)")
+    evaluate.add_argument("--id-column", default="Song",
+                          help="--model: the metadata's song id column, the audio file names without extension "
+                          "(default Song)")  # fmt: skip
+    evaluate.add_argument("--hop", type=float, help="--model: seconds between windows (default: the model's own)")
+    evaluate.add_argument("--threads", type=int, help="--model: CPU threads (default: every core)")
+    evaluate.add_argument("--bootstrap", type=int, default=1000,
+                          help="--model: bootstrap resamples of songs for the intervals (0: none; default 1000)")  # fmt: skip
     evaluate.set_defaults(func=_cmd_evaluate)

@@ -84,7 +84,8 @@ class FeaturesConfig(_Section):
 class SplitConfig(_Section):
     """Song-level split, drawn once before anything is trained."""
 
-    train: float = Field(0.70, gt=0.0, lt=1.0)
+    train: float = Field(0.70, gt=0.0, le=1.0, description="1.0 trains on every song (with val and test 0): the "
+                         "final model of a recipe whose quality cross-validation measured, trained with select=last.")
     val: float = Field(0.15, ge=0.0, lt=1.0)
     test: float = Field(0.15, ge=0.0, lt=1.0, description="0 trains on every song (quality then comes from "
                         "cross-validation; evaluate.split must be val).")
@@ -107,9 +108,16 @@ class StoreConfig(_Section):
 
 
 class BaselineConfig(_Section):
-    """Ridge regressor on pooled log-mel statistics: the floor every model must beat."""
+    """The cheap floors every model must beat: a ridge on pooled log-mel statistics, an SVR on librosa descriptors."""
+
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"descriptor_sample_rate": None}
 
     alphas: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
+    descriptor_sample_rate: int | None = Field(
+        None, gt=0, description="The rate the descriptor floor decodes audio at (wherever it is fitted: floors, "
+        "fusions, and at prediction time); None: the store's audio.sample_rate. Its descriptors (spectral shape, "
+        "contrast, chroma, rhythm) reach up to half the rate: on 4q-dev the floor scores 0.656 macro-F1 at 22050 Hz "
+        "and 0.617 at 16000 (BENCHMARKS.md).")
 
 
 class WindowsConfig(_Section):
@@ -165,10 +173,15 @@ class AugmentConfig(_Section):
 class TrainingConfig(_Section):
     """How a window regressor (teacher or student) is trained: optimisation, early stopping, extra windows."""
 
-    ADDED_LATER: ClassVar[dict[str, Any]] = {"precise_bn": 0}
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"precise_bn": 0, "select": "best", "fusion_rule": "weighted"}
 
     windows_per_song: int = Field(4, ge=1, description="Random windows cropped from each training song per epoch.")
     epochs: int = Field(30, ge=1)
+    select: Literal["best", "last"] = Field(
+        "best", description="The epoch best/ keeps. best: the highest mean validation CCC (with early stopping after "
+        "`patience` epochs without a better one). last: the final epoch of the fixed schedule, the way every "
+        "cross-validation fold was trained; needs no validation songs (split.val may be 0), so a model can be trained "
+        "on every song exactly as its folds were (validation, when there is any, is still measured each epoch).")
     batch_size: int = Field(32, ge=1)
     lr_backbone: float = Field(3e-4, gt=0.0)
     lr_head: float = Field(1e-3, gt=0.0)
@@ -181,7 +194,8 @@ class TrainingConfig(_Section):
         None, ge=0.0, lt=1.0,
         description="Average the weights (EMA, e.g. 0.99); the average is validated and kept as best/. None: off.",
     )  # fmt: skip
-    patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables.")
+    patience: int | None = Field(8, ge=1, description="Early stopping on mean val CCC; None disables (select=last "
+                                 "needs None).")
     precise_bn: int = Field(
         0, ge=0, description="Before each validation, recompute batch-norm statistics over this many clean windows of "
         "the training songs (their running averages lag while the weights move); 0: off. Models without batch norm "
@@ -198,6 +212,17 @@ class TrainingConfig(_Section):
         "network (validation CCC, inflated by early stopping, would favour the network).",
     )
     fusion_share: float = Field(0.2, gt=0.0, lt=1.0, description="Training songs held back to choose fusion weights.")
+    fusion_rule: Literal["weighted", "equal"] = Field(
+        "weighted", description="How fuse_descriptors combines: weighted (w chosen on fusion_share of the training "
+        "songs held back from the network) or equal (network and floor weigh the same, fixed before any song is seen; "
+        "both learn from every training song). On 4q-dev the equal average cross-validates better (BENCHMARKS.md).")
+
+    @model_validator(mode="after")
+    def _check_selection(self) -> TrainingConfig:
+        if self.select == "last" and self.patience is not None:
+            raise ValueError(f"select=last keeps the final epoch, so early stopping (patience={self.patience}) would "
+                             "end the schedule early: set patience to null")  # fmt: skip
+        return self
 
 
 class _TeacherNetwork(_Section):

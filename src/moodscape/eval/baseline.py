@@ -49,12 +49,14 @@ class BaselineResult:
 class Floor:
     """A fitted floor of one kind on one store: ``predict(song_ids)`` -> (N, 2) on [-1, 1]."""
 
-    def __init__(self, kind: str, store: FeatureStore, model, *, workers: int | None, progress: bool) -> None:
+    def __init__(self, kind: str, store: FeatureStore, model, *, workers: int | None, progress: bool,
+                 descriptor_rate: int | None = None) -> None:  # fmt: skip
         self.kind, self.store, self.model = kind, store, model
-        self.workers, self.progress = workers, progress
+        self.workers, self.progress, self.descriptor_rate = workers, progress, descriptor_rate
 
     def inputs(self, song_ids: Sequence[str]) -> np.ndarray:
-        return floor_inputs(self.kind, self.store, song_ids, workers=self.workers, progress=self.progress)
+        return floor_inputs(self.kind, self.store, song_ids, workers=self.workers, progress=self.progress,
+                            descriptor_rate=self.descriptor_rate)  # fmt: skip
 
     def predict(self, song_ids: Sequence[str]) -> np.ndarray:
         return self.model.predict(self.inputs(song_ids))
@@ -67,28 +69,32 @@ class Floor:
 
 
 def floor_inputs(kind: str, store: FeatureStore, song_ids: Sequence[str], *, workers: int | None = None,
-                 progress: bool = True) -> np.ndarray:  # fmt: skip
-    """What a floor of ``kind`` reads per song: pooled log-mel statistics, or the audio's descriptors."""
+                 progress: bool = True, descriptor_rate: int | None = None) -> np.ndarray:  # fmt: skip
+    """What a floor of ``kind`` reads per song: pooled log-mel statistics, or the audio's descriptors (decoded at
+    ``descriptor_rate``, default the store's rate)."""
     if kind == "ridge":
         return np.stack([pooled_stats(store.get(song_id)) for song_id in song_ids])
     if kind == "descriptors":
-        return store_descriptors(store, song_ids, workers=workers, progress=progress)
+        return store_descriptors(store, song_ids, sample_rate=descriptor_rate, workers=workers, progress=progress)
     raise ConfigError(f"unknown floor kind '{kind}'; valid: {', '.join(FLOOR_KINDS)}")
 
 
 def fit_floor(store: FeatureStore, splits: Splits, *, kind: str = "ridge", alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
-              seed: int = 0, workers: int | None = None, progress: bool = True) -> Floor:  # fmt: skip
-    """A floor fitted on the training songs (the ridge's alpha chosen on the validation songs)."""
+              seed: int = 0, workers: int | None = None, progress: bool = True, descriptor_rate: int | None = None,
+              songs: Sequence[str] | None = None) -> Floor:  # fmt: skip
+    """A floor fitted on the training songs, or on ``songs`` (the ridge's alpha chosen on the validation songs);
+    the descriptor floor reads audio decoded at ``descriptor_rate`` (default: the store's rate)."""
+    train = tuple(songs) if songs is not None else splits.train
     if kind == "ridge":
         model = RidgeBaseline(seed=seed)
         val = (floor_inputs(kind, store, splits.val), store.labels(splits.val)) if splits.val else (None, None)
-        model.fit(floor_inputs(kind, store, splits.train), store.labels(splits.train), *val, alphas=list(alphas))
+        model.fit(floor_inputs(kind, store, train), store.labels(train), *val, alphas=list(alphas))
     elif kind == "descriptors":
-        x = floor_inputs(kind, store, splits.train, workers=workers, progress=progress)
-        model = DescriptorFloor(seed=seed).fit(x, store.labels(splits.train))
+        x = floor_inputs(kind, store, train, workers=workers, progress=progress, descriptor_rate=descriptor_rate)
+        model = DescriptorFloor(seed=seed, sample_rate=descriptor_rate).fit(x, store.labels(train))
     else:
         raise ConfigError(f"unknown floor kind '{kind}'; valid: {', '.join(FLOOR_KINDS)}")
-    return Floor(kind, store, model, workers=workers, progress=progress)
+    return Floor(kind, store, model, workers=workers, progress=progress, descriptor_rate=descriptor_rate)
 
 
 def floor_predictions(store: FeatureStore, splits: Splits, song_ids: Sequence[str], *, kinds: Sequence[str],
@@ -97,7 +103,8 @@ def floor_predictions(store: FeatureStore, splits: Splits, song_ids: Sequence[st
     out = {}
     for kind in kinds:
         floor = fit_floor(store, splits, kind=kind, alphas=config.baseline.alphas, seed=config.seed,
-                          workers=config.store.workers, progress=progress)  # fmt: skip
+                          workers=config.store.workers, progress=progress,
+                          descriptor_rate=config.baseline.descriptor_sample_rate)  # fmt: skip
         out[FLOOR_NAMES[kind]] = floor.predict(song_ids)
     return out
 

@@ -19,7 +19,8 @@ from ..metrics import regression as M
 from ..metrics.intervals import bootstrap_interval
 from .quadrant_analysis import analyse_quadrants
 
-__all__ = ["CONFIDENCE_LEVEL", "DIMENSIONS", "compare_to_floor", "dimension_metrics", "score_floors", "worst_songs"]
+__all__ = ["CONFIDENCE_LEVEL", "DIMENSIONS", "compare_to_floor", "curve_agreement", "dimension_metrics", "macro_f1",
+           "quadrant_scores", "score_floors", "worst_songs"]
 
 DIMENSIONS = ("valence", "arousal")
 CONFIDENCE_LEVEL = 0.95
@@ -51,6 +52,80 @@ def dimension_metrics(y_true, y_pred, *, bootstrap: int = 1000, seed: int = 0) -
             "pearson": m["pearson"], "r2": m["r2"], "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"],
             "mse_1_9": M.mse(t9, p9), "mae_1_9": M.mae(t9, p9), "rmse_1_9": M.rmse(t9, p9),
         }  # fmt: skip
+    return out
+
+
+def macro_f1(true_quadrants, predicted_quadrants) -> float:
+    """Mean F1 over the four quadrants; a quadrant neither true nor predicted counts as 0 (so a resample that
+    lacks one scores lower, never higher)."""
+    t, p = np.asarray(true_quadrants), np.asarray(predicted_quadrants)
+    f1 = []
+    for q in (1, 2, 3, 4):
+        hit = np.sum((t == q) & (p == q))
+        total = np.sum(t == q) + np.sum(p == q)
+        f1.append(2 * hit / total if total else 0.0)
+    return float(np.mean(f1))
+
+
+def quadrant_scores(y_true, y_pred, *, bootstrap: int = 1000, seed: int = 0,
+                    threshold: float = 0.0) -> dict[str, dict[str, float]]:  # fmt: skip
+    """What a quadrant-labelled set measures (4Q's labels are quadrants): quadrant accuracy and macro-F1, and the
+    share of songs whose valence or arousal has the right sign, each with a percentile bootstrap interval over
+    songs (``bootstrap`` resamples, 0: none).
+
+    Returns ``{"accuracy" | "macro_f1" | "valence_sign" | "arousal_sign": {"value", "ci95_low", "ci95_high"}}``.
+    """
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    tq = np.asarray(quadrant(t[:, 0], t[:, 1], threshold=threshold), dtype=np.float64)
+    pq = np.asarray(quadrant(p[:, 0], p[:, 1], threshold=threshold), dtype=np.float64)
+    pairs = {
+        "accuracy": (tq, pq, lambda a, b: float(np.mean(a == b))),
+        "macro_f1": (tq, pq, macro_f1),
+        "valence_sign": ((t[:, 0] >= threshold) * 1.0, (p[:, 0] >= threshold) * 1.0, lambda a, b: float(np.mean(a == b))),
+        "arousal_sign": ((t[:, 1] >= threshold) * 1.0, (p[:, 1] >= threshold) * 1.0, lambda a, b: float(np.mean(a == b))),
+    }  # fmt: skip
+    out = {}
+    for name, (a, b, metric) in pairs.items():
+        low, high = bootstrap_interval(a, b, metric, n=bootstrap, seed=seed, level=CONFIDENCE_LEVEL)
+        out[name] = {"value": metric(a, b), "ci95_low": low, "ci95_high": high}
+    return out
+
+
+def curve_agreement(curves: Mapping[str, Any], timelines: Mapping[str, Any]) -> dict[str, Any]:
+    """Predicted timelines against annotated time-continuous curves, per song as in MediaEval's dynamic task
+    (2015): each song's predicted values, linearly interpolated at the annotation times (held constant before the
+    first and after the last window), give a Pearson r and an RMSE per dimension; their mean and standard deviation
+    over songs are reported (a song whose curve or prediction is flat has no r and is left out of the r mean).
+
+    Args:
+        curves: ``{song_id: DynamicLabels-like}`` with ``times`` (s), ``valence`` and ``arousal`` on [-1, 1].
+        timelines: ``{song_id: (times (W,), values (W, 2))}``, window centres in seconds and their predictions.
+
+    Returns:
+        ``{"songs": n, dim: {"pearson_mean", "pearson_std", "rmse_mean", "rmse_std", "songs_with_r"}}``, and
+        ``per_song``: ``[{song_id, pearson_valence, rmse_valence, pearson_arousal, rmse_arousal}]``.
+    """
+    rows = []
+    for song in sorted(set(curves) & set(timelines)):
+        curve = curves[song]
+        times, values = (np.asarray(a, dtype=np.float64) for a in timelines[song])
+        row: dict[str, Any] = {"song_id": song}
+        for j, dim in enumerate(DIMENSIONS):
+            truth = np.asarray(getattr(curve, dim), dtype=np.float64)
+            at = np.interp(np.asarray(curve.times, dtype=np.float64), times, values[:, j])
+            flat = np.std(truth) == 0 or np.std(at) == 0
+            row[f"pearson_{dim}"] = float("nan") if flat else M.pearson(truth, at)
+            row[f"rmse_{dim}"] = M.rmse(truth, at)
+        rows.append(row)
+    out: dict[str, Any] = {"songs": len(rows), "per_song": rows}
+    for dim in DIMENSIONS:
+        r = np.array([row[f"pearson_{dim}"] for row in rows], dtype=np.float64)
+        e = np.array([row[f"rmse_{dim}"] for row in rows], dtype=np.float64)
+        kept = r[np.isfinite(r)]
+        out[dim] = {"pearson_mean": float(kept.mean()) if kept.size else float("nan"),
+                    "pearson_std": float(kept.std()) if kept.size else float("nan"), "songs_with_r": int(kept.size),
+                    "rmse_mean": float(e.mean()) if e.size else float("nan"),
+                    "rmse_std": float(e.std()) if e.size else float("nan")}  # fmt: skip
     return out
 
 

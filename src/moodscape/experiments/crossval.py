@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from ..data.quadrants import quadrant
 from ..data.splits import Splits
 from ..eval.baseline import fit_floor
 from ..eval.quadrant_analysis import analyse_quadrants
+from ..eval.scoring import macro_f1
 from ..export.onnx import export_onnx, quantize_int8
 from ..export.parity import onnx_outputs
 from ..features.normalize import Normalization
@@ -31,6 +33,7 @@ from ..features.store import FeatureStore
 from ..features.windows import SongFeatures, song_windows
 from ..inference.synthetic import generate_synthetic_store
 from ..metrics.regression import ccc
+from ..models.checkpoint import read_meta
 from ..models.floors.fusion import Fusion
 from ..models.floors.probe import MusicnnProbe, store_summaries
 from ..models.loading import REGRESSORS, load_model
@@ -79,11 +82,14 @@ def make_folds(store: FeatureStore, groups: Mapping[str, str], *, k: int = 5, se
     return folds
 
 
-def prepared_fold(store: FeatureStore, fold: Fold) -> PreparedData:
-    """The fold as the trainers take it, with normalisation fitted on its training songs (in memory)."""
-    mean, std = store.band_statistics(fold.train)
-    splits = Splits(train=fold.train, val=fold.val, test=fold.test, settings={"fold": fold.index})
-    stats = Normalization(mean=mean, std=std, songs=len(fold.train), splits_hash=f"fold{fold.index}")
+def prepared_fold(store: FeatureStore, fold: Fold, *, merge_validation: bool = False) -> PreparedData:
+    """The fold as the trainers take it, with normalisation fitted on its training songs (in memory).
+    ``merge_validation``: the validation songs train too (a recipe that keeps its last epoch chooses nothing on
+    them, and is shipped trained on every song)."""
+    train, val = (tuple(sorted((*fold.train, *fold.val))), ()) if merge_validation else (fold.train, fold.val)
+    mean, std = store.band_statistics(train)
+    splits = Splits(train=train, val=val, test=fold.test, settings={"fold": fold.index})
+    stats = Normalization(mean=mean, std=std, songs=len(train), splits_hash=f"fold{fold.index}")
     return PreparedData(store=store, splits=splits, normalization=stats)
 
 
@@ -91,7 +97,8 @@ def floor_fold(kind: str, prepared: PreparedData, config: Config) -> np.ndarray:
     """A cheap floor fitted on the fold's training songs: (n_test, 2) held-out predictions."""
     store, splits = prepared.store, prepared.splits
     floor = fit_floor(store, splits, kind=kind, alphas=config.baseline.alphas, seed=config.seed,
-                      workers=config.store.workers, progress=False)  # fmt: skip
+                      workers=config.store.workers, progress=False,
+                      descriptor_rate=config.baseline.descriptor_sample_rate)  # fmt: skip
     return floor.predict(splits.test)
 
 
@@ -118,7 +125,8 @@ def probe_fold(prepared: PreparedData) -> np.ndarray:
 
 def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[str, np.ndarray]:
     """Train the teacher of ``config`` on the fold (resuming a killed run); held-out song values, and those of
-    its int8 export for a musicnn teacher (small enough to ship, as the default model is)."""
+    its int8 export for a musicnn teacher (small enough to ship, as the default model is): the network alone, and
+    fused as it ships when the run fuses (``int8_fused``). ``checks`` holds :func:`model_checks` of the fold model."""
     trainer = TeacherTrainer(prepared, config, out_dir=out_dir, progress=False)
     trainer.fit(resume=(out_dir / "last").exists())
     if config.teacher.fuse_descriptors and Fusion.find(out_dir / "best") is None:
@@ -126,7 +134,26 @@ def teacher_fold(config: Config, prepared: PreparedData, out_dir: Path) -> dict[
     held = _held_out(out_dir, prepared, trainer.frames, trainer.hop)
     if config.teacher.kind == "musicnn":
         held["int8"] = int8_held_out(out_dir, prepared, trainer.frames, trainer.hop)
+        fusion = Fusion.find(out_dir / "best")
+        if fusion is not None:
+            held["int8_fused"] = fusion.combine(held["int8"], *fusion.store_inputs(prepared.store, prepared.splits.test,
+                                                                                   progress=False))  # fmt: skip
+    held["checks"] = model_checks(out_dir, prepared, trainer.frames, trainer.hop)
     return held
+
+
+def model_checks(run: Path, prepared: PreparedData, frames: int, hop: int) -> dict[str, Any]:
+    """What tells a properly trained model of a recipe from a stray one, measured on its own training songs: the
+    epoch it kept, its quadrant macro-F1 on them (an under-trained model fits them poorly) and the share of them it
+    puts in each quadrant (a model leaning to one quadrant). The packaging step holds the shipped model to the
+    folds' range of each (scripts/package_default_model.py)."""
+    songs = prepared.splits.train
+    fit = _held_out(run, replace(prepared, splits=replace(prepared.splits, test=songs)), frames, hop)
+    values = fit.get("fused", fit["network"])
+    truth = prepared.store.labels(songs)
+    predicted = quadrant(values[:, 0], values[:, 1])
+    return {"epoch": int(read_meta(run / "best")["epoch"]), "train_macro_f1": macro_f1(quadrant(truth[:, 0], truth[:, 1]), predicted),
+            "train_quadrant_shares": [float(np.mean(predicted == q)) for q in (1, 2, 3, 4)]}  # fmt: skip
 
 
 def student_fold(config: Config, prepared: PreparedData, teacher_dir: Path, out_dir: Path) -> dict[str, np.ndarray]:
@@ -177,16 +204,6 @@ def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "ccc_valence": ccc(truth[:, 0], predicted[:, 0]),
         "ccc_arousal": ccc(truth[:, 1], predicted[:, 1]),
     }
-
-
-def macro_f1(true_quadrants: np.ndarray, predicted_quadrants: np.ndarray) -> float:
-    """Mean F1 over the four quadrants (a quadrant never true nor predicted counts as F1 0)."""
-    f1 = []
-    for q in (1, 2, 3, 4):
-        hit = np.sum((true_quadrants == q) & (predicted_quadrants == q))
-        total = np.sum(true_quadrants == q) + np.sum(predicted_quadrants == q)
-        f1.append(2 * hit / total if total else 0.0)
-    return float(np.mean(f1))
 
 
 def paired_gain(truth: np.ndarray, model: np.ndarray, floor: np.ndarray, *, n: int = 1000,

@@ -45,8 +45,9 @@ class ParitySongs:
 
 
 def real_song_windows(run_dir: Path, model: WaveformRegressor, *, max_songs: int = 40) -> ParitySongs | None:
-    """Windows of the run's test songs (its validation songs when it has none) decoded from their audio files;
-    None when they cannot be read here."""
+    """Windows of the run's test songs (its validation songs when it has none, its training songs when it trained on
+    every song: parity is the export agreeing with PyTorch, on real audio) decoded from their audio files; None when
+    they cannot be read here."""
     try:
         config = load_config(run_dir / "config.yaml")
         store = FeatureStore(model.meta["store"])
@@ -56,7 +57,8 @@ def real_song_windows(run_dir: Path, model: WaveformRegressor, *, max_songs: int
         return None
     windows, owners, labels = [], [], []
     hop = model.eval_hop_samples
-    songs = splits.test or getattr(splits, config.evaluate.split)  # a model trained on every song: its val songs
+    which = "test" if splits.test else config.evaluate.split if getattr(splits, config.evaluate.split) else "train"
+    songs = getattr(splits, which)
     for song in songs[:max_songs]:
         entry = store.entry(song)
         try:
@@ -76,7 +78,7 @@ def real_song_windows(run_dir: Path, model: WaveformRegressor, *, max_songs: int
     if not labels:
         return None
     return ParitySongs(np.stack(windows).astype(np.float32), np.array(owners), np.stack(labels),
-                       f"{len(labels)} {'test' if splits.test else config.evaluate.split} songs of {store.directory}")  # fmt: skip
+                       f"{len(labels)} {which} songs of {store.directory}")  # fmt: skip
 
 
 def random_windows(model: WaveformRegressor, count: int = 16, seed: int = 0) -> np.ndarray:

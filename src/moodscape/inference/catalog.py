@@ -1,10 +1,10 @@
 """The models moodscape can predict with: those shipped inside the package, and trained ones on disk.
 
 The default model lives in ``moodscape/default_model/``: an int8 ONNX network (with its fusion, the
-descriptor floor and weights, when it has one), ``model.json`` (name, training data, cross-validated
-scores) and ``model_card.md``. ``moodscape predict`` and ``Predictor.default()`` use it when no model is named.
-``moodscape/ensemble_model/`` holds the same network fused with the descriptor floor and the musicnn probe:
-better on real music, several times slower, so it is used only when named (``--model moodscape-4q-ensemble``).
+descriptor floor and weights, when it has one), ``model.json`` (name, training data, holdout and cross-validated
+scores) and ``model_card.md``. ``moodscape predict`` and ``Predictor.default()`` use it when no model is named; a
+shipped model can also be named (``--model moodscape-4q-musicnn``). Further shipped models go into folders of
+:data:`SHIPPED_DIRS`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..errors import CheckpointError
 from ..models.floors.fusion import FUSION_DIR, FUSION_FILE
 
 DEFAULT_DIR = "default_model"
-SHIPPED_DIRS = (DEFAULT_DIR, "ensemble_model")  # the default first
+SHIPPED_DIRS = (DEFAULT_DIR,)  # the default first
 MODEL_INFO = "model.json"
 META_FILE = "moodscape.json"
 ONNX_NAMES = ("model-logmel.int8.onnx", "model-logmel.onnx", "model.int8.onnx", "model.onnx")

@@ -171,7 +171,7 @@ class Predictor:
     def _fusion_inputs(self, path: str | Path, info: StreamInfo, notes: list[str], fusion) -> tuple[np.ndarray, np.ndarray | None]:
         """The clip descriptors the fused floor reads and, when the probe is a member, the musicnn summary it reads,
         each from (at most the first ten minutes of) the audio as its member learnt from it: the floor from HQ
-        resampling at the model's rate, the probe at musicnn's rate resampled as its store was. Where that is the
+        resampling at its own rate (the model's when it records none), the probe at musicnn's rate resampled as its store was. Where that is the
         audio the windows were cut from, it is reused (the same samples as decoding the file again)."""
         from ..audio.descriptors import clip_descriptors
         from ..audio.io import fit_length, load_audio
@@ -195,7 +195,8 @@ class Predictor:
             if self._summariser is None:
                 self._summariser = Summariser(fusion.probe.taggers)
             summary = self._summariser(heard(Summariser.SAMPLE_RATE, fusion.probe.resampler))
-        return clip_descriptors(heard(self.sample_rate, "HQ"), self.sample_rate), summary
+        rate = fusion.floor.sample_rate or self.sample_rate
+        return clip_descriptors(heard(rate, "HQ"), rate), summary
 
     def predict_many(
         self, paths: Iterable[str | Path], *, timeline: bool = False, tags: bool = False, progress: bool = True

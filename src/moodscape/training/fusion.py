@@ -23,6 +23,24 @@ from ..models.floors.probe import MusicnnProbe, store_summaries
 log = logging.getLogger(__name__)
 
 
+def equal_fusion(store, songs, *, descriptor_rate: int | None, seed: int, probe: bool = True, progress: bool = True,
+                 meta: dict | None = None) -> Fusion:  # fmt: skip
+    """The descriptor floor (reading audio at ``descriptor_rate``; None: the store's) and, with ``probe``, the musicnn
+    probe, fitted on ``songs`` of ``store``, in an equal-weight fusion with the network: what ``moodscape fuse`` saves
+    and what training with ``fusion_rule=equal`` fits on the training songs."""
+    songs = list(songs)
+    labels = store.labels(songs)
+    rate = descriptor_rate
+    floor = DescriptorFloor(seed=seed, sample_rate=rate).fit(
+        store_descriptors(store, songs, sample_rate=rate, progress=progress), labels, names=descriptor_names())
+    fitted_probe = None
+    if probe:
+        fitted_probe = MusicnnProbe(resampler=store.features.resampler).fit(store_summaries(store, songs, progress=progress),
+                                                                            labels)  # fmt: skip
+    return Fusion.equal(floor, fitted_probe, meta={"rule": "equal", "songs": len(songs), "store": str(store.directory),
+                                                   **(meta or {})})  # fmt: skip
+
+
 def fuse_run(run_dir: str | Path, *, probe: bool = True, progress: bool = True) -> Fusion:
     """Fit the members on ``run_dir``'s training and validation songs and save the fusion in ``run_dir/best/fusion``
     (replacing one that is there), where evaluate, export and predict find it."""
@@ -35,17 +53,13 @@ def fuse_run(run_dir: str | Path, *, probe: bool = True, progress: bool = True) 
     prepared = prepare_data(config, progress=progress)
     store, splits = prepared.store, prepared.splits
     songs = [*splits.train, *splits.val]
-    labels = store.labels(songs)
-    floor = DescriptorFloor(seed=config.seed).fit(store_descriptors(store, songs, progress=progress), labels,
-                                                  names=descriptor_names())  # fmt: skip
-    fitted_probe = None
-    if probe:
-        try:
-            summaries = store_summaries(store, songs, progress=progress)
-        except ConfigError as exc:
-            raise ConfigError(f"{exc}; or fuse without the probe: moodscape fuse {run_dir} --no-probe") from exc
-        fitted_probe = MusicnnProbe(resampler=store.features.resampler).fit(summaries, labels)
-    fusion = Fusion.equal(floor, fitted_probe, meta={"rule": "equal", "songs": len(songs), "store": str(store.directory)})
+    try:
+        fusion = equal_fusion(store, songs, descriptor_rate=config.baseline.descriptor_sample_rate, seed=config.seed,
+                              probe=probe, progress=progress)  # fmt: skip
+    except ConfigError as exc:
+        if not probe:
+            raise
+        raise ConfigError(f"{exc}; or fuse without the probe: moodscape fuse {run_dir} --no-probe") from exc
     target = best / FUSION_DIR
     if target.exists():
         log.warning("%s: replacing the fusion that was there", target)

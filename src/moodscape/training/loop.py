@@ -248,6 +248,7 @@ class Trainer(EpochLoop):
         """What ``moodscape.json`` holds besides metrics: front end, normalisation, config."""
 
     def start(self) -> None:
+        self.start_checks()
         self.model.to(self.device)
         if self.cluster.sharded:
             if self.cfg.ema_decay is not None:
@@ -278,12 +279,22 @@ class Trainer(EpochLoop):
             if self.cluster.is_main:
                 self.whole.load_state_dict(weights)
 
+    def has_validation(self) -> bool:
+        """Whether there are validation songs to measure after each epoch."""
+        return True
+
+    def start_checks(self) -> None:
+        if self.cfg.select == "best" and not self.has_validation():
+            raise ConfigError("no validation songs to choose the best epoch by: set select=last (and patience=null) "
+                              "to keep the final epoch, or give split.val > 0")  # fmt: skip
+
     def end_epoch(self) -> dict[str, float]:
-        self.metrics = self.validate(self.evaluated)
+        self.metrics = self.validate(self.evaluated) if self.has_validation() else {}
         return {**self.metrics, "lr": self.optimizer.param_groups[0]["lr"]}
 
     def score(self, record: dict[str, float]) -> float | None:
-        return record["val_ccc_mean"]
+        """The validation CCC that picks best/, or None with select=last (best/ follows every epoch)."""
+        return record["val_ccc_mean"] if self.cfg.select == "best" else None
 
     def log_epoch(self, record: dict[str, float], improved: bool) -> None:
         log.info(
@@ -296,7 +307,7 @@ class Trainer(EpochLoop):
         return {**self.checkpoint_meta(), "epoch": record["epoch"], "metrics": self.metrics}
 
     def save_model(self, record: dict[str, float], improved: bool) -> None:
-        if improved:
+        if improved or self.cfg.select == "last":
             write_checkpoint(self.out_dir / "best", self.evaluated, meta=self._meta(record))
 
     def save_last(self, directory: Path, state: dict[str, Any]) -> None:

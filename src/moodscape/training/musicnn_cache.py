@@ -78,7 +78,8 @@ class PooledWindows:
     def _key(model: MusicnnRegressor, store: FeatureStore) -> str:
         """The weights below the pooling (not the back end, which may train), the window and the front end."""
         digest = hashlib.sha256()
-        below = {k: v for k, v in model.backbone.state_dict().items() if not k.startswith(BACK_END)}
+        below = {f"{'' if i == 0 else f'extra{i}.'}{k}": v for i, tagger in enumerate(model.taggers)
+                 for k, v in tagger.state_dict().items() if not k.startswith(BACK_END)}  # fmt: skip
         for name, tensor in sorted(below.items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().numpy().tobytes())

@@ -111,13 +111,15 @@ class WindowRegressionTrainer(Trainer):
     ) -> None:
         super().__init__(train, runtime, seed=seed, out_dir=out_dir, progress=progress, cluster=cluster)
         self.run_config, self.prepared, self.frames, self.hop = run_config, prepared, frames, hop
+        # The descriptor floor of a fusion decodes audio at this rate (None: the store's), at training and prediction.
+        self.descriptor_rate = (run_config.get("baseline") or {}).get("descriptor_sample_rate")
         store, splits, stats = prepared.store, prepared.splits, prepared.normalization
         mode = store.features.normalization
         # With fusion, a share of the training songs is kept from the network: the fusion weights are chosen
         # on songs it neither learnt from nor was selected on (validation CCC is inflated by early stopping).
         self.fusion_songs = (
             calibration_songs(splits.train, store.labels(splits.train), share=train.fusion_share, seed=seed)
-            if train.fuse_descriptors else ()
+            if train.fuse_descriptors and train.fusion_rule == "weighted" else ()
         )  # fmt: skip
         self.network_songs = tuple(s for s in splits.train if s not in set(self.fusion_songs))
         self.train_data = SongFeatures(store, self.network_songs, normalization=stats, mode=mode)
@@ -168,6 +170,9 @@ class WindowRegressionTrainer(Trainer):
         targets = torch.from_numpy(batch.targets).to(self.device)
         return self.augment(inputs, targets)
 
+    def has_validation(self) -> bool:
+        return len(self.val_data) > 0
+
     def validate(self, model: torch.nn.Module) -> dict[str, float]:
         if self.cfg.precise_bn:
             recompute_batchnorm(model, self._clean_windows(self.cfg.precise_bn))
@@ -187,19 +192,32 @@ class WindowRegressionTrainer(Trainer):
             left -= len(batch.inputs)
 
     def fuse(self) -> Fusion:
-        """Choose the fusion weights on the held-back training songs (the network's and an unbiased floor's
-        predictions of them), then fit the floor on every training song; save both in ``best/fusion``."""
+        """With the weighted rule, choose the fusion weights on the held-back training songs (the network's and an
+        unbiased floor's predictions of them), then fit the floor on every training song; with the equal rule, fit
+        the floor on every training song and give both the same weight. Saved in ``best/fusion``."""
         store, splits = self.prepared.store, self.prepared.splits
+        if self.cfg.fusion_rule == "equal":
+            from .fusion import equal_fusion
+
+            fusion = equal_fusion(store, splits.train, descriptor_rate=self.descriptor_rate, seed=self.seed, probe=False,
+                                  progress=self.progress)  # fmt: skip
+            fusion.save(self.out_dir / "best" / FUSION_DIR)
+            log.info("equal-weight fusion with the descriptor floor, fitted on %d training songs", len(splits.train))
+            return fusion
         held = self.fusion_songs
         model = load_model(self.out_dir / "best", expect=REGRESSORS).to(self.device)
         data = SongFeatures(store, held, normalization=self.prepared.normalization, mode=store.features.normalization)
         network, _ = predict_songs(model, data, frames=self.frames, hop=self.hop, device=self.device)
 
-        def floor_on(song_ids) -> DescriptorFloor:
-            x = store_descriptors(store, song_ids, progress=self.progress)
-            return DescriptorFloor(seed=self.seed).fit(x, store.labels(song_ids), names=descriptor_names())
+        rate = self.descriptor_rate
 
-        floor_held = floor_on(self.network_songs).predict(store_descriptors(store, held, progress=self.progress))
+        def floor_on(song_ids) -> DescriptorFloor:
+            x = store_descriptors(store, song_ids, sample_rate=rate, progress=self.progress)
+            return DescriptorFloor(seed=self.seed, sample_rate=rate).fit(x, store.labels(song_ids),
+                                                                         names=descriptor_names())  # fmt: skip
+
+        floor_held = floor_on(self.network_songs).predict(store_descriptors(store, held, sample_rate=rate,
+                                                                            progress=self.progress))  # fmt: skip
         truth = data.labels
         weights = choose_weights(network, floor_held, truth)
         fused = np.asarray(weights) * network + (1 - np.asarray(weights)) * floor_held

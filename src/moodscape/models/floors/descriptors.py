@@ -29,8 +29,11 @@ DIMENSIONS = ("valence", "arousal")
 class DescriptorFloor:
     """``fit(X, y)`` with X (N, descriptors) and y (N, 2) on [-1, 1]; ``predict(X)`` -> (N, 2) on [-1, 1]."""
 
-    def __init__(self, *, folds: int = 4, seed: int = 0) -> None:
+    def __init__(self, *, folds: int = 4, seed: int = 0, sample_rate: int | None = None) -> None:
         self.folds, self.seed = folds, seed
+        # The rate its descriptors are computed at (None: the model's own audio rate, as floors saved before it
+        # was recorded); prediction decodes the clip at this rate, as training did.
+        self.sample_rate = None if sample_rate is None else int(sample_rate)
         self.params_: list[dict[str, float]] = []
         self.arrays_: dict[str, np.ndarray] = {}
         self.names_: list[str] = []
@@ -79,13 +82,13 @@ class DescriptorFloor:
     def save(self, folder: str | Path) -> Path:
         """``descriptor_floor.safetensors`` + ``descriptor_floor.json`` in ``folder``."""
         payload = {"kind": "descriptor-svr", "params": self.params_, "names": self.names_, "folds": self.folds,
-                   "seed": self.seed}  # fmt: skip
+                   "seed": self.seed, "sample_rate": self.sample_rate}  # fmt: skip
         return save_arrays(folder, WEIGHTS_FILE, CONFIG_FILE, self.arrays_, payload)
 
     @classmethod
     def load(cls, folder: str | Path) -> DescriptorFloor:
         def build(payload: dict, arrays: dict) -> DescriptorFloor:
-            floor = cls(folds=int(payload["folds"]), seed=int(payload["seed"]))
+            floor = cls(folds=int(payload["folds"]), seed=int(payload["seed"]), sample_rate=payload.get("sample_rate"))
             floor.params_, floor.names_, floor.arrays_ = payload["params"], payload["names"], arrays
             return floor
 

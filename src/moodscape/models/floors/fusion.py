@@ -90,7 +90,7 @@ class Fusion:
         from .probe import store_summaries
 
         summaries = store_summaries(store, song_ids, progress=progress) if self.probe is not None else None
-        return store_descriptors(store, song_ids, progress=progress), summaries
+        return store_descriptors(store, song_ids, sample_rate=self.floor.sample_rate, progress=progress), summaries
 
     def describe(self) -> dict[str, Any]:
         """The members and their weights, for reports and export summaries."""

@@ -35,9 +35,9 @@ from torch import nn
 
 from ...errors import CheckpointError, ConfigError
 from ..serialization import Pretrained
-from .musicnn_spec import MUSICNN_INPUT, SHIPPED
+from .musicnn_spec import MUSICNN_INPUT, MUSICNN_JOIN, SHIPPED
 
-__all__ = ["BN_EPS", "MUSICNN_INPUT", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "check_musicnn_store", "load_musicnn", "song_summary"]
+__all__ = ["BN_EPS", "MUSICNN_INPUT", "MUSICNN_JOIN", "PRETRAINED_DIR", "SHIPPED", "Musicnn", "MusicnnOutput", "check_musicnn_store", "load_musicnn", "song_summary"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
 ATTRIBUTION = ("musicnn weights (MSD_musicnn, MTT_musicnn) by Jordi Pons and Xavier Serra, Music Technology "

@@ -48,7 +48,7 @@ from transformers import PreTrainedConfig
 from ...config import TeacherConfig
 from ...errors import CheckpointError, ConfigError, ParameterError
 from ..pretrained.hub import resolve_pretrained, short_error
-from ..pretrained.musicnn import SHIPPED, load_musicnn
+from ..pretrained.musicnn import MUSICNN_JOIN, SHIPPED, load_musicnn
 from ..serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -148,16 +148,18 @@ def _musicnn_teacher(model_cfg: TeacherConfig, *, n_mels: int, frames: int) -> M
     config = path / CONFIG_NAME
     if name not in SHIPPED and config.is_file() and read_json(config).get("model_type") == MusicnnRegressor.MODEL_TYPE:
         saved = MusicnnRegressor.from_pretrained(path)
-        model = MusicnnRegressor(backbone=saved.backbone.init_args, **options)
-        load_exact(model.backbone, saved.backbone.state_dict(), path)
+        model = MusicnnRegressor(backbone=saved.backbone.init_args, extra=[b.init_args for b in saved.extra], **options)
+        for mine, theirs in zip(model.taggers, saved.taggers):
+            load_exact(mine, theirs.state_dict(), path)
         logger.info("teacher: musicnn from the teacher %s (its backbone; a new %s head)", path, model_cfg.head)
-    else:
-        backbone = load_musicnn(name)
-        model = MusicnnRegressor(backbone=backbone.init_args, **options)
-        model.backbone.load_state_dict(backbone.state_dict())
-        logger.info("teacher: musicnn %s, %s head, training %s, %.2fM parameters (%.2fM trainable)", backbone.name,
-                    model_cfg.head, model_cfg.trainable, _count(model) / 1e6,
-                    sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)  # fmt: skip
+        return model
+    taggers = [load_musicnn(part.strip()) for part in name.split(MUSICNN_JOIN)]
+    model = MusicnnRegressor(backbone=taggers[0].init_args, extra=[t.init_args for t in taggers[1:]], **options)
+    for mine, pretrained in zip(model.taggers, taggers):
+        mine.load_state_dict(pretrained.state_dict())
+    logger.info("teacher: musicnn %s, %s head, training %s, %.2fM parameters (%.2fM trainable)",
+                " + ".join(t.name for t in taggers), model_cfg.head, model_cfg.trainable, _count(model) / 1e6,
+                sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)  # fmt: skip
     return model
 
 

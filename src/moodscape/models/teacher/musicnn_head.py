@@ -13,6 +13,11 @@ Heads (``head``):
 What trains (``trainable``): ``head`` (musicnn frozen), ``backend`` (also its back end: the pooled head
 only), ``midend`` (also the three mid-end convolutions) or ``all``. Frozen parts keep their batch-norm
 statistics in training mode too; their learning rate is ``lr_backbone``, the head's ``lr_head``.
+
+Several taggers (``extra``: e.g. MTT_musicnn beside MSD_musicnn) read the same window side by side: the pooled
+head concatenates their embeddings (each its own back end), the transformer head their frame features. Trained on
+different tags (last.fm's on the Million Song Dataset, MagnaTagATune's), the two see music differently, and on
+4q-dev together they place more songs in the right quadrant than either alone (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class MusicnnRegressor(Pretrained):
     Args:
         frames: frames of the input window (positions of the transformer head).
         backbone: the :class:`~moodscape.models.pretrained.musicnn.Musicnn` constructor arguments.
+        extra: the constructor arguments of further taggers read beside it (see the module docstring).
         head, trainable: see the module docstring.
         head_hidden, dropout: the MLP's hidden width and dropout.
         transformer_dim, transformer_layers, transformer_heads: the transformer head's size.
@@ -50,9 +56,9 @@ class MusicnnRegressor(Pretrained):
     WHAT = "teacher"
     kind = "musicnn"
 
-    def __init__(self, *, frames: int, backbone: dict[str, Any], head: str = "pooled", trainable: str = "backend",
-                 head_hidden: int = 64, dropout: float = 0.3, transformer_dim: int = 128, transformer_layers: int = 2,
-                 transformer_heads: int = 4) -> None:  # fmt: skip
+    def __init__(self, *, frames: int, backbone: dict[str, Any], extra: list[dict[str, Any]] | None = None,
+                 head: str = "pooled", trainable: str = "backend", head_hidden: int = 64, dropout: float = 0.3,
+                 transformer_dim: int = 128, transformer_layers: int = 2, transformer_heads: int = 4) -> None:  # fmt: skip
         super().__init__()
         if head not in HEADS:
             raise SettingError(f"teacher head {head!r}; choose one of {', '.join(HEADS)}")
@@ -64,14 +70,21 @@ class MusicnnRegressor(Pretrained):
         self._init_args = {"frames": int(frames), "backbone": dict(backbone), "head": head, "trainable": trainable,
                            "head_hidden": head_hidden, "dropout": dropout, "transformer_dim": transformer_dim,
                            "transformer_layers": transformer_layers, "transformer_heads": transformer_heads}  # fmt: skip
+        if extra:  # written only when used, so that single-tagger checkpoints keep their config.json
+            self._init_args["extra"] = [dict(e) for e in extra]
         self.frames, self.head_kind, self.trainable = int(frames), head, trainable
         self.backbone = Musicnn(**backbone)
+        # Kept apart from ``backbone`` so that the weights of single-tagger checkpoints keep their names.
+        self.extra = nn.ModuleList(Musicnn(**e) for e in extra or [])
         self.n_mels = self.backbone.n_mels
+        if any(b.n_mels != self.n_mels for b in self.extra):
+            raise ParameterError(f"every musicnn tagger of one teacher reads the same input: {self.n_mels} mel bands "
+                                 f"and {[b.n_mels for b in self.extra]}")  # fmt: skip
         if head == "pooled":
-            width = self.backbone.dense.out_features + self.backbone.classifier.out_features
+            width = sum(b.dense.out_features + b.classifier.out_features for b in self.taggers)
         else:
             width = transformer_dim
-            self.project = nn.Linear(self.backbone.frame_dim, transformer_dim)
+            self.project = nn.Linear(sum(b.frame_dim for b in self.taggers), transformer_dim)
             self.positions = nn.Parameter(torch.zeros(1, self.frames, transformer_dim))
             layer = nn.TransformerEncoderLayer(transformer_dim, transformer_heads, 2 * transformer_dim, dropout,
                                                activation="gelu", batch_first=True, norm_first=True)  # fmt: skip
@@ -86,15 +99,23 @@ class MusicnnRegressor(Pretrained):
     def input_shape(self) -> tuple[int, int]:
         return (self.n_mels, self.frames)
 
+    @property
+    def taggers(self) -> list[Musicnn]:
+        """Every musicnn tagger the teacher reads, the first (``backbone``) first."""
+        return [self.backbone, *self.extra]
+
     def _trained_backbone_parts(self) -> list[nn.Module]:
-        b = self.backbone
-        midend = [b.midend] if self.trainable in ("midend", "all") else []
-        backend = [getattr(b, n) for n in _BACKEND] if self.trainable != "head" and self.head_kind == "pooled" else []
-        front = [b.input_bn, b.timbral, b.temporal] if self.trainable == "all" else []
-        return front + midend + backend
+        parts: list[nn.Module] = []
+        for b in self.taggers:
+            parts += [b.input_bn, b.timbral, b.temporal] if self.trainable == "all" else []
+            parts += [b.midend] if self.trainable in ("midend", "all") else []
+            trains_backend = self.trainable != "head" and self.head_kind == "pooled"
+            parts += [getattr(b, n) for n in _BACKEND] if trains_backend else []
+        return parts
 
     def _freeze(self) -> None:
-        self.backbone.requires_grad_(False)
+        for b in self.taggers:
+            b.requires_grad_(False)
         for part in self._trained_backbone_parts():
             part.requires_grad_(True)
 
@@ -102,7 +123,8 @@ class MusicnnRegressor(Pretrained):
         """Frozen parts of musicnn keep their pretrained batch-norm statistics."""
         super().train(mode)
         if mode:
-            self.backbone.eval()
+            for b in self.taggers:
+                b.eval()
             for part in self._trained_backbone_parts():
                 part.train()
         return self
@@ -115,12 +137,13 @@ class MusicnnRegressor(Pretrained):
         return self.head_kind == "pooled" and self.trainable in ("head", "backend")
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 96, frames) -> (batch, 1506), musicnn's pooled features of each window."""
-        return self.backbone.pool(self.backbone.frame_features(x))
+        """(batch, 96, frames) -> (batch, 1506 per tagger), musicnn's pooled features of each window."""
+        return torch.cat([b.pool(b.frame_features(x)) for b in self.taggers], dim=1)
 
     def embed_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
-        """The pooled head's embedding from :meth:`pooled`'s features: the 200-unit layer and the tag logits."""
-        return torch.cat(self.backbone.back_end(pooled), dim=1)
+        """The pooled head's embedding from :meth:`pooled`'s features: each tagger's 200-unit layer and tag logits."""
+        parts = torch.split(pooled, [2 * b.frame_dim for b in self.taggers], dim=1)
+        return torch.cat([out for b, part in zip(self.taggers, parts) for out in b.back_end(part)], dim=1)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, 96, frames) -> (batch, hidden_size), the embedding the head reads."""
@@ -130,7 +153,8 @@ class MusicnnRegressor(Pretrained):
             return self.embed_pooled(self.pooled(x))
         if x.shape[2] != self.frames:
             raise ParameterError(f"the transformer head was built for {self.frames} frames, got {x.shape[2]}")
-        sequence = self.project(self.backbone.frame_features(x).transpose(1, 2)) + self.positions
+        frames = torch.cat([b.frame_features(x) for b in self.taggers], dim=1)
+        sequence = self.project(frames.transpose(1, 2)) + self.positions
         return self.norm(self.encoder(sequence)).mean(dim=1)
 
     def regress(self, embedding: torch.Tensor) -> torch.Tensor:
@@ -142,5 +166,5 @@ class MusicnnRegressor(Pretrained):
 
     def parameter_groups(self, *, lr_backbone: float, lr_head: float, weight_decay: float = 0.0) -> list[dict[str, Any]]:
         """musicnn's trained parts at ``lr_backbone``, the head (and the transformer) at ``lr_head``."""
-        return parameter_groups(self, in_head=lambda name: not name.startswith("backbone."), lr_backbone=lr_backbone,
+        return parameter_groups(self, in_head=lambda name: not name.startswith(("backbone.", "extra.")), lr_backbone=lr_backbone,
                                 lr_head=lr_head, weight_decay=weight_decay, no_decay=("positions",))  # fmt: skip
