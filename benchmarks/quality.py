@@ -47,7 +47,7 @@ PROFILES = {"demo": "configs/demo.yaml", "small-data": "configs/small-data.yaml"
 PROBE = "musicnn-probe"  # the frozen linear probe on musicnn song summaries, on the real-music profile's store
 # Variants measured beside their profile: name -> (profile, --set overrides).
 VARIANTS = {
-    "real-music-transformer": ("real-music", ("teacher.head=transformer", "teacher.trainable=midend")),
+    "real-music-transformer": ("real-music", ("teacher.head=transformer", "teacher.trainable=head")),
     "real-music-msd": ("real-music", ("teacher.pretrained=MSD_musicnn",)),
     "real-music-long-student": ("real-music", ("student.epochs=20", "student.windows_per_song=8")),
 }

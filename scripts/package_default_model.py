@@ -209,16 +209,15 @@ def main() -> None:
     info = {
         "name": NAME, "moodscape_version": __version__, "kind": "teacher", "onnx": ONNX,
         "onnx_mb": (args.dest / ONNX).stat().st_size / 1e6, "songs": found["songs"], "data": args.data,
-        "recipe": f"configs/real-music.yaml ({args.row})", "row": args.row,
+        "recipe": "configs/real-music.yaml", "row": args.row,
         **({"fusion": fusion.describe()} if fusion is not None else {}),
         "pretrained": pretrained_attribution(config),
         "holdout": {subset: {k: s[k] for k, _ in SCORES} | {"songs": s["songs"]} for subset, s in held.items()},
         "cross_validation": {k: entry[k] for k, _ in CV_METRICS},
         "checks": found, "fold_checks": entry["fold_checks"],
-        "summary": f"4q-holdout (trained on 4q-dev): macro-F1 {held['all']['macro_f1']['value']:.3f}, new artists "
-                   f"{next(s['macro_f1']['value'] for k, s in held.items() if k.startswith('new'))
-                      if any(k.startswith('new') for k in held) else float('nan'):.3f}; 4q-dev CV "
-                   f"{entry['macro_f1'][0]:.3f} ± {entry['macro_f1'][1]:.3f}",
+        "summary": f"4q-holdout (recipe trained on 4q-dev): macro-F1 {held['all']['macro_f1']['value']:.3f}"
+                   + "".join(f", {k} {v['macro_f1']['value']:.3f}" for k, v in held.items() if k.startswith("new"))
+                   + f"; 4q-dev CV {entry['macro_f1'][0]:.3f} ± {entry['macro_f1'][1]:.3f}",
     }  # fmt: skip
     (args.dest / "model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (args.dest / "model_card.md").write_text(card(info, quality, config, args.row), encoding="utf-8")

@@ -30,6 +30,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ LOCK_FILE = "moodscape.lock"
 # The first compilation takes about 20 s on 2 cores; a lock held ten minutes belongs to a stuck process.
 LOCK_TIMEOUT_SECONDS = 600
 _ready: list[bool] = []
+_importing = threading.RLock()
 
 
 def numba_cache_dir() -> Path:
@@ -63,6 +65,13 @@ def load_librosa(*, compiled: bool = True) -> ModuleType:
     numba at the cache folder, without the lock.
     """
     if _ready:  # this process, or the parent it was forked from
+        return sys.modules["librosa"]
+    with _importing:  # threads of one process (files predicted side by side) import it once, not half each
+        return _load_librosa(compiled=compiled)
+
+
+def _load_librosa(*, compiled: bool) -> ModuleType:
+    if _ready:
         return sys.modules["librosa"]
     folder = _point_numba_at(numba_cache_dir())
     import librosa

@@ -195,10 +195,11 @@ def add_commands(commands) -> None:
         description="Fit the descriptor floor (an SVR on librosa descriptors) and the musicnn probe (a ridge on the "
         "shipped musicnn taggers' song summaries; needs a store with musicnn's input, as configs/real-music.yaml "
         "builds) on the run's training and validation songs, and save an equal-weight fusion of them and the "
-        "network in RUN_DIR/best/fusion/, where evaluate, export and predict use it. On 4q-dev the average of the "
-        "musicnn teacher, the probe and the floor reached macro-F1 0.758 against 0.707 for the teacher alone "
-        "(BENCHMARKS.md); predict then also computes each file's descriptors and runs both taggers, about "
-        "ten times slower. Run `moodscape evaluate RUN_DIR` afterwards to score it on held-out songs.",
+        "network in RUN_DIR/best/fusion/ (replacing the one a run with teacher.fuse_descriptors trained), where "
+        "evaluate, export and predict use it. On 4q-dev the configs/real-music.yaml network averaged with the floor "
+        "reached macro-F1 0.766 in cross-validation and the probe added nothing (0.767, BENCHMARKS.md); with the "
+        "probe, predict also runs both taggers again in PyTorch, several times slower. Run `moodscape evaluate "
+        "RUN_DIR` afterwards to score it on held-out songs.",
     )
     fuse.add_argument("run_dir", type=Path, help="run folder written by `moodscape train` or `moodscape distill`")
     fuse.add_argument("--no-probe", dest="probe", action="store_false",

@@ -3,8 +3,9 @@
 Nothing of musicnn is trained: each song is summarised by both taggers (mean tag probabilities, mean and
 spread of the 200-unit embedding over 3 s patches; :func:`store_summaries` for a feature store's songs,
 :class:`Summariser` for audio) and a standardised ridge maps the summary to valence and arousal, its
-``alpha`` chosen by leave-one-out cross-validation on the training songs. On 4q-dev it places more songs in the right quadrant than the
-fine-tuned teacher, and averaged with the teacher and the descriptor floor it beats both (BENCHMARKS.md).
+``alpha`` chosen by leave-one-out cross-validation on the training songs. On 4q-dev it places more songs in the right
+quadrant than the single-tagger teacher, about as many as the teacher on both taggers; as a third member beside
+that teacher and the descriptor floor it adds nothing (BENCHMARKS.md).
 A fitted probe saves as safetensors (scaler, coefficients) plus JSON and predicts with numpy.
 """
 
