@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
+import pytest
 import torch
 
 from moodscape.config import TeacherConfig
@@ -18,14 +19,15 @@ from moodscape.training.musicnn_cache import PooledWindows, cached_song_values
 from ..conftest import REPO, moodscape
 
 
-def test_cached_features_give_the_whole_networks_song_values(small_store, tmp_path):
+@pytest.mark.parametrize("taggers", ["MSD_musicnn", "MSD_musicnn+MTT_musicnn"])
+def test_cached_features_give_the_whole_networks_song_values(small_store, tmp_path, taggers):
     data, _, _ = small_store
     built = subprocess.run(moodscape("-q", "features", str(data), "--config", str(REPO / "configs/real-music.yaml"),
                                      "--out", str(tmp_path / "features")),
                            capture_output=True, text=True, check=True)  # fmt: skip
     store = FeatureStore(built.stdout.strip().splitlines()[-1])
     torch.manual_seed(0)  # the head's weights: the same whichever tests ran before in this process
-    model = build_teacher(TeacherConfig(kind="musicnn", pretrained="MSD_musicnn"), n_mels=96, frames=188).eval()
+    model = build_teacher(TeacherConfig(kind="musicnn", pretrained=taggers), n_mels=96, frames=188).eval()
     torch.nn.init.normal_(model.head[-1].weight, std=0.05)  # outputs that differ between songs and windows
     songs = store.song_ids[:4]
     cache = PooledWindows(model, store, songs, frames=188, hop=188, device=torch.device("cpu"), progress=False)
@@ -53,3 +55,5 @@ def test_the_cache_is_shared_while_only_the_back_end_changes(small_store, tmp_pa
         settings = {"hash": "x"}
 
     assert Cache._key(first, Store) == Cache._key(second, Store) != Cache._key(third, Store)
+    both = build_teacher(TeacherConfig(kind="musicnn", pretrained="MSD_musicnn+MTT_musicnn"), n_mels=96, frames=188)
+    assert Cache._key(both, Store) not in (Cache._key(first, Store), Cache._key(third, Store))
