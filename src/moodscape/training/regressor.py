@@ -28,6 +28,7 @@ from ..models.predict import predict_songs
 from ..version import __version__
 from .augment import Augmenter
 from .distributed import SINGLE, Cluster
+from .fusion import equal_fusion
 from .loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -197,8 +198,6 @@ class WindowRegressionTrainer(Trainer):
         the floor on every training song and give both the same weight. Saved in ``best/fusion``."""
         store, splits = self.prepared.store, self.prepared.splits
         if self.cfg.fusion_rule == "equal":
-            from .fusion import equal_fusion
-
             fusion = equal_fusion(store, splits.train, descriptor_rate=self.descriptor_rate, seed=self.seed, probe=False,
                                   progress=self.progress)  # fmt: skip
             fusion.save(self.out_dir / "best" / FUSION_DIR)
